@@ -1,0 +1,137 @@
+"""Doorstep's Flask application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request, session
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .config import load_config
+from .extensions import babel, csrf, db, htmx, login_manager, migrate, talisman
+
+ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+# Only files from our own origin; no inline scripts or styles anywhere.
+CSP = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data: blob:",
+    "connect-src": "'self'",
+    "worker-src": "'self'",
+    "manifest-src": "'self'",
+    "font-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+class SchemaBehind(RuntimeError):
+    """The database schema is older than the code; `fieldapp db upgrade` fixes it."""
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings, extensions, blueprints, and a schema check before serving."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    settings = load_config(app.instance_path, config)
+    app.config.update(settings)
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=_driver_url(settings["DATABASE_URL"]),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, not a fixed hour
+        WTF_CSRF_HEADERS=["X-CSRFToken"],
+        BABEL_DEFAULT_LOCALE="en",
+        BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
+        SESSION_COOKIE_NAME="doorstep_session",
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=settings["COOKIE_SECURE"],
+        MAX_CONTENT_LENGTH=25 * 1024 * 1024,
+    )
+    if settings["PROXY_HOPS"]:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings["PROXY_HOPS"], x_proto=settings["PROXY_HOPS"]
+        )
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
+    htmx.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    talisman.init_app(
+        app,
+        force_https=False,  # TLS ends at the reverse proxy; see README
+        strict_transport_security=settings["COOKIE_SECURE"],
+        content_security_policy=CSP,
+        frame_options="DENY",
+        referrer_policy="same-origin",
+        session_cookie_secure=settings["COOKIE_SECURE"],
+        session_cookie_http_only=True,
+        session_cookie_samesite="Lax",
+        permissions_policy={"geolocation": "(self)", "camera": "()", "microphone": "()"},
+    )
+    login_manager.init_app(app)
+
+    from . import models  # noqa: F401  (register every table with the metadata)
+    from .web import register_blueprints
+
+    register_blueprints(app)
+
+    from .cli import register_commands
+
+    register_commands(app)
+
+    if settings["CHECK_SCHEMA"]:
+        with app.app_context():
+            check_schema_current()
+    return app
+
+
+def _driver_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs written the usual way."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _select_locale() -> str:
+    """The language the person chose, else the browser's preference among da, nb and en."""
+    chosen = session.get("lang")
+    languages = ["da", "nb", "en"]
+    if chosen in languages:
+        return chosen
+    # Browsers often send "no" or "nn" for Norwegian; show Bokmål to them.
+    best = request.accept_languages.best_match(languages + ["no", "nn"]) if request else None
+    if best in ("no", "nn"):
+        return "nb"
+    return best or "en"
+
+
+def check_schema_current() -> None:
+    """Refuse to run against a database whose schema is behind the code's migrations."""
+    from alembic.config import Config as AlembicConfig
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    heads = set(ScriptDirectory.from_config(cfg).get_heads())
+    with db.engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    if current != heads:
+        where = ", ".join(sorted(current)) or "empty"
+        raise SchemaBehind(
+            f"The database schema is behind the code (database: {where}; code: "
+            f"{', '.join(sorted(heads))}). Run `fieldapp db upgrade` to bring it up to date."
+        )

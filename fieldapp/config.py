@@ -1,0 +1,77 @@
+"""Settings: embedded defaults, overridden by FIELDAPP_* environment variables, then by create_app(config)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+
+class Config:
+    """Defaults that let `fieldapp demo` run with no set-up at all."""
+
+    # Empty means: SQLite file in the instance folder (filled in by load_config).
+    DATABASE_URL = ""
+    # Empty means: read or create instance/secret_key (shared by every worker process on a host).
+    SECRET_KEY = ""
+    # Idle and absolute session lifetimes; a worker's phone may sit in a pocket between visits.
+    SESSION_IDLE_MINUTES = 120
+    SESSION_MAX_HOURS = 12
+    # Failed-login limits: per account and per client address, within a sliding window.
+    LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
+    LOGIN_MAX_FAILURES_PER_ADDRESS = 20
+    LOGIN_FAILURE_WINDOW_MINUTES = 15
+    # Cookies are Secure by default; browsers accept them on http://localhost and 127.0.0.1.
+    COOKIE_SECURE = True
+    # Refuse to serve when the schema is behind the code (the CLI turns this off for `db`).
+    CHECK_SCHEMA = True
+    # Behind a reverse proxy (gunicorn behind nginx): how many X-Forwarded-* hops to trust.
+    PROXY_HOPS = 0
+    LANGUAGES = "da,nb,en"
+    DEFAULT_TIMEZONE = "Europe/Copenhagen"
+    # The demo password is accepted only on a database seeded as a demo (see services.accounts).
+    DEMO_PASSWORD = "demo"
+    TESTING = False
+
+
+def _coerce(default: Any, raw: str) -> Any:
+    """Turn an environment string into the type of the default it overrides."""
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    return raw
+
+
+def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Merge defaults, FIELDAPP_* variables and explicit overrides into one flat dict."""
+    settings: dict[str, Any] = {
+        key: getattr(Config, key) for key in dir(Config) if key.isupper()
+    }
+    for key, default in list(settings.items()):
+        raw = os.environ.get(f"FIELDAPP_{key}")
+        if raw is not None:
+            settings[key] = _coerce(default, raw)
+    settings.update(overrides or {})
+
+    instance = Path(instance_path)
+    if not settings["DATABASE_URL"]:
+        instance.mkdir(parents=True, exist_ok=True)
+        settings["DATABASE_URL"] = f"sqlite:///{instance / 'fieldapp.sqlite3'}"
+    if not settings["SECRET_KEY"]:
+        settings["SECRET_KEY"] = _instance_secret(instance)
+    return settings
+
+
+def _instance_secret(instance: Path) -> str:
+    """Read the instance's secret key, creating it once with owner-only permissions."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32))
+    return path.read_text().strip()

@@ -1,0 +1,25 @@
+"""All models, imported here so Alembic and the app see the whole schema."""
+
+from .arrears import ArrearsRecord, ImportBatch
+from .audit import AuditEvent
+from .case import (
+    CASE_CAUSES,
+    CASE_OUTCOMES,
+    CASE_STATUSES,
+    LEGAL_STEP_KINDS,
+    OPEN_STATUSES,
+    Case,
+    CaseEvent,
+    LegalStep,
+)
+from .household import Household, Tenancy
+from .organisation import Organisation, Team
+from .parties import LANDLORD_KINDS, PARTNER_KINDS, Landlord, Partner
+from .user import ROLES, LoginFailure, User, UserSession
+
+__all__ = [
+    "ArrearsRecord", "AuditEvent", "CASE_CAUSES", "CASE_OUTCOMES", "CASE_STATUSES", "Case",
+    "CaseEvent", "Household", "ImportBatch", "LANDLORD_KINDS", "LEGAL_STEP_KINDS", "Landlord",
+    "LoginFailure", "OPEN_STATUSES", "Organisation", "PARTNER_KINDS", "Partner", "ROLES", "Team",
+    "Tenancy", "LegalStep", "User", "UserSession",
+]

@@ -1,0 +1,39 @@
+"""The municipality running Doorstep, and its outreach teams."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+
+
+class Organisation(db.Model):
+    """One municipality: country, currency, zone and where routes start."""
+
+    __tablename__ = "organisation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2), default="DK")  # DK or NO
+    currency: Mapped[str] = mapped_column(String(3), default="DKK")
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Copenhagen")
+    default_language: Mapped[str] = mapped_column(String(5), default="da")
+    office_lat: Mapped[float | None] = mapped_column(Float)
+    office_lon: Mapped[float | None] = mapped_column(Float)
+    # Only a database seeded by `fieldapp demo` accepts the demo password.
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    teams: Mapped[list[Team]] = relationship(back_populates="organisation")
+
+
+class Team(db.Model):
+    """An outreach team: a lead and the workers whose cases the lead triages."""
+
+    __tablename__ = "team"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+
+    organisation: Mapped[Organisation] = relationship(back_populates="teams")

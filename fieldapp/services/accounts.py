@@ -1,0 +1,211 @@
+"""Accounts: users, Argon2 passwords, server-side sessions and failed-login limits."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from ..models import ROLES, LoginFailure, Organisation, Team, User, UserSession
+from ..models.types import utcnow
+
+_hasher = PasswordHasher()
+# Verified against when the e-mail is unknown, so timing does not reveal which accounts exist.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+# Touch last_seen at most this often, so reading pages does not write on every request.
+_TOUCH_EVERY = timedelta(minutes=1)
+
+
+class AccountError(ValueError):
+    """A request about an account that cannot be carried out; the message says why."""
+
+
+class LockedOut(Exception):
+    """Too many failed logins for this account or from this address."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__("too many failed logins")
+        self.retry_after_seconds = retry_after_seconds
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    """How long a login lasts when idle, and at most."""
+
+    idle: timedelta
+    absolute: timedelta
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    """How many failures per account and per address within the window lock logins out."""
+
+    per_account: int
+    per_address: int
+    window: timedelta
+
+
+def normalise_email(email: str) -> str:
+    """E-mail addresses compare case-insensitively and without surrounding spaces."""
+    return email.strip().lower()
+
+
+def is_demo_database(session: Session) -> bool:
+    """True when the database was seeded by `fieldapp demo`."""
+    return bool(session.scalar(select(func.count()).where(Organisation.is_demo.is_(True))))
+
+
+def create_user(
+    session: Session,
+    email: str,
+    password: str,
+    role: str,
+    team_name: str | None = None,
+    name: str = "",
+    demo_password: str = "demo",
+) -> User:
+    """Add a user with an Argon2-hashed password; the team is created if it is new."""
+    email = normalise_email(email)
+    if "@" not in email or len(email) > 254:
+        raise AccountError(f"Not an e-mail address: {email!r}.")
+    if role not in ROLES:
+        raise AccountError(f"Unknown role {role!r}; use one of {', '.join(ROLES)}.")
+    if session.scalar(select(User).where(User.email == email)) is not None:
+        raise AccountError(f"A user with the e-mail {email} already exists.")
+    if len(password) < 8 and not (password == demo_password and is_demo_database(session)):
+        raise AccountError("The password must be at least 8 characters long.")
+    team = None
+    if team_name:
+        team = session.scalar(select(Team).where(Team.name == team_name))
+        if team is None:
+            organisation = session.scalar(select(Organisation).order_by(Organisation.id))
+            if organisation is None:
+                organisation = Organisation(name="Doorstep")
+                session.add(organisation)
+            team = Team(name=team_name, organisation=organisation)
+            session.add(team)
+    user = User(
+        email=email, password_hash=_hasher.hash(password), role=role, team=team, name=name
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(
+    session: Session,
+    email: str,
+    password: str,
+    address: str,
+    limits: LoginLimits,
+    demo_password: str = "demo",
+    now: datetime | None = None,
+) -> User | None:
+    """Return the user for a right e-mail and password; count a failure otherwise.
+
+    Raises LockedOut before checking the password when the account or the address has
+    failed too often within the window, so a locked account cannot be guessed at.
+    """
+    now = now or utcnow()
+    email = normalise_email(email)
+    since = now - limits.window
+    _check_limit(session, LoginFailure.email == email, limits.per_account, since, limits.window, now)
+    _check_limit(
+        session, LoginFailure.address == address, limits.per_address, since, limits.window, now
+    )
+    user = session.scalar(select(User).where(User.email == email))
+    ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
+    if ok and password == demo_password and not is_demo_database(session):
+        ok = False  # the demo password opens nothing outside a demo
+    if not ok or user is None or not user.active:
+        session.add(LoginFailure(email=email, address=address, at=now))
+        session.flush()
+        return None
+    session.execute(delete(LoginFailure).where(LoginFailure.email == email))
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return user
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _check_limit(session, condition, limit, since, window, now) -> None:
+    failures = session.scalars(
+        select(LoginFailure.at).where(condition, LoginFailure.at >= since).order_by(LoginFailure.at)
+    ).all()
+    if len(failures) >= limit:
+        # Unlocks when the oldest counted failure leaves the window.
+        retry = failures[len(failures) - limit] + window - now
+        raise LockedOut(max(1, int(retry.total_seconds())))
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(session: Session, user: User, user_agent: str = "") -> str:
+    """Open a server-side session for a device; return the token for the signed cookie."""
+    token = secrets.token_urlsafe(32)
+    session.add(UserSession(token_hash=_token_hash(token), user=user, user_agent=user_agent[:300]))
+    session.flush()
+    user.session_token = token
+    return token
+
+
+def load_session_user(
+    session: Session, token: str, policy: SessionPolicy, now: datetime | None = None
+) -> User | None:
+    """The user behind a session token, or None when it ended or expired (and end it then)."""
+    now = now or utcnow()
+    row = session.scalar(select(UserSession).where(UserSession.token_hash == _token_hash(token)))
+    if row is None or row.ended_at is not None:
+        return None
+    if now - row.last_seen_at > policy.idle:
+        _end(row, now, "idle")
+        return None
+    if now - row.created_at > policy.absolute:
+        _end(row, now, "expired")
+        return None
+    if not row.user.active:
+        _end(row, now, "disabled")
+        return None
+    if now - row.last_seen_at > _TOUCH_EVERY:
+        row.last_seen_at = now
+    row.user.session_token = token
+    return row.user
+
+
+def end_session(session: Session, token: str, reason: str = "logout") -> bool:
+    """End the session behind a token (logout); True if there was one to end."""
+    row = session.scalar(select(UserSession).where(UserSession.token_hash == _token_hash(token)))
+    if row is None or row.ended_at is not None:
+        return False
+    _end(row, utcnow(), reason)
+    return True
+
+
+def end_user_sessions(session: Session, user: User, reason: str = "admin") -> int:
+    """End every open session of a user (disabling an account, a lost phone)."""
+    rows = session.scalars(
+        select(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+    ).all()
+    now = utcnow()
+    for row in rows:
+        _end(row, now, reason)
+    return len(rows)
+
+
+def _end(row: UserSession, now: datetime, reason: str) -> None:
+    row.ended_at = now
+    row.ended_reason = reason

@@ -1,0 +1,122 @@
+"""Triage: a priority for every open case, with the reasons a person can read."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from ..models import OPEN_STATUSES, Case, LegalStep, Tenancy
+from ..models.case import DEADLINE_KINDS
+
+# Steps after which an earlier date no longer threatens the home.
+_ENDING_KINDS = ("executed", "withdrawn", "cancelled")
+
+
+@dataclass(frozen=True)
+class TriageInput:
+    """Everything the priority depends on, gathered once per case."""
+
+    days_to_deadline: int | None
+    deadline_kind: str | None
+    arrears_months: float | None
+    children: int
+    earlier_legal_history: bool
+    days_without_contact: int | None  # None: never contacted
+
+
+def score(facts: TriageInput) -> tuple[int, list[dict]]:
+    """Priority 0–100 and its reasons, most weighty first.
+
+    Weights follow the practice: a court or bailiff date close by outweighs everything;
+    months of rent owed, children and a revolving door (earlier petitions or evictions) add;
+    so does time without contact, since the method is to reach everyone in person.
+    """
+    points: list[tuple[int, dict]] = []
+    if facts.days_to_deadline is not None:
+        days = facts.days_to_deadline
+        weight = 50 if days <= 7 else 40 if days <= 14 else 25 if days <= 30 else 10
+        points.append(
+            (weight, {"code": "deadline", "kind": facts.deadline_kind, "value": max(days, 0)})
+        )
+    if facts.arrears_months:
+        weight = min(20, int(facts.arrears_months * 4))
+        points.append((weight, {"code": "arrears_months", "value": round(facts.arrears_months, 1)}))
+    if facts.children:
+        points.append((12, {"code": "children", "value": facts.children}))
+    if facts.earlier_legal_history:
+        points.append((8, {"code": "revolving_door", "value": 1}))
+    if facts.days_without_contact is None:
+        points.append((10, {"code": "never_contacted", "value": 0}))
+    elif facts.days_without_contact >= 14:
+        points.append(
+            (min(10, facts.days_without_contact // 7 * 2),
+             {"code": "no_contact", "value": facts.days_without_contact})
+        )
+    points.sort(key=lambda item: -item[0])
+    return min(100, sum(weight for weight, _ in points)), [reason for _, reason in points]
+
+
+def next_deadline(steps: list[LegalStep], today: date) -> tuple[date | None, str | None]:
+    """The nearest hearing or eviction date still ahead, unless the matter was dropped after it."""
+    ended = max((s.date for s in steps if s.kind in _ENDING_KINDS), default=None)
+    ahead = sorted(
+        (s for s in steps if s.kind in DEADLINE_KINDS and s.date >= today
+         and (ended is None or s.date > ended)),
+        key=lambda s: s.date,
+    )
+    return (ahead[0].date, ahead[0].kind) if ahead else (None, None)
+
+
+def refresh_priorities(
+    session: Session, case_ids: list[int] | None = None, today: date | None = None
+) -> int:
+    """Recompute deadline and priority of open cases (all, or those given); return how many."""
+    today = today or date.today()
+    query = (
+        select(Case)
+        .options(joinedload(Case.tenancy).joinedload(Tenancy.household))
+        .where(Case.status.in_(OPEN_STATUSES))
+    )
+    if case_ids is not None:
+        query = query.where(Case.id.in_(case_ids))
+    cases = session.scalars(query).unique().all()
+    if not cases:
+        return 0
+    # Legal steps of these cases and of any other case of the same households, in one query.
+    household_ids = {case.tenancy.household_id for case in cases}
+    rows = session.execute(
+        select(LegalStep, Tenancy.household_id)
+        .join(Case, LegalStep.case_id == Case.id)
+        .join(Tenancy, Case.tenancy_id == Tenancy.id)
+        .where(Tenancy.household_id.in_(household_ids))
+    ).all()
+    steps_by_case: dict[int, list[LegalStep]] = defaultdict(list)
+    history_by_household: dict[int, set[int]] = defaultdict(set)
+    for step, household_id in rows:
+        steps_by_case[step.case_id].append(step)
+        if step.kind in ("petition", "executed"):
+            history_by_household[household_id].add(step.case_id)
+
+    for case in cases:
+        deadline, kind = next_deadline(steps_by_case[case.id], today)
+        tenancy = case.tenancy
+        earlier = history_by_household[tenancy.household_id] - {case.id}
+        contact_days = None
+        if case.last_contact_at is not None:
+            contact_days = (today - case.last_contact_at.date()).days
+        facts = TriageInput(
+            days_to_deadline=(deadline - today).days if deadline else None,
+            deadline_kind=kind,
+            arrears_months=tenancy.months_in_arrears,
+            children=tenancy.household.children,
+            earlier_legal_history=bool(earlier),
+            days_without_contact=contact_days,
+        )
+        case.priority, case.priority_reasons = score(facts)
+        case.next_deadline, case.next_deadline_kind = deadline, kind
+    session.flush()
+    return len(cases)

@@ -1,0 +1,107 @@
+"""Blueprints, the login wiring and error pages."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from ..extensions import db, htmx, login_manager
+from ..services.accounts import SessionPolicy, load_session_user
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount every area's blueprint and the app-wide handlers."""
+    from .admin import bp as admin_bp
+    from .auth import bp as auth_bp
+    from .field import bp as field_bp
+    from .pwa import bp as pwa_bp
+    from .register import bp as register_bp
+
+    for blueprint in (auth_bp, field_bp, register_bp, admin_bp, pwa_bp):
+        app.register_blueprint(blueprint)
+
+    from .labels import init_labels
+
+    init_labels(app)
+    login_manager.session_protection = None  # phones change address between masts; rows decide
+    login_manager.user_loader(_load_user)
+    login_manager.unauthorized_handler(_unauthorized)
+
+    app.register_error_handler(CSRFError, _csrf_error)
+    for code in (400, 403, 404, 405, 413, 429, 500):
+        app.register_error_handler(code, _error_page)
+
+    @app.after_request
+    def _no_store_for_people(response):
+        # Pages with personal data must not sit in shared or disk caches.
+        if current_user.is_authenticated and response.mimetype in ("text/html", "application/json"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        response.vary.add("HX-Request")  # htmx fragments and full pages share URLs
+        return response
+
+    @app.context_processor
+    def _template_globals():
+        from flask_babel import get_locale
+
+        return {"locale": str(get_locale() or "en"), "htmx": htmx}
+
+
+def _load_user(token: str):
+    config = current_app.config
+    policy = SessionPolicy(
+        idle=_minutes(config["SESSION_IDLE_MINUTES"]),
+        absolute=_minutes(config["SESSION_MAX_HOURS"] * 60),
+    )
+    user = load_session_user(db.session, token, policy)
+    db.session.commit()  # keep the touch or the ending of the session
+    return user
+
+
+def _minutes(value: int):
+    from datetime import timedelta
+
+    return timedelta(minutes=value)
+
+
+def _wants_json() -> bool:
+    return request.is_json or request.accept_mimetypes.best == "application/json"
+
+
+def _unauthorized():
+    message = _("Please log in again.")
+    if _wants_json():
+        return jsonify(error="login_required", message=message), 401
+    if htmx:
+        response = current_app.response_class(message, status=401)
+        response.headers["HX-Redirect"] = url_for("auth.login")
+        return response
+    return redirect(url_for("auth.login", next=request.path))
+
+
+def _csrf_error(error: CSRFError):
+    message = _("The form had expired or came from elsewhere. Please try again.")
+    if _wants_json():
+        return jsonify(error="csrf", message=message), 400
+    return render_template("errors/error.html", code=400, message=message), 400
+
+
+def _error_page(error):
+    code = getattr(error, "code", 500) or 500
+    messages = {
+        400: _("The request could not be understood."),
+        403: _("You do not have access to this page."),
+        404: _("This page does not exist."),
+        405: _("This action is not allowed here."),
+        413: _("The file is too large."),
+        429: _("Too many attempts. Please wait and try again."),
+        500: _("Something went wrong on our side. Nothing you entered has been lost."),
+    }
+    message = getattr(error, "description", None) if code == 429 else None
+    message = message if isinstance(message, str) and code == 429 else messages.get(code, "")
+    if code == 500:
+        db.session.rollback()
+    if _wants_json():
+        return jsonify(error=code, message=message), code
+    return render_template("errors/error.html", code=code, message=message), code

@@ -1,0 +1,71 @@
+"""Views for administrators."""
+
+from __future__ import annotations
+
+from flask import redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from ...extensions import db
+from ...models import ROLES, Team, User
+from ...services.accounts import AccountError, create_user, end_user_sessions
+from ...services.audit import record_event
+from ..security import client_address, roles_required
+from . import bp
+
+
+def _page(error: str | None = None, form: dict | None = None, status: int = 200):
+    users = db.session.scalars(select(User).order_by(User.role, User.email)).all()
+    teams = db.session.scalars(select(Team).order_by(Team.name)).all()
+    return (
+        render_template(
+            "admin/users.html", users=users, teams=teams, roles=ROLES, error=error, form=form or {}
+        ),
+        status,
+    )
+
+
+@bp.get("/users")
+@roles_required("admin")
+def users():
+    """Everyone who can log in, with their role and team."""
+    return _page()
+
+
+@bp.post("/users")
+@roles_required("admin")
+def add_user():
+    """Create a user from the form; a bad field is named and nothing is stored."""
+    form = request.form
+    try:
+        user = create_user(
+            db.session,
+            form.get("email", ""),
+            form.get("password", ""),
+            form.get("role", ""),
+            team_name=form.get("team") or None,
+            name=form.get("name", "").strip(),
+        )
+    except AccountError as error:
+        db.session.rollback()
+        return _page(str(error), dict(form), 422)
+    record_event(db.session, current_user, "create", "user", user.id, client_address())
+    db.session.commit()
+    return redirect(url_for("admin.users"), code=303)
+
+
+@bp.post("/users/<int:user_id>/active")
+@roles_required("admin")
+def set_active(user_id: int):
+    """Disable or re-enable a user; disabling ends their sessions at once."""
+    user = db.get_or_404(User, user_id)
+    if user.id == current_user.id:
+        return _page(_("You cannot disable your own account."), None, 422)
+    user.active = request.form.get("active") == "1"
+    if not user.active:
+        end_user_sessions(db.session, user, "disabled")
+    record_event(db.session, current_user, "update", "user", user.id, client_address(),
+                 "enabled" if user.active else "disabled")
+    db.session.commit()
+    return redirect(url_for("admin.users"), code=303)

@@ -1,0 +1,80 @@
+"""Serve the service worker from the site root, the manifest and the offline page."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+from flask import current_app, render_template, url_for
+from flask_babel import gettext as _
+
+from ... import ROOT
+from . import bp
+
+SW_DIR = ROOT / "service-worker"
+# Concatenated in this order; constants first so the others can use them.
+SW_PARTS = ("constants.js", "strategies.js", "outbox-sync.js", "main.js")
+
+
+@lru_cache(maxsize=4)
+def _service_worker_source(mtimes: tuple[float, ...]) -> tuple[str, str]:
+    """The worker's source and its version, a hash of the sources (new code, new version)."""
+    body = "\n".join((SW_DIR / name).read_text(encoding="utf-8") for name in SW_PARTS)
+    version = hashlib.sha256(body.encode()).hexdigest()[:12]
+    return f'const SW_VERSION = "{version}";\n{body}', version
+
+
+def service_worker_version() -> str:
+    """The current service-worker version (shown in the page footer, used in tests)."""
+    return _service_worker_source(_mtimes())[1]
+
+
+def _mtimes() -> tuple[float, ...]:
+    return tuple((SW_DIR / name).stat().st_mtime for name in SW_PARTS)
+
+
+@bp.get("/service-worker.js")
+def service_worker():
+    """The worker, from the root so its scope is the whole app; never cached by HTTP."""
+    source, version = _service_worker_source(_mtimes())
+    response = current_app.response_class(source, mimetype="text/javascript")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Service-Worker-Allowed"] = "/"
+    response.set_etag(version)
+    return response
+
+
+@bp.get("/manifest.webmanifest")
+def manifest():
+    """The web app manifest that makes Doorstep installable on Android and iPhone."""
+    icons = [
+        {"src": url_for("static", filename="icons/icon-192.png"), "sizes": "192x192",
+         "type": "image/png"},
+        {"src": url_for("static", filename="icons/icon-512.png"), "sizes": "512x512",
+         "type": "image/png"},
+        {"src": url_for("static", filename="icons/maskable-512.png"), "sizes": "512x512",
+         "type": "image/png", "purpose": "maskable"},
+    ]
+    data = {
+        "name": "Doorstep",
+        "short_name": "Doorstep",
+        "description": _("Eviction-prevention outreach"),
+        "start_url": "/",
+        "scope": "/",
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#1d4e89",
+        "icons": icons,
+    }
+    response = current_app.response_class(
+        current_app.json.dumps(data), mimetype="application/manifest+json"
+    )
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@bp.get("/offline")
+def offline():
+    """The page the service worker shows when a page is not cached and there is no network."""
+    return render_template("offline.html")

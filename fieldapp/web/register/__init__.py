@@ -1,0 +1,7 @@
+"""The team lead's register: dashboard, imports, case list, triage."""
+
+from flask import Blueprint
+
+bp = Blueprint("register", __name__)
+
+from . import views  # noqa: E402,F401

@@ -1,0 +1,13 @@
+/* Names shared by the service worker's parts. SW_VERSION is prepended by the server. */
+const SHELL_CACHE = `doorstep-shell-${SW_VERSION}`;
+const PAGES_CACHE = "doorstep-pages";
+const OFFLINE_URL = "/offline";
+const SHELL_URLS = [
+  OFFLINE_URL,
+  "/static/css/app.css",
+  "/static/js/app.js",
+  "/static/js/vendor/htmx.min.js",
+  "/static/icons/icon-192.png",
+  "/manifest.webmanifest",
+];
+const NETWORK_TIMEOUT_MS = 4000;

@@ -1,0 +1,40 @@
+/* Fetch strategies: network-first with a timeout for pages, stale-while-revalidate for static. */
+
+function cacheKeyFor(request) {
+  // htmx fragments and full pages share URLs; keep them apart in the cache.
+  const url = new URL(request.url);
+  if (request.headers.get("HX-Request") === "true") url.searchParams.set("__hx", "1");
+  return url.toString();
+}
+
+async function networkFirst(request) {
+  const cache = await caches.open(PAGES_CACHE);
+  const key = cacheKeyFor(request);
+  try {
+    const response = await Promise.race([
+      fetch(request),
+      new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), NETWORK_TIMEOUT_MS)),
+    ]);
+    return response;
+  } catch (error) {
+    const cached = await cache.match(key);
+    if (cached) return cached;
+    if (request.mode === "navigate") {
+      const shell = await caches.open(SHELL_CACHE);
+      return (await shell.match(OFFLINE_URL)) || Response.error();
+    }
+    return Response.error();
+  }
+}
+
+async function staleWhileRevalidate(request) {
+  const cache = await caches.open(SHELL_CACHE);
+  const cached = await cache.match(request);
+  const network = fetch(request)
+    .then((response) => {
+      if (response.ok) cache.put(request, response.clone());
+      return response;
+    })
+    .catch(() => cached);
+  return cached || network;
+}
