@@ -60,7 +60,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     seeded = seed_demo(db.session, current_app.config["DEMO_PASSWORD"])
     db.session.commit()
     click.echo("Demo database ready" + (" (seeded now)." if seeded else " (already seeded)."))
-    click.echo("Log in at http://%s:%d/login with one of:" % (host, port))
+    click.echo(f"Log in at http://{host}:{port}/login with one of:")
     for email, role in DEMO_LOGINS:
         click.echo(f"  {email:<22} {role:<7} password: {current_app.config['DEMO_PASSWORD']}")
     if not no_serve:
@@ -84,7 +84,12 @@ def create_user_command(email: str, role: str, team_name: str | None, name: str)
     try:
         check_schema_current()
         user = create_user(
-            db.session, email, password, role, team_name, name,
+            db.session,
+            email,
+            password,
+            role,
+            team_name,
+            name,
             demo_password=current_app.config["DEMO_PASSWORD"],
         )
     except (AccountError, SchemaBehind) as error:
@@ -92,3 +97,7 @@ def create_user_command(email: str, role: str, team_name: str | None, name: str)
         raise click.ClickException(str(error)) from None
     db.session.commit()
     click.echo(f"Created {user.role} {user.email}" + (f" in team {team_name}" if team_name else ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,4 +1,4 @@
-"""Settings: embedded defaults, overridden by FIELDAPP_* environment variables, then by create_app(config)."""
+"""Settings: embedded defaults, then FIELDAPP_* environment variables, then create_app(config)."""
 
 from __future__ import annotations
 
@@ -46,9 +46,7 @@ def _coerce(default: Any, raw: str) -> Any:
 
 def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Merge defaults, FIELDAPP_* variables and explicit overrides into one flat dict."""
-    settings: dict[str, Any] = {
-        key: getattr(Config, key) for key in dir(Config) if key.isupper()
-    }
+    settings: dict[str, Any] = {key: getattr(Config, key) for key in dir(Config) if key.isupper()}
     for key, default in list(settings.items()):
         raw = os.environ.get(f"FIELDAPP_{key}")
         if raw is not None:

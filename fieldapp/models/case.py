@@ -33,7 +33,14 @@ CASE_OUTCOMES = (
     "declined_help",
     "other",
 )
-LEGAL_STEP_KINDS = ("petition", "hearing", "eviction_scheduled", "executed", "withdrawn", "cancelled")
+LEGAL_STEP_KINDS = (
+    "petition",
+    "hearing",
+    "eviction_scheduled",
+    "executed",
+    "withdrawn",
+    "cancelled",
+)
 # Steps that set a date someone must act before.
 DEADLINE_KINDS = ("hearing", "eviction_scheduled")
 
@@ -46,7 +53,9 @@ class Case(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenancy_id: Mapped[int] = mapped_column(ForeignKey("tenancy.id"), index=True)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"), index=True)
-    assigned_worker_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    assigned_worker_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id"), index=True
+    )
     status: Mapped[str] = mapped_column(String(20), default="new", index=True)
     cause: Mapped[str] = mapped_column(String(20), default="economic")
     outcome: Mapped[str | None] = mapped_column(String(20))

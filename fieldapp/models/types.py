@@ -1,4 +1,4 @@
-"""Column types shared by the models: UTC timestamps that read back timezone-aware on every database."""
+"""Shared column types: UTC timestamps that read back timezone-aware on every database."""
 
 from __future__ import annotations
 

@@ -90,9 +90,7 @@ def create_user(
                 session.add(organisation)
             team = Team(name=team_name, organisation=organisation)
             session.add(team)
-    user = User(
-        email=email, password_hash=_hasher.hash(password), role=role, team=team, name=name
-    )
+    user = User(email=email, password_hash=_hasher.hash(password), role=role, team=team, name=name)
     session.add(user)
     session.flush()
     return user
@@ -115,7 +113,9 @@ def authenticate(
     now = now or utcnow()
     email = normalise_email(email)
     since = now - limits.window
-    _check_limit(session, LoginFailure.email == email, limits.per_account, since, limits.window, now)
+    _check_limit(
+        session, LoginFailure.email == email, limits.per_account, since, limits.window, now
+    )
     _check_limit(
         session, LoginFailure.address == address, limits.per_address, since, limits.window, now
     )

@@ -53,8 +53,10 @@ def score(facts: TriageInput) -> tuple[int, list[dict]]:
         points.append((10, {"code": "never_contacted", "value": 0}))
     elif facts.days_without_contact >= 14:
         points.append(
-            (min(10, facts.days_without_contact // 7 * 2),
-             {"code": "no_contact", "value": facts.days_without_contact})
+            (
+                min(10, facts.days_without_contact // 7 * 2),
+                {"code": "no_contact", "value": facts.days_without_contact},
+            )
         )
     points.sort(key=lambda item: -item[0])
     return min(100, sum(weight for weight, _ in points)), [reason for _, reason in points]
@@ -64,8 +66,11 @@ def next_deadline(steps: list[LegalStep], today: date) -> tuple[date | None, str
     """The nearest hearing or eviction date still ahead, unless the matter was dropped after it."""
     ended = max((s.date for s in steps if s.kind in _ENDING_KINDS), default=None)
     ahead = sorted(
-        (s for s in steps if s.kind in DEADLINE_KINDS and s.date >= today
-         and (ended is None or s.date > ended)),
+        (
+            s
+            for s in steps
+            if s.kind in DEADLINE_KINDS and s.date >= today and (ended is None or s.date > ended)
+        ),
         key=lambda s: s.date,
     )
     return (ahead[0].date, ahead[0].kind) if ahead else (None, None)

@@ -96,7 +96,7 @@ def _error_page(error):
         405: _("This action is not allowed here."),
         413: _("The file is too large."),
         429: _("Too many attempts. Please wait and try again."),
-        500: _("Something went wrong on our side. Nothing you entered has been lost."),
+        500: _("Something went wrong on our side. Please try again."),
     }
     message = getattr(error, "description", None) if code == 429 else None
     message = message if isinstance(message, str) and code == 429 else messages.get(code, "")

@@ -9,7 +9,11 @@ from flask_babel import format_date as babel_format_date
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
-ROLE_LABELS = {"worker": _l("Outreach worker"), "lead": _l("Team lead"), "admin": _l("Administrator")}
+ROLE_LABELS = {
+    "worker": _l("Outreach worker"),
+    "lead": _l("Team lead"),
+    "admin": _l("Administrator"),
+}
 DEADLINE_LABELS = {
     "petition": _l("Petition"),
     "hearing": _l("Hearing"),
@@ -38,7 +42,9 @@ def reasons_text(reasons: list[dict]) -> str:
                 parts.append(str(_l("%(kind)s today or overdue", kind=kind)))
             else:
                 parts.append(
-                    ngettext("%(kind)s in %(num)d day", "%(kind)s in %(num)d days", value, kind=kind)
+                    ngettext(
+                        "%(kind)s in %(num)d day", "%(kind)s in %(num)d days", value, kind=kind
+                    )
                 )
         elif code == "arrears_months":
             parts.append(str(_l("%(months)s months' rent", months=f"{value:g}")))
@@ -47,7 +53,9 @@ def reasons_text(reasons: list[dict]) -> str:
         elif code == "revolving_door":
             parts.append(str(_l("earlier petition or eviction")))
         elif code == "no_contact":
-            parts.append(ngettext("no contact for %(num)d day", "no contact for %(num)d days", value))
+            parts.append(
+                ngettext("no contact for %(num)d day", "no contact for %(num)d days", value)
+            )
         elif code == "never_contacted":
             parts.append(str(_l("not yet contacted")))
     return " · ".join(parts)

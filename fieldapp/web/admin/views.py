@@ -65,7 +65,14 @@ def set_active(user_id: int):
     user.active = request.form.get("active") == "1"
     if not user.active:
         end_user_sessions(db.session, user, "disabled")
-    record_event(db.session, current_user, "update", "user", user.id, client_address(),
-                 "enabled" if user.active else "disabled")
+    record_event(
+        db.session,
+        current_user,
+        "update",
+        "user",
+        user.id,
+        client_address(),
+        "enabled" if user.active else "disabled",
+    )
     db.session.commit()
     return redirect(url_for("admin.users"), code=303)

@@ -78,7 +78,7 @@ def login():
         error = _("Wrong e-mail or password.")
         return render_template("auth/login.html", email=email, error=error), 401
 
-    token = start_session(db.session, user, request.headers.get("User-Agent", ""))
+    start_session(db.session, user, request.headers.get("User-Agent", ""))
     record_event(db.session, user, "login", "user", user.id, client_address())
     db.session.commit()
     lang = session.get("lang")

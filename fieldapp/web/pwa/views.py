@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from functools import lru_cache
-from pathlib import Path
 
 from flask import current_app, render_template, url_for
 from flask_babel import gettext as _
@@ -49,12 +48,22 @@ def service_worker():
 def manifest():
     """The web app manifest that makes Doorstep installable on Android and iPhone."""
     icons = [
-        {"src": url_for("static", filename="icons/icon-192.png"), "sizes": "192x192",
-         "type": "image/png"},
-        {"src": url_for("static", filename="icons/icon-512.png"), "sizes": "512x512",
-         "type": "image/png"},
-        {"src": url_for("static", filename="icons/maskable-512.png"), "sizes": "512x512",
-         "type": "image/png", "purpose": "maskable"},
+        {
+            "src": url_for("static", filename="icons/icon-192.png"),
+            "sizes": "192x192",
+            "type": "image/png",
+        },
+        {
+            "src": url_for("static", filename="icons/icon-512.png"),
+            "sizes": "512x512",
+            "type": "image/png",
+        },
+        {
+            "src": url_for("static", filename="icons/maskable-512.png"),
+            "sizes": "512x512",
+            "type": "image/png",
+            "purpose": "maskable",
+        },
     ]
     data = {
         "name": "Doorstep",

@@ -1,0 +1,171 @@
+"""Shared fixtures: an app on a fresh database (SQLite, and PostgreSQL where reachable), clients,
+factories for people and cases, and a logged-in helper.
+
+SQLite databases are copies of one migrated template file, so every test starts from the real
+migrated schema without paying for the migrations each time. PostgreSQL tests share one database
+per run, created and migrated at start, and emptied after each test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from fieldapp import create_app
+from fieldapp.extensions import db
+from tests.support import PASSWORD, AuthActions
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+PG_ADMIN_URL = os.environ.get(
+    "FIELDAPP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def need(reason: str) -> None:
+    """Skip on a laptop without the service; fail in CI, where it must be there."""
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def base_config(database_url: str, tmp_path: Path) -> dict:
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret-key",
+        "COOKIE_SECURE": False,  # the Werkzeug test client speaks plain http
+        "CHECK_SCHEMA": True,
+    }
+
+
+def migrate_database(database_url: str, instance: Path) -> None:
+    """Run every Alembic revision on the database, as `fieldapp db upgrade` does."""
+    from flask_migrate import upgrade
+
+    app = create_app({**base_config(database_url, instance), "CHECK_SCHEMA": False})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("template")
+    path = folder / "template.sqlite3"
+    migrate_database(f"sqlite:///{path}", folder)
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory) -> Iterator[str]:
+    """A database of its own for this test run on the local PostgreSQL server, migrated."""
+    try:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text("select 1"))
+    except Exception as error:  # noqa: BLE001 - any failure to connect means "no server"
+        need(f"no PostgreSQL at {PG_ADMIN_URL}: {type(error).__name__}")
+    name = f"doorstep_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    migrate_database(url, tmp_path_factory.mktemp("pg"))
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _empty_postgres(app) -> None:
+    with app.app_context():
+        tables = [t.name for t in db.metadata.sorted_tables]
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+                )
+            )
+        db.engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def app(backend, request, tmp_path):
+    """The app on an empty, migrated database of the chosen backend."""
+    if backend == "postgres":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        path = tmp_path / "fieldapp.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        url = f"sqlite:///{path}"
+    app = create_app(base_config(url, tmp_path))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    if backend == "postgres":
+        _empty_postgres(app)
+
+
+@pytest.fixture
+def session(app):
+    """A database session inside an app context (for service tests)."""
+    with app.app_context():
+        yield db.session
+        db.session.rollback()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_user(app):
+    """Create a user (and team) in the database; returns the User."""
+    from fieldapp.services.accounts import create_user
+
+    counter = iter(range(1, 10_000))
+
+    def make(
+        role: str = "worker",
+        email: str | None = None,
+        team: str | None = "Team A",
+        password: str = PASSWORD,
+        name: str = "",
+    ):
+        with app.app_context():
+            user = create_user(
+                db.session,
+                email or f"{role}{next(counter)}@example.org",
+                password,
+                role,
+                team if role != "admin" else None,
+                name or role.title(),
+            )
+            db.session.commit()
+            db.session.refresh(user)
+            db.session.expunge(user)
+            return user
+
+    return make
+
+
+@pytest.fixture
+def auth(client) -> AuthActions:
+    return AuthActions(client)

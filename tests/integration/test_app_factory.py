@@ -1,0 +1,120 @@
+"""The factory, settings, migrations and the headers every response carries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from fieldapp import SchemaBehind, create_app
+from fieldapp.config import load_config
+from fieldapp.extensions import db
+
+
+def test_environment_variables_override_defaults_with_their_types(monkeypatch, tmp_path):
+    monkeypatch.setenv("FIELDAPP_SESSION_IDLE_MINUTES", "7")
+    monkeypatch.setenv("FIELDAPP_COOKIE_SECURE", "false")
+    settings = load_config(str(tmp_path), None)
+    assert settings["SESSION_IDLE_MINUTES"] == 7
+    assert settings["COOKIE_SECURE"] is False
+
+
+def test_explicit_config_wins_over_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("FIELDAPP_SESSION_MAX_HOURS", "3")
+    settings = load_config(str(tmp_path), {"SESSION_MAX_HOURS": 9})
+    assert settings["SESSION_MAX_HOURS"] == 9
+
+
+def test_default_database_is_sqlite_in_the_instance_folder(tmp_path):
+    settings = load_config(str(tmp_path / "instance"), None)
+    assert settings["DATABASE_URL"] == f"sqlite:///{tmp_path / 'instance' / 'fieldapp.sqlite3'}"
+
+
+def test_secret_key_is_created_once_owner_only(tmp_path):
+    first = load_config(str(tmp_path), None)["SECRET_KEY"]
+    second = load_config(str(tmp_path), None)["SECRET_KEY"]
+    assert first == second and len(first) == 64
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_postgres_urls_use_psycopg3(tmp_path):
+    app = create_app(
+        {"DATABASE_URL": "postgresql://u@db.invalid/x", "CHECK_SCHEMA": False, "SECRET_KEY": "k"}
+    )
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db.invalid/x"
+
+
+def test_refuses_to_start_on_a_database_that_is_behind(tmp_path):
+    url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    with pytest.raises(SchemaBehind, match="fieldapp db upgrade"):
+        create_app({"DATABASE_URL": url, "SECRET_KEY": "k"})
+
+
+def test_migrations_build_every_table_and_match_the_models(app):
+    """Upgrade from empty (the fixture did it on this backend) leaves nothing for autogenerate."""
+    with app.app_context():
+        tables = set(inspect(db.engine).get_table_names())
+        assert {t.name for t in db.metadata.sorted_tables} <= tables
+        with db.engine.connect() as connection:
+            context = MigrationContext.configure(connection)
+            differences = compare_metadata(context, db.metadata)
+    assert differences == []
+
+
+def test_security_headers_on_every_response(client):
+    response = client.get("/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert (
+        "script-src 'self'" in csp
+        and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+    )
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_session_cookie_is_httponly_samesite_and_secure_by_default(tmp_path, sqlite_template):
+    import shutil
+
+    shutil.copyfile(sqlite_template, tmp_path / "db.sqlite3")
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "SECRET_KEY": "k"})
+    response = app.test_client().get("/login", base_url="https://localhost")
+    cookie = response.headers["Set-Cookie"]
+    assert "doorstep_session=" in cookie
+    assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Lax" in cookie
+
+
+def test_no_inline_scripts_or_styles_in_pages(client):
+    html = client.get("/login").get_data(as_text=True)
+    assert "<script>" not in html and "<script " not in html.replace("<script src=", "")
+    assert " style=" not in html and "<style" not in html
+
+
+def test_manifest_is_installable(client):
+    manifest = client.get("/manifest.webmanifest").get_json(force=True)
+    assert manifest["display"] == "standalone" and manifest["start_url"] == "/"
+    sizes = {icon["sizes"] for icon in manifest["icons"]}
+    assert {"192x192", "512x512"} <= sizes
+    for icon in manifest["icons"]:
+        assert client.get(icon["src"]).status_code == 200
+
+
+def test_service_worker_is_served_from_root_uncached_and_versioned(client):
+    response = client.get("/service-worker.js")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-cache"
+    assert response.mimetype == "text/javascript"
+    assert "const SW_VERSION" in response.get_data(as_text=True)
+
+
+def test_vendored_htmx_is_the_pinned_file():
+    import hashlib
+
+    data = (Path(__file__).parents[2] / "static/js/vendor/htmx.min.js").read_bytes()
+    assert hashlib.sha256(data).hexdigest() == (
+        "e209dda5c8235479f3166defc7750e1dbcd5a5c1808b7792fc2e6733768fb447"
+    )
