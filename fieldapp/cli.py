@@ -33,7 +33,10 @@ def _serve(host: str, port: int) -> None:
         check_schema_current()
     except SchemaBehind as error:
         raise click.ClickException(str(error)) from None
-    current_app.run(host=host, port=port, debug=False, use_reloader=False)
+    from werkzeug.serving import run_simple
+
+    # app.run() refuses inside a Flask CLI command; serve with Werkzeug's server directly.
+    run_simple(host, port, current_app._get_current_object(), threaded=True)
 
 
 @click.command("run")

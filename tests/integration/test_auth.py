@@ -203,3 +203,9 @@ def test_language_follows_the_browser_then_the_choice(auth, make_user):
     auth.client.post("/language", data={"lang": "da", "csrf_token": token})
     page = auth.client.get("/login", headers={"Accept-Language": "en"})
     assert 'lang="da"' in page.get_data(as_text=True)
+
+
+def test_head_request_shows_the_form_and_counts_no_failure(app, client):
+    assert client.head("/login").status_code == 200
+    with app.app_context():
+        assert db.session.scalars(select(LoginFailure)).all() == []

@@ -44,7 +44,7 @@ def index():
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """Show the login form; check e-mail and password; open a server-side session."""
-    if request.method == "GET":
+    if request.method != "POST":  # GET and HEAD only show the form
         if current_user.is_authenticated:
             return redirect(landing_url(current_user.role))
         return render_template("auth/login.html", email="", error=None)
