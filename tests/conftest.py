@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 from fieldapp import create_app
 from fieldapp.extensions import db
@@ -169,3 +169,94 @@ def make_user(app):
 @pytest.fixture
 def auth(client) -> AuthActions:
     return AuthActions(client)
+
+
+@pytest.fixture
+def make_case(app):
+    """Create a household, tenancy and case; returns the case id. Keyword arguments set
+    household fields (name, address, children, ...), tenancy fields (reference,
+    current_arrears, months_in_arrears, landlord name) and case fields (status, ...)."""
+    from fieldapp.models import (
+        Case,
+        Household,
+        Landlord,
+        LegalStep,
+        Organisation,
+        Team,
+        Tenancy,
+    )
+    from fieldapp.services.tabular import normalise_address, normalise_name
+    from fieldapp.services.triage import refresh_priorities
+
+    counter = iter(range(1, 100_000))
+
+    def make(
+        *,
+        name="Lars Bakken",
+        address=None,
+        postcode="3000",
+        children=0,
+        landlord="Boligselskabet Nord",
+        reference=None,
+        arrears=1_500_000,
+        months=2.0,
+        status="new",
+        cause="economic",
+        outcome=None,
+        worker_id=None,
+        team="Team A",
+        steps=(),
+    ):
+        n = next(counter)
+        address = address or f"Stengade {n}"
+        with app.app_context():
+            session = db.session
+            owner = session.scalar(select(Landlord).where(Landlord.name == landlord))
+            if owner is None:
+                owner = Landlord(name=landlord, kind="housing_association")
+                session.add(owner)
+            team_row = None
+            if team:
+                team_row = session.scalar(select(Team).where(Team.name == team))
+                if team_row is None:
+                    organisation = session.scalar(select(Organisation)) or Organisation(
+                        name="Test kommune"
+                    )
+                    team_row = Team(name=team, organisation=organisation)
+                    session.add(team_row)
+                    session.flush()
+            household = Household(
+                name=name,
+                name_key=normalise_name(name),
+                address=address,
+                postcode=postcode,
+                town="Helsingør",
+                address_key=normalise_address(f"{address} {postcode}"),
+                children=children,
+            )
+            tenancy = Tenancy(
+                household=household,
+                landlord=owner,
+                reference=reference or f"REF-{n}",
+                current_arrears=arrears,
+                months_in_arrears=months,
+                monthly_rent=750_000,
+            )
+            case = Case(
+                tenancy=tenancy,
+                status=status,
+                cause=cause,
+                outcome=outcome,
+                assigned_worker_id=worker_id,
+                team_id=team_row.id if team_row else None,
+            )
+            session.add_all([household, tenancy, case])
+            session.flush()
+            for kind, when in steps:
+                session.add(LegalStep(case_id=case.id, kind=kind, date=when, source="test"))
+            session.flush()
+            refresh_priorities(session, [case.id])
+            session.commit()
+            return case.id
+
+    return make

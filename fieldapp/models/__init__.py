@@ -1,6 +1,6 @@
 """All models, imported here so Alembic and the app see the whole schema."""
 
-from .arrears import ArrearsRecord, ImportBatch
+from .arrears import ArrearsRecord, ImportBatch, StagedUpload
 from .audit import AuditEvent
 from .case import (
     CASE_CAUSES,
@@ -37,6 +37,7 @@ __all__ = [
     "Partner",
     "ROLES",
     "Team",
+    "StagedUpload",
     "Tenancy",
     "LegalStep",
     "User",

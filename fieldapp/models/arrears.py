@@ -11,13 +11,14 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
-from .types import UTCDateTime, utcnow
+from .types import UTCDateTime, new_uuid, utcnow
 
 
 class ImportBatch(db.Model):
@@ -50,3 +51,22 @@ class ArrearsRecord(db.Model):
     amount: Mapped[int] = mapped_column(BigInteger)  # minor units; 0 = paid up
     months_in_arrears: Mapped[float | None] = mapped_column(Float)
     monthly_rent: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class StagedUpload(db.Model):
+    """An uploaded list waiting for the lead to confirm its preview (kept in the database so
+    any app server can finish the import); removed when imported or after a day."""
+
+    __tablename__ = "staged_upload"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    kind: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    landlord_id: Mapped[int | None] = mapped_column(ForeignKey("landlord.id"))
+    # A landlord the lead is adding with this upload; created only when the import is confirmed.
+    landlord_name: Mapped[str] = mapped_column(String(200), default="")
+    landlord_kind: Mapped[str] = mapped_column(String(30), default="")
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    as_of: Mapped[date | None] = mapped_column(Date)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -6,6 +6,8 @@ from datetime import date
 
 from flask import Flask
 from flask_babel import format_date as babel_format_date
+from flask_babel import format_datetime as babel_format_datetime
+from flask_babel import format_decimal as babel_format_decimal
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
@@ -28,6 +30,62 @@ STATUS_LABELS = {
     "in_contact": _l("In contact"),
     "plan_agreed": _l("Plan agreed"),
     "closed": _l("Closed"),
+}
+
+CAUSE_LABELS = {
+    "economic": _l("Economic"),
+    "behavioural": _l("Behavioural"),
+    "contract_end": _l("Contract ended"),
+    "other": _l("Other"),
+}
+OUTCOME_LABELS = {
+    "paid_up": _l("Paid up"),
+    "payment_plan": _l("Payment plan"),
+    "rent_from_benefits": _l("Rent paid from benefits"),
+    "rehoused": _l("Rehoused"),
+    "moved_away": _l("Moved away"),
+    "evicted": _l("Evicted"),
+    "declined_help": _l("Declined help"),
+    "other": _l("Other"),
+}
+LANDLORD_KIND_LABELS = {
+    "municipal": _l("Municipal housing"),
+    "housing_association": _l("Housing association"),
+    "private": _l("Private landlord"),
+}
+EVENT_LABELS = {
+    "opened": _l("Case opened"),
+    "assigned": _l("Assigned"),
+    "status": _l("Status changed"),
+    "cause": _l("Cause changed"),
+    "closed": _l("Case closed"),
+    "cleared": _l("No longer on the arrears list"),
+    "arrears": _l("Arrears updated"),
+    "legal_step": _l("Legal step entered"),
+}
+FIELD_LABELS = {
+    "tenancy_ref": _l("Tenancy number"),
+    "tenant_name": _l("Tenant's name"),
+    "address": _l("Address"),
+    "postcode": _l("Postcode"),
+    "town": _l("Town"),
+    "phone": _l("Phone"),
+    "monthly_rent": _l("Monthly rent"),
+    "arrears": _l("Arrears"),
+    "months_in_arrears": _l("Months in arrears"),
+    "as_of": _l("List date"),
+    "landlord": _l("Landlord"),
+    "step": _l("Step"),
+    "date": _l("Date"),
+    "cause": _l("Cause"),
+    "children": _l("Children"),
+}
+SORT_LABELS = {
+    "priority": _l("Priority"),
+    "deadline": _l("Next deadline"),
+    "arrears": _l("Arrears"),
+    "last_contact": _l("Longest without contact"),
+    "address": _l("Address"),
 }
 
 
@@ -64,6 +122,17 @@ def reasons_text(reasons: list[dict]) -> str:
 def init_labels(app: Flask) -> None:
     """Make the label helpers available in every template."""
 
+    @app.template_filter("money")
+    def _money(minor_units: int | None) -> str:
+        # Stored in øre; shown as whole kroner in the reader's number format.
+        if minor_units is None:
+            return ""
+        return babel_format_decimal(round(minor_units / 100), format="#,##0")
+
+    @app.template_filter("format_datetime")
+    def _format_datetime(value) -> str:
+        return babel_format_datetime(value, "short") if value else ""
+
     @app.template_filter("format_date")
     def _format_date(value: date | None) -> str:
         return babel_format_date(value, "medium") if value else ""
@@ -75,4 +144,15 @@ def init_labels(app: Flask) -> None:
             "deadline_label": lambda code: DEADLINE_LABELS.get(code or "", code or ""),
             "status_label": lambda code: STATUS_LABELS.get(code, code),
             "reasons_text": reasons_text,
+            "cause_label": lambda code: CAUSE_LABELS.get(code or "", code or ""),
+            "outcome_label": lambda code: OUTCOME_LABELS.get(code or "", code or ""),
+            "landlord_kind_label": lambda code: LANDLORD_KIND_LABELS.get(code, code),
+            "event_label": lambda code: EVENT_LABELS.get(code, code),
+            "cause_labels": CAUSE_LABELS,
+            "outcome_labels": OUTCOME_LABELS,
+            "status_labels": STATUS_LABELS,
+            "deadline_labels": DEADLINE_LABELS,
+            "landlord_kind_labels": LANDLORD_KIND_LABELS,
+            "sort_labels": SORT_LABELS,
+            "field_label": lambda code: FIELD_LABELS.get(code or "", code or ""),
         }

@@ -1,10 +1,19 @@
-/* Page start-up: CSRF header for htmx, service-worker registration. */
-
-const csrfToken = document.querySelector('meta[name="csrf-token"]')?.content;
+/* Page start-up: CSRF header for htmx, upload progress, service-worker registration. */
 
 document.body.addEventListener("htmx:configRequest", (event) => {
   // Every htmx POST carries the CSRF token in a header (flask-wtf reads X-CSRFToken).
-  if (csrfToken) event.detail.headers["X-CSRFToken"] = csrfToken;
+  // Read it per request: a boosted login swaps the page and the session's token with it.
+  const token = document.querySelector('meta[name="csrf-token"]')?.content;
+  if (token) event.detail.headers["X-CSRFToken"] = token;
+});
+
+document.body.addEventListener("htmx:xhr:progress", (event) => {
+  // Large arrears lists take a while on a slow line: show how much has gone up.
+  const bar = document.getElementById("upload-progress");
+  if (!bar || !event.detail.lengthComputable) return;
+  const percent = Math.round((event.detail.loaded / event.detail.total) * 100);
+  bar.value = percent;
+  bar.textContent = `${percent}%`;
 });
 
 if ("serviceWorker" in navigator) {

@@ -1,14 +1,38 @@
-"""Views for the team lead."""
+"""Views for the team lead's register: dashboard, case list, case page, assignment."""
 
 from __future__ import annotations
 
-from flask import render_template
-from flask_login import current_user
+from datetime import date
 
-from ...extensions import db
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from ...extensions import db, htmx
+from ...models import Case, Tenancy, User
+from ...services.audit import record_event
+from ...services.cases import (
+    CaseError,
+    CaseFilters,
+    StaleCase,
+    add_legal_step,
+    arrears_history,
+    assign_cases,
+    assignable_workers,
+    case_timeline,
+    cases_for_lead,
+    landlords,
+    list_cases,
+    other_cases_of_household,
+    update_case,
+)
 from ...services.worklist import dashboard_figures
-from ..security import roles_required
+from ..security import client_address, roles_required
 from . import bp
+
+FILTERS_KEY = "case_filters"
 
 
 @bp.get("/dashboard")
@@ -17,3 +41,209 @@ def dashboard():
     """The lead's Monday-morning overview: open cases, deadlines soon, unassigned."""
     figures = dashboard_figures(db.session, current_user.team_id)
     return render_template("register/dashboard.html", figures=figures)
+
+
+def _case_list_page(filters: CaseFilters, problems: list[str], status: int = 200):
+    page = list_cases(db.session, current_user.team_id, filters)
+    context = {
+        "page": page,
+        "filters": filters,
+        "problems": problems,
+        "workers": assignable_workers(db.session, current_user.team_id),
+        "landlords": landlords(db.session),
+    }
+    template = "register/_case_table.html" if htmx and not htmx.boosted else "register/cases.html"
+    return render_template(template, **context), status
+
+
+@bp.route("/cases", methods=["GET", "POST"])
+@roles_required("lead")
+def cases():
+    """The case list. Filters are posted (a searched name never lands in a URL or a log) and
+    remembered for the session, so coming back to the list keeps them."""
+    if request.method == "POST":
+        filters, problems = CaseFilters.from_form(request.form)
+        session[FILTERS_KEY] = filters.as_dict()
+    else:
+        filters, problems = CaseFilters.from_form(session.get(FILTERS_KEY, {}))
+    return _case_list_page(filters, problems)
+
+
+@bp.post("/cases/assign")
+@roles_required("lead")
+def assign():
+    """Give the ticked cases to a worker, or take them back ("not assigned")."""
+    ids = [int(v) for v in request.form.getlist("case") if v.isdigit()]
+    raw_worker = request.form.get("worker", "")
+    filters, _problems = CaseFilters.from_form(session.get(FILTERS_KEY, {}))
+    problems: list[str] = []
+    if not ids:
+        problems.append(_("Tick at least one case to assign."))
+    worker = None
+    if raw_worker not in ("0", "") and raw_worker.isdigit():
+        worker = db.session.get(User, int(raw_worker))
+    if raw_worker == "" or (raw_worker != "0" and worker is None):
+        problems.append(_("Choose the worker to assign the cases to."))
+    if problems:
+        return _case_list_page(filters, problems, 400 if not htmx else 200)
+    chosen = cases_for_lead(db.session, current_user.team_id, ids)
+    try:
+        changed = assign_cases(db.session, chosen, worker, current_user)
+    except CaseError as error:
+        db.session.rollback()
+        return _case_list_page(filters, [str(error)], 400 if not htmx else 200)
+    record_event(
+        db.session,
+        current_user,
+        "assign",
+        "case",
+        ",".join(map(str, ids))[:64],
+        client_address(),
+        f"{changed} changed",
+    )
+    db.session.commit()
+    flash(_("%(num)d cases assigned.", num=changed))
+    if htmx:
+        return _case_list_page(filters, [])
+    return redirect(url_for("register.cases"), code=303)
+
+
+def _case_for_current_user(case_id: int) -> Case:
+    """The case, if this person may see it: the lead's team, or the worker it is assigned to."""
+    case = db.session.scalar(
+        select(Case)
+        .options(
+            joinedload(Case.tenancy).joinedload(Tenancy.household),
+            joinedload(Case.tenancy).joinedload(Tenancy.landlord),
+            joinedload(Case.assigned_worker),
+        )
+        .where(Case.id == case_id)
+    )
+    if case is None:
+        abort(404)
+    if current_user.role == "lead":
+        if current_user.team_id is not None and case.team_id not in (None, current_user.team_id):
+            abort(403)
+    elif case.assigned_worker_id != current_user.id:
+        abort(403)
+    return case
+
+
+def _case_page(case: Case, error: str | None = None, status: int = 200):
+    record_event(db.session, current_user, "view", "case", case.id, client_address())
+    db.session.commit()
+    history = arrears_history(db.session, case.tenancy_id)
+    context = {
+        "case": case,
+        "history": history,
+        "chart": arrears_chart(history),
+        "timeline": case_timeline(db.session, case),
+        "other_cases": other_cases_of_household(db.session, case),
+        "workers": assignable_workers(db.session, current_user.team_id)
+        if current_user.role == "lead"
+        else [],
+        "error": error,
+        "today": date.today(),
+    }
+    return render_template("register/case.html", **context), status
+
+
+@bp.get("/cases/<int:case_id>")
+@roles_required("lead", "worker")
+def case_page(case_id: int):
+    """Everything about one case: household, tenancy, arrears, legal timeline, history."""
+    return _case_page(_case_for_current_user(case_id))
+
+
+@bp.post("/cases/<int:case_id>")
+@roles_required("lead", "worker")
+def update(case_id: int):
+    """Change status, cause or outcome; the form carries the version it was based on."""
+    case = _case_for_current_user(case_id)
+    form = request.form
+    version = form.get("version", "")
+    if not version.isdigit():
+        return _case_page(case, _("The form is missing the case version; reload the page."), 400)
+    try:
+        update_case(
+            db.session,
+            case,
+            int(version),
+            current_user,
+            status=form.get("status") or None,
+            cause=form.get("cause") or None,
+            outcome=form.get("outcome") or None,
+        )
+    except StaleCase as error:
+        db.session.rollback()
+        return _case_page(_case_for_current_user(case_id), str(error), 409)
+    except CaseError as error:
+        db.session.rollback()
+        return _case_page(_case_for_current_user(case_id), str(error), 400)
+    record_event(db.session, current_user, "update", "case", case.id, client_address())
+    db.session.commit()
+    return redirect(url_for("register.case_page", case_id=case.id), code=303)
+
+
+@bp.post("/cases/<int:case_id>/assign")
+@roles_required("lead")
+def assign_one(case_id: int):
+    """Reassign one case from its page; the history keeps who had it before."""
+    case = _case_for_current_user(case_id)
+    raw = request.form.get("worker", "")
+    worker = db.session.get(User, int(raw)) if raw.isdigit() and raw != "0" else None
+    if raw != "0" and worker is None:
+        return _case_page(case, _("Choose the worker to assign the case to."), 400)
+    try:
+        assign_cases(db.session, [case], worker, current_user)
+    except CaseError as error:
+        db.session.rollback()
+        return _case_page(_case_for_current_user(case_id), str(error), 400)
+    record_event(db.session, current_user, "assign", "case", case.id, client_address())
+    db.session.commit()
+    return redirect(url_for("register.case_page", case_id=case.id), code=303)
+
+
+@bp.post("/cases/<int:case_id>/legal-steps")
+@roles_required("lead", "worker")
+def legal_step(case_id: int):
+    """Enter a petition, hearing or eviction date on the case."""
+    case = _case_for_current_user(case_id)
+    kind = request.form.get("kind", "")
+    raw_date = request.form.get("date", "")
+    try:
+        when = date.fromisoformat(raw_date)
+    except ValueError:
+        message = _(
+            "Date: %(value)r is not a date (use the date picker, YYYY-MM-DD).", value=raw_date
+        )
+        return _case_page(case, message, 400)
+    try:
+        add_legal_step(db.session, case, kind, when, current_user, request.form.get("note", ""))
+    except CaseError as error:
+        db.session.rollback()
+        return _case_page(_case_for_current_user(case_id), str(error), 400)
+    record_event(db.session, current_user, "create", "legal_step", case.id, client_address())
+    db.session.commit()
+    return redirect(url_for("register.case_page", case_id=case.id), code=303)
+
+
+def arrears_chart(history, width: int = 320, height: int = 90) -> dict | None:
+    """Bars for the arrears on each list, scaled into a small SVG (drawn by the template)."""
+    if not history:
+        return None
+    top = max(record.amount for record in history) or 1
+    step = width / len(history)
+    bars = []
+    for index, record in enumerate(history):
+        bar_height = max(2.0, (height - 20) * record.amount / top) if record.amount else 2.0
+        bars.append(
+            {
+                "x": round(index * step + step * 0.15, 1),
+                "width": round(step * 0.7, 1),
+                "y": round(height - 16 - bar_height, 1),
+                "height": round(bar_height, 1),
+                "record": record,
+            }
+        )
+    return {"width": width, "height": height, "bars": bars}

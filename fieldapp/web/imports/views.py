@@ -1,0 +1,244 @@
+"""Upload → preview (nothing stored) → confirm (stored, mapping saved) → report."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+from flask import abort, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import delete, select
+
+from ...extensions import db
+from ...models import LANDLORD_KINDS, ImportBatch, Landlord, StagedUpload
+from ...models.types import utcnow
+from ...services.audit import record_event
+from ...services.cases import landlords
+from ...services.tabular import ARREARS_FIELDS, LEGAL_STEP_FIELDS, FileRefused
+from ..security import client_address, roles_required
+from . import bp
+
+if TYPE_CHECKING:
+    from ...services.imports import ImportReport
+
+
+def _service():
+    # TEMPORARY: imported late while services/imports.py is being written.
+    from ...services import imports
+
+    return imports
+
+
+KINDS = ("arrears", "legal_steps")
+STAGED_FOR = timedelta(hours=24)
+
+
+def _form_page(error: str | None = None, status: int = 200, form: dict | None = None):
+    batches = db.session.scalars(
+        select(ImportBatch).order_by(ImportBatch.created_at.desc()).limit(20)
+    ).all()
+    names = {landlord.id: landlord.name for landlord in landlords(db.session)}
+    return (
+        render_template(
+            "imports/upload.html",
+            landlords=landlords(db.session),
+            kinds=LANDLORD_KINDS,
+            batches=batches,
+            landlord_names=names,
+            error=error,
+            form=form or {},
+        ),
+        status,
+    )
+
+
+@bp.get("")
+@roles_required("lead")
+def upload():
+    """The upload form and the latest imports."""
+    return _form_page()
+
+
+def _parse_upload_form() -> tuple[dict, str | None]:
+    form = request.form
+    values = {
+        "kind": form.get("kind", "arrears"),
+        "landlord": form.get("landlord", ""),
+        "new_landlord": form.get("new_landlord", "").strip(),
+        "new_landlord_kind": form.get("new_landlord_kind", "private"),
+        "as_of": form.get("as_of", "").strip(),
+    }
+    if values["kind"] not in KINDS:
+        return values, _("Choose what kind of list this is.")
+    if values["as_of"]:
+        try:
+            date.fromisoformat(values["as_of"])
+        except ValueError:
+            return values, _(
+                "List date: %(value)r is not a date (YYYY-MM-DD).", value=values["as_of"]
+            )
+    if values["kind"] == "arrears":
+        if values["new_landlord"]:
+            if values["new_landlord_kind"] not in LANDLORD_KINDS:
+                return values, _("Choose the kind of the new landlord.")
+        elif (
+            not values["landlord"].isdigit()
+            or db.session.get(Landlord, int(values["landlord"])) is None
+        ):
+            return values, _("Choose the landlord whose list this is, or name a new one.")
+    return values, None
+
+
+@bp.post("")
+@roles_required("lead")
+def stage():
+    """Keep the uploaded file and show what importing it would do; nothing is stored yet."""
+    values, problem = _parse_upload_form()
+    upload = request.files.get("file")
+    if problem is None and (upload is None or not upload.filename):
+        problem = _("Choose the file to upload.")
+    if problem:
+        return _form_page(problem, 400, values)
+    data = upload.read()
+    db.session.execute(delete(StagedUpload).where(StagedUpload.created_at < utcnow() - STAGED_FOR))
+    staged = StagedUpload(
+        kind=values["kind"],
+        user_id=current_user.id,
+        filename=upload.filename[:255],
+        as_of=date.fromisoformat(values["as_of"]) if values["as_of"] else None,
+        data=data,
+    )
+    if values["kind"] == "arrears":
+        if values["new_landlord"]:
+            existing = _service().find_landlord(db.session, values["new_landlord"])
+            if existing is not None:
+                staged.landlord_id = existing.id
+            else:
+                staged.landlord_name = values["new_landlord"][:200]
+                staged.landlord_kind = values["new_landlord_kind"]
+        else:
+            staged.landlord_id = int(values["landlord"])
+    db.session.add(staged)
+    db.session.commit()
+    return _preview(staged, mapping=None)
+
+
+def _staged(staged_id: str) -> StagedUpload:
+    staged = db.session.get(StagedUpload, staged_id)
+    if staged is None or staged.user_id != current_user.id:
+        abort(404)
+    return staged
+
+
+def _mapping_from_form() -> dict[str, str] | None:
+    """The lead's header → field choices from the preview form (None when not sent)."""
+    headers = request.form.getlist("header")
+    fields = request.form.getlist("field")
+    if not headers or len(headers) != len(fields):
+        return None
+    allowed = set(ARREARS_FIELDS) | {""}
+    return {h: f for h, f in zip(headers, fields, strict=True) if f in allowed}
+
+
+def _landlord_for(staged: StagedUpload) -> Landlord:
+    if staged.landlord_id is not None:
+        return db.session.get(Landlord, staged.landlord_id)
+    landlord = Landlord(name=staged.landlord_name, kind=staged.landlord_kind or "private")
+    db.session.add(landlord)
+    db.session.flush()
+    return landlord
+
+
+def _run(staged: StagedUpload, mapping: dict[str, str] | None, dry_run: bool) -> ImportReport:
+    if staged.kind == "legal_steps":
+        return _service().import_legal_steps(
+            db.session, staged.data, staged.filename, user=current_user, dry_run=dry_run
+        )
+    landlord = _landlord_for(staged)
+    return _service().import_arrears(
+        db.session,
+        staged.data,
+        staged.filename,
+        landlord,
+        as_of=staged.as_of,
+        user=current_user,
+        dry_run=dry_run,
+        mapping=mapping,
+    )
+
+
+def _preview(staged: StagedUpload, mapping: dict[str, str] | None):
+    staged_id, kind, filename = staged.id, staged.kind, staged.filename
+    landlord_name = staged.landlord_name or (
+        db.session.get(Landlord, staged.landlord_id).name if staged.landlord_id else ""
+    )
+    try:
+        report = _run(staged, mapping, dry_run=True)
+    except FileRefused as refused:
+        db.session.rollback()
+        db.session.execute(delete(StagedUpload).where(StagedUpload.id == staged_id))
+        db.session.commit()
+        return _form_page(
+            _("The file %(name)s was refused: %(reason)s", name=filename, reason=str(refused)),
+            400,
+            {"kind": kind},
+        )
+    db.session.rollback()  # a preview stores nothing
+    fields = ARREARS_FIELDS if kind == "arrears" else LEGAL_STEP_FIELDS
+    return render_template(
+        "imports/preview.html",
+        report=report,
+        staged_id=staged_id,
+        kind=kind,
+        filename=filename,
+        landlord_name=landlord_name,
+        fields=list(fields),
+    )
+
+
+@bp.post("/<staged_id>/preview")
+@roles_required("lead")
+def repreview(staged_id: str):
+    """Show the preview again with the lead's own column choices."""
+    return _preview(_staged(staged_id), _mapping_from_form())
+
+
+@bp.post("/<staged_id>/confirm")
+@roles_required("lead")
+def confirm(staged_id: str):
+    """Import the previewed file for real and save the confirmed column mapping."""
+    staged = _staged(staged_id)
+    mapping = _mapping_from_form()
+    try:
+        report = _run(staged, mapping, dry_run=False)
+    except FileRefused as refused:
+        db.session.rollback()
+        return _form_page(
+            _(
+                "The file %(name)s was refused: %(reason)s",
+                name=staged.filename,
+                reason=str(refused),
+            ),
+            400,
+        )
+    if staged.kind == "arrears" and not report.already_imported:
+        landlord = _service().find_landlord(db.session, report.landlord or "")
+        if landlord is not None and mapping is not None:
+            landlord.column_mapping = mapping
+            landlord.mapping_confirmed_at = utcnow()
+        elif landlord is not None and landlord.column_mapping is None:
+            landlord.column_mapping = dict(report.mapping)
+            landlord.mapping_confirmed_at = utcnow()
+    record_event(
+        db.session,
+        current_user,
+        "import",
+        staged.kind,
+        report.batch_id or "",
+        client_address(),
+        f"new {report.new}, rejected {report.rejected}",
+    )
+    db.session.delete(staged)
+    db.session.commit()
+    return render_template("imports/report.html", report=report, kind=staged.kind)
