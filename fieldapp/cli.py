@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import click
 from flask import current_app
@@ -10,6 +13,9 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from . import SchemaBehind, check_schema_current, create_app
 from .extensions import db
+
+if TYPE_CHECKING:
+    from .services.imports import ImportReport
 
 
 def _cli_app():
@@ -24,7 +30,13 @@ def main() -> None:
 
 def register_commands(app) -> None:
     """Attach the commands to the app's CLI (so `flask --app fieldapp` has them too)."""
-    for command in (demo, create_user_command, serve):
+    for command in (
+        demo,
+        create_user_command,
+        serve,
+        import_arrears_command,
+        import_legal_steps_command,
+    ):
         app.cli.add_command(command)
 
 
@@ -100,6 +112,172 @@ def create_user_command(email: str, role: str, team_name: str | None, name: str)
         raise click.ClickException(str(error)) from None
     db.session.commit()
     click.echo(f"Created {user.role} {user.email}" + (f" in team {team_name}" if team_name else ""))
+
+
+class ImportRefused(click.ClickException):
+    """Nothing was stored: the file was refused or unreadable, or the schema is behind."""
+
+    exit_code = 2
+
+
+def _read_import_file(path: str) -> bytes:
+    """The file's bytes, or ImportRefused naming the path and the reason."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as error:
+        raise ImportRefused(f"Cannot read {path}: {error.strerror or error}.") from None
+
+
+def _check_schema_for_import() -> None:
+    """Refuse (exit status 2, nothing stored) on a database whose schema is behind."""
+    try:
+        check_schema_current()
+    except SchemaBehind as error:
+        raise ImportRefused(str(error)) from None
+
+
+def _rejected_lines(report: ImportReport) -> list[str]:
+    """One line per rejected row: "row 7, arrears: '12,34,5' — reason", errors joined by "; "."""
+    from .services.tabular import FIELD_LABELS
+
+    by_row: dict[int, list[str]] = {}
+    for error in report.errors:
+        label = FIELD_LABELS.get(error.field, error.field)
+        if label:
+            part = f", {label}: {error.value!r} — {error.reason}"
+        elif error.value:
+            part = f": {error.value!r} — {error.reason}"
+        else:
+            part = f": {error.reason}"
+        parts = by_row.setdefault(error.row, [])
+        # The first part keeps its ", " or ": " after "row 7"; later ones are joined by "; ".
+        parts.append(part if not parts else part[2:])
+    return [
+        f"row {row}{parts[0]}" + "".join(f"; {p}" for p in parts[1:])
+        for row, parts in by_row.items()
+    ]
+
+
+def _summary(report: ImportReport) -> str:
+    """The one-line summary of an import report, with its five counts."""
+    counts = ", ".join(f"{value} {name}" for name, value in report.counts().items())
+    what = report.filename
+    if report.landlord:
+        what += f" for {report.landlord}"
+    if report.as_of:
+        what += f" as of {report.as_of.isoformat()}"
+    if report.already_imported:
+        return f"Already imported (batch {report.batch_id}), nothing changed: {what}: {counts}."
+    if report.dry_run:
+        return f"Dry run, nothing stored: {what}: {counts}."
+    return f"Imported {what}: {counts}."
+
+
+def _finish_import(report: ImportReport, as_json: bool, notes: list[str]) -> None:
+    """Print the report, commit (or roll back a dry run) and exit with the report's status."""
+    if report.dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        for note in notes:
+            click.echo(note)
+        click.echo(_summary(report))
+        for line in _rejected_lines(report):
+            click.echo(line)
+    click.get_current_context().exit(report.exit_code)
+
+
+_IMPORT_EXIT_STATUS = (
+    "Exit status: 0 every row taken; 1 some rows rejected (the rest stored); "
+    "2 file refused or unreadable (nothing stored)."
+)
+
+
+@click.command("import-arrears", epilog=_IMPORT_EXIT_STATUS)
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--landlord", "landlord_name", required=True, help="The landlord's name.")
+@click.option(
+    "--as-of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The list's date (default: the date most rows give, else today).",
+)
+@click.option("--dry-run", is_flag=True, help="Show what the import would do; store nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print only the report as JSON.")
+@click.option(
+    "--kind",
+    type=click.Choice(["municipal", "housing_association", "private"]),
+    default="private",
+    show_default=True,
+    help="The kind of landlord, used only when the landlord is created.",
+)
+@with_appcontext
+def import_arrears_command(
+    file: str,
+    landlord_name: str,
+    as_of: datetime | None,
+    dry_run: bool,
+    as_json: bool,
+    kind: str,
+) -> None:
+    """Import a landlord's arrears list (CSV or XLSX); the landlord is created if unknown."""
+    from .services.imports import FileRefused, find_landlord, import_arrears
+
+    _check_schema_for_import()
+    data = _read_import_file(file)
+    list_date: date | None = as_of.date() if as_of is not None else None
+    try:
+        landlord = find_landlord(db.session, landlord_name)
+        created = landlord is None
+        if landlord is None:
+            landlord = find_landlord(db.session, landlord_name, create=True, kind=kind)
+            assert landlord is not None
+        report = import_arrears(
+            db.session,
+            data,
+            click.format_filename(file, shorten=True),
+            landlord,
+            as_of=list_date,
+            dry_run=dry_run,
+        )
+    except (FileRefused, ValueError) as error:
+        db.session.rollback()
+        raise ImportRefused(f"{click.format_filename(file)} refused: {error}") from None
+    report.landlord_created = created
+    notes = []
+    if created:
+        verb = "would be created" if dry_run else "created"
+        notes.append(f"Landlord {landlord.name!r} is new: {verb} as {kind}.")
+    _finish_import(report, as_json, notes)
+
+
+@click.command("import-legal-steps", epilog=_IMPORT_EXIT_STATUS)
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Show what the import would do; store nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print only the report as JSON.")
+@with_appcontext
+def import_legal_steps_command(file: str, dry_run: bool, as_json: bool) -> None:
+    """Import legal steps (petitions, hearings, evictions) of any number of landlords."""
+    from .services.imports import FileRefused, import_legal_steps
+
+    _check_schema_for_import()
+    data = _read_import_file(file)
+    try:
+        report = import_legal_steps(
+            db.session, data, click.format_filename(file, shorten=True), dry_run=dry_run
+        )
+    except FileRefused as error:
+        db.session.rollback()
+        raise ImportRefused(f"{click.format_filename(file)} refused: {error}") from None
+    notes = []
+    if report.landlord_created:
+        verb = "would be created" if dry_run else "were created"
+        notes.append(f"Landlords not known before {verb} (kind private).")
+    _finish_import(report, as_json, notes)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ class Config:
     DEFAULT_TIMEZONE = "Europe/Copenhagen"
     # The demo password is accepted only on a database seeded as a demo (see services.accounts).
     DEMO_PASSWORD = "demo"
+    # Changing it makes every phone install a fresh service worker (and app shell cache).
+    SERVICE_WORKER_SALT = ""
     TESTING = False
 
 

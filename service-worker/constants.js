@@ -6,6 +6,8 @@ const SHELL_URLS = [
   OFFLINE_URL,
   "/static/css/app.css",
   "/static/js/app.js",
+  "/static/js/outbox.js",
+  "/static/js/card.js",
   "/static/js/vendor/htmx.min.js",
   "/static/icons/icon-192.png",
   "/manifest.webmanifest",

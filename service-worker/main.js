@@ -1,7 +1,10 @@
 /* Service worker lifecycle and routing. */
 
 self.addEventListener("install", (event) => {
-  event.waitUntil(caches.open(SHELL_CACHE).then((cache) => cache.addAll(SHELL_URLS)));
+  // Take over at once: the outbox lives in IndexedDB, not in the worker, so nothing waits on it.
+  event.waitUntil(
+    caches.open(SHELL_CACHE).then((cache) => cache.addAll(SHELL_URLS)).then(() => self.skipWaiting()),
+  );
 });
 
 self.addEventListener("activate", (event) => {
@@ -20,6 +23,7 @@ self.addEventListener("activate", (event) => {
 
 self.addEventListener("message", (event) => {
   if (event.data && event.data.type === "skip-waiting") self.skipWaiting();
+  if (event.data && event.data.type === "cache-pages") event.waitUntil(cachePages(event.data.urls || []));
 });
 
 self.addEventListener("fetch", (event) => {

@@ -15,9 +15,13 @@ async function networkFirst(request) {
       fetch(request),
       new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), NETWORK_TIMEOUT_MS)),
     ]);
+    if (response.ok && !response.redirected && isHtml(response)) {
+      // Keep the page for when the network is gone (the day's route and case cards).
+      await cache.put(key, response.clone());
+    }
     return response;
   } catch (error) {
-    const cached = await cache.match(key);
+    const cached = await cache.match(key, { ignoreVary: true });
     if (cached) return cached;
     if (request.mode === "navigate") {
       const shell = await caches.open(SHELL_CACHE);
@@ -37,4 +41,21 @@ async function staleWhileRevalidate(request) {
     })
     .catch(() => cached);
   return cached || network;
+}
+
+function isHtml(response) {
+  return (response.headers.get("Content-Type") || "").startsWith("text/html");
+}
+
+async function cachePages(urls) {
+  // Called when the worker opens today's route: fetch every case card now, while online.
+  const cache = await caches.open(PAGES_CACHE);
+  for (const url of urls) {
+    try {
+      const response = await fetch(url, { credentials: "same-origin" });
+      if (response.ok && !response.redirected && isHtml(response)) await cache.put(new Request(url).url, response);
+    } catch (error) {
+      /* Offline already: the pages cached earlier stay. */
+    }
+  }
 }

@@ -12,12 +12,44 @@ from .case import (
     CaseEvent,
     LegalStep,
 )
+from .field import (
+    ACTION_OWNERS,
+    ACTION_STATUSES,
+    CONSENT_METHODS,
+    CONSENT_SCOPES,
+    CONSENT_STATES,
+    NEEDS,
+    VISIT_CHANNELS,
+    VISIT_RESULTS,
+    Action,
+    CaseConflict,
+    CaseEdit,
+    Consent,
+    ConsentText,
+    Need,
+    Visit,
+)
 from .household import Household, Tenancy
 from .organisation import Organisation, Team
 from .parties import LANDLORD_KINDS, PARTNER_KINDS, Landlord, Partner
 from .user import ROLES, LoginFailure, User, UserSession
 
 __all__ = [
+    "ACTION_OWNERS",
+    "ACTION_STATUSES",
+    "Action",
+    "CONSENT_METHODS",
+    "CONSENT_SCOPES",
+    "CONSENT_STATES",
+    "CaseConflict",
+    "CaseEdit",
+    "Consent",
+    "ConsentText",
+    "NEEDS",
+    "Need",
+    "VISIT_CHANNELS",
+    "VISIT_RESULTS",
+    "Visit",
     "ArrearsRecord",
     "AuditEvent",
     "CASE_CAUSES",

@@ -25,6 +25,7 @@ from ..models import (
     User,
 )
 from .accounts import create_user
+from .fieldwork import ensure_consent_texts
 from .tabular import normalise_address, normalise_name, normalise_phone
 from .triage import refresh_priorities
 
@@ -250,6 +251,7 @@ def seed_demo(session: Session, password: str, today: date | None = None, seed: 
     for number, (status, outcome) in enumerate(statuses, start=1):
         _seed_case(session, rng, town, number, status, outcome)
     session.flush()
+    ensure_consent_texts(session)
     refresh_priorities(session, today=today)
     session.flush()
     return True

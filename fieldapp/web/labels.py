@@ -62,6 +62,8 @@ EVENT_LABELS = {
     "cleared": _l("No longer on the arrears list"),
     "arrears": _l("Arrears updated"),
     "legal_step": _l("Legal step entered"),
+    "edited": _l("Contact details edited"),
+    "conflict_resolved": _l("Conflicting edit resolved"),
 }
 FIELD_LABELS = {
     "tenancy_ref": _l("Tenancy number"),
@@ -79,6 +81,64 @@ FIELD_LABELS = {
     "date": _l("Date"),
     "cause": _l("Cause"),
     "children": _l("Children"),
+}
+CHANNEL_LABELS = {
+    "door": _l("At the door"),
+    "phone": _l("By phone"),
+    "office": _l("At the office"),
+    "letter": _l("By letter"),
+}
+RESULT_LABELS = {
+    "met": _l("Met the tenant"),
+    "not_home": _l("Not at home"),
+    "note_left": _l("Left a note"),
+    "refused": _l("Refused to talk"),
+    "moved": _l("Has moved"),
+    "wrong_address": _l("Wrong address"),
+}
+NEED_LABELS = {
+    "debt_counselling": _l("Debt counselling"),
+    "budget": _l("Budget"),
+    "benefit_application": _l("Benefit application"),
+    "rent_from_benefits": _l("Rent paid directly from benefits"),
+    "housing_benefit": _l("Housing benefit"),
+    "cheaper_home": _l("Cheaper home"),
+    "social_janitor": _l("Social janitor"),
+    "housing_support": _l("Housing support"),
+    "mental_health": _l("Mental health"),
+    "addiction": _l("Addiction"),
+    "children_family": _l("Children and family"),
+    "job_centre": _l("Job centre"),
+    "interpreter": _l("Interpreter"),
+}
+SCOPE_LABELS = {
+    "nav": _l("NAV"),
+    "job_centre": _l("Job centre"),
+    "debt_counselling": _l("Debt counselling"),
+    "landlord": _l("Landlord"),
+    "mental_health": _l("Mental health services"),
+    "addiction": _l("Addiction services"),
+    "social_janitor": _l("Social janitor"),
+    "housing_support": _l("Housing support"),
+    "children_family": _l("Children and family services"),
+    "benefits_office": _l("Benefits office"),
+}
+CONSENT_STATE_LABELS = {
+    "given": _l("Consent given"),
+    "declined": _l("Consent declined"),
+    "withdrawn": _l("Consent withdrawn"),
+}
+METHOD_LABELS = {
+    "signature": _l("Signature on the screen"),
+    "verbal_witness": _l("Verbal, with a witness"),
+    "paper": _l("On paper"),
+}
+OWNER_LABELS = {"tenant": _l("Tenant"), "worker": _l("Worker"), "partner": _l("Partner")}
+ACTION_STATUS_LABELS = {
+    "agreed": _l("Agreed"),
+    "in_progress": _l("In progress"),
+    "done": _l("Done"),
+    "dropped": _l("Dropped"),
 }
 SORT_LABELS = {
     "priority": _l("Priority"),
@@ -154,5 +214,13 @@ def init_labels(app: Flask) -> None:
             "deadline_labels": DEADLINE_LABELS,
             "landlord_kind_labels": LANDLORD_KIND_LABELS,
             "sort_labels": SORT_LABELS,
+            "channel_labels": CHANNEL_LABELS,
+            "result_labels": RESULT_LABELS,
+            "need_labels": NEED_LABELS,
+            "scope_labels": SCOPE_LABELS,
+            "consent_state_labels": CONSENT_STATE_LABELS,
+            "method_labels": METHOD_LABELS,
+            "owner_labels": OWNER_LABELS,
+            "action_status_labels": ACTION_STATUS_LABELS,
             "field_label": lambda code: FIELD_LABELS.get(code or "", code or ""),
         }

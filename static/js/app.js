@@ -17,7 +17,15 @@ document.body.addEventListener("htmx:xhr:progress", (event) => {
 });
 
 if ("serviceWorker" in navigator) {
-  navigator.serviceWorker.register("/service-worker.js", { scope: "/" }).catch(() => {
-    /* The app still works online without a service worker. */
-  });
+  navigator.serviceWorker
+    .register("/service-worker.js", { scope: "/" })
+    .then(() => navigator.serviceWorker.ready)
+    .then((registration) => {
+      // Opening today's route makes every case card on it available offline.
+      const urls = [...document.querySelectorAll("[data-offline-url]")].map((a) => a.dataset.offlineUrl);
+      if (urls.length && registration.active) registration.active.postMessage({ type: "cache-pages", urls });
+    })
+    .catch(() => {
+      /* The app still works online without a service worker. */
+    });
 }

@@ -46,9 +46,12 @@ class LiveServer:
             self.process.kill()
 
 
-def start_demo_server(folder: Path, extra_env: dict | None = None) -> LiveServer:
+def start_demo_server(
+    folder: Path, extra_env: dict | None = None, port: int | None = None
+) -> LiveServer:
     """Run the Quick start's `fieldapp demo` on a free port and a database of its own."""
-    port = _free_port()
+    folder.mkdir(parents=True, exist_ok=True)
+    port = port or _free_port()
     database_url = f"sqlite:///{folder / 'demo.sqlite3'}"
     log = folder / "server.log"
     env = {

@@ -1,14 +1,26 @@
-"""Views for the worker's day."""
+"""Views for the worker's day: today's list, the case card, and the outbox's sync endpoint."""
 
 from __future__ import annotations
 
-from flask import render_template
-from flask_login import current_user
+from urllib.parse import urlsplit
 
-from ...extensions import db
+from flask import abort, current_app, jsonify, render_template, request
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+
+from ...extensions import csrf, db
+from ...models import CONSENT_SCOPES, NEEDS, Case, Partner, Tenancy
+from ...services.audit import record_event
+from ...services.fieldwork import case_card, current_consent_texts
+from ...services.sync import SyncResult, apply_record, may_record_on
 from ...services.worklist import todays_cases
-from ..security import roles_required
+from ..security import client_address, roles_required
 from . import bp
+
+SYNC_HEADER = "X-Doorstep-Sync"
+MAX_RECORDS_PER_REQUEST = 50
 
 
 @bp.get("/today")
@@ -17,3 +29,92 @@ def today():
     """The worker's visits for today: the planned route, else their open cases by priority."""
     cases = todays_cases(db.session, current_user)
     return render_template("field/today.html", cases=cases)
+
+
+@bp.get("/field/cases/<int:case_id>")
+@roles_required("worker", "lead")
+def card(case_id: int):
+    """The case card a worker holds at the door, with the forms that go to the outbox."""
+    case = db.session.scalar(
+        select(Case)
+        .options(
+            joinedload(Case.tenancy).joinedload(Tenancy.household),
+            joinedload(Case.tenancy).joinedload(Tenancy.landlord),
+        )
+        .where(Case.id == case_id)
+    )
+    if case is None:
+        abort(404)
+    if not may_record_on(current_user, case):
+        abort(403)
+    record_event(db.session, current_user, "view", "case", case.id, client_address())
+    db.session.commit()
+    partners = db.session.scalars(select(Partner).order_by(Partner.name)).all()
+    return render_template(
+        "field/card.html",
+        case=case,
+        card=case_card(db.session, case),
+        consent_texts=current_consent_texts(db.session),
+        scopes=CONSENT_SCOPES,
+        needs=NEEDS,
+        partners=partners,
+    )
+
+
+def _same_origin() -> bool:
+    """The sync call must come from our own pages: a custom header plus a matching Origin."""
+    if request.headers.get(SYNC_HEADER) != "1":
+        return False
+    origin = request.headers.get("Origin")
+    if origin is None:
+        # Browsers send Origin on every cross-site POST; its absence means same-site.
+        return request.headers.get("Sec-Fetch-Site", "same-origin") == "same-origin"
+    return urlsplit(origin).netloc == request.host
+
+
+@bp.post("/sync")
+@csrf.exempt  # the token may have expired while offline; the header and Origin stand in
+def sync():
+    """Apply outbox records one by one; answer for each (applied, duplicate, conflict,
+    rejected). A 401 tells the phone to log in again and keep its outbox."""
+    if not current_user.is_authenticated:
+        return jsonify(error="login_required", message="Please log in again."), 401
+    if current_user.role not in ("worker", "lead"):
+        abort(403)
+    if not _same_origin():
+        return jsonify(error="origin", message="Sync must come from the Doorstep app."), 403
+    payload = request.get_json(silent=True)
+    records = payload.get("records") if isinstance(payload, dict) else None
+    if not isinstance(records, list) or len(records) > MAX_RECORDS_PER_REQUEST:
+        return jsonify(
+            error="bad_request",
+            message=f"Send a JSON object with 1 to {MAX_RECORDS_PER_REQUEST} records.",
+        ), 400
+    results: list[SyncResult] = []
+    for record in records:
+        result = apply_record(db.session, current_user, record)
+        if result.status in ("applied", "conflict"):
+            try:
+                record_event(
+                    db.session,
+                    current_user,
+                    "sync",
+                    record.get("type", ""),
+                    record.get("case_id", ""),
+                    client_address(),
+                    result.status,
+                )
+                db.session.commit()
+            except IntegrityError:
+                # The same record arrived in a parallel request a moment ago (a double tap).
+                db.session.rollback()
+                result = SyncResult(result.uuid, "duplicate", "already received")
+        else:
+            db.session.rollback()
+        results.append(result)
+    current_app.logger.info(
+        "sync: %d records, %s",
+        len(results),
+        ", ".join(f"{r.status}" for r in results),
+    )
+    return jsonify(results=[r.as_dict() for r in results])

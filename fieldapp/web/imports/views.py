@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
 
 from flask import abort, render_template, request
 from flask_babel import gettext as _
@@ -13,22 +12,11 @@ from sqlalchemy import delete, select
 from ...extensions import db
 from ...models import LANDLORD_KINDS, ImportBatch, Landlord, StagedUpload
 from ...models.types import utcnow
-from ...services.audit import record_event
 from ...services.cases import landlords
+from ...services.imports import ImportReport, find_landlord, import_arrears, import_legal_steps
 from ...services.tabular import ARREARS_FIELDS, LEGAL_STEP_FIELDS, FileRefused
-from ..security import client_address, roles_required
+from ..security import roles_required
 from . import bp
-
-if TYPE_CHECKING:
-    from ...services.imports import ImportReport
-
-
-def _service():
-    # TEMPORARY: imported late while services/imports.py is being written.
-    from ...services import imports
-
-    return imports
-
 
 KINDS = ("arrears", "legal_steps")
 STAGED_FOR = timedelta(hours=24)
@@ -111,7 +99,7 @@ def stage():
     )
     if values["kind"] == "arrears":
         if values["new_landlord"]:
-            existing = _service().find_landlord(db.session, values["new_landlord"])
+            existing = find_landlord(db.session, values["new_landlord"])
             if existing is not None:
                 staged.landlord_id = existing.id
             else:
@@ -152,11 +140,11 @@ def _landlord_for(staged: StagedUpload) -> Landlord:
 
 def _run(staged: StagedUpload, mapping: dict[str, str] | None, dry_run: bool) -> ImportReport:
     if staged.kind == "legal_steps":
-        return _service().import_legal_steps(
+        return import_legal_steps(
             db.session, staged.data, staged.filename, user=current_user, dry_run=dry_run
         )
     landlord = _landlord_for(staged)
-    return _service().import_arrears(
+    return import_arrears(
         db.session,
         staged.data,
         staged.filename,
@@ -223,22 +211,14 @@ def confirm(staged_id: str):
             400,
         )
     if staged.kind == "arrears" and not report.already_imported:
-        landlord = _service().find_landlord(db.session, report.landlord or "")
+        landlord = find_landlord(db.session, report.landlord or "")
         if landlord is not None and mapping is not None:
             landlord.column_mapping = mapping
             landlord.mapping_confirmed_at = utcnow()
         elif landlord is not None and landlord.column_mapping is None:
             landlord.column_mapping = dict(report.mapping)
             landlord.mapping_confirmed_at = utcnow()
-    record_event(
-        db.session,
-        current_user,
-        "import",
-        staged.kind,
-        report.batch_id or "",
-        client_address(),
-        f"new {report.new}, rejected {report.rejected}",
-    )
+    # The import service writes the audit line itself (it also serves the CLI).
     db.session.delete(staged)
     db.session.commit()
     return render_template("imports/report.html", report=report, kind=staged.kind)

@@ -17,16 +17,19 @@ SW_PARTS = ("constants.js", "strategies.js", "outbox-sync.js", "main.js")
 
 
 @lru_cache(maxsize=4)
-def _service_worker_source(mtimes: tuple[float, ...]) -> tuple[str, str]:
-    """The worker's source and its version, a hash of the sources (new code, new version)."""
+def _service_worker_source(mtimes: tuple[float, ...], salt: str) -> tuple[str, str]:
+    """The worker's source and its version, a hash of the sources (new code, new version).
+
+    The salt (FIELDAPP_SERVICE_WORKER_SALT) forces a new version without a code change.
+    """
     body = "\n".join((SW_DIR / name).read_text(encoding="utf-8") for name in SW_PARTS)
-    version = hashlib.sha256(body.encode()).hexdigest()[:12]
+    version = hashlib.sha256((salt + body).encode()).hexdigest()[:12]
     return f'const SW_VERSION = "{version}";\n{body}', version
 
 
 def service_worker_version() -> str:
     """The current service-worker version (shown in the page footer, used in tests)."""
-    return _service_worker_source(_mtimes())[1]
+    return _service_worker_source(_mtimes(), current_app.config["SERVICE_WORKER_SALT"])[1]
 
 
 def _mtimes() -> tuple[float, ...]:
@@ -36,7 +39,7 @@ def _mtimes() -> tuple[float, ...]:
 @bp.get("/service-worker.js")
 def service_worker():
     """The worker, from the root so its scope is the whole app; never cached by HTTP."""
-    source, version = _service_worker_source(_mtimes())
+    source, version = _service_worker_source(_mtimes(), current_app.config["SERVICE_WORKER_SALT"])
     response = current_app.response_class(source, mimetype="text/javascript")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Service-Worker-Allowed"] = "/"

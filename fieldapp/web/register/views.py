@@ -28,6 +28,7 @@ from ...services.cases import (
     other_cases_of_household,
     update_case,
 )
+from ...services.sync import open_conflicts, resolve_conflict
 from ...services.worklist import dashboard_figures
 from ..security import client_address, roles_required
 from . import bp
@@ -40,7 +41,23 @@ FILTERS_KEY = "case_filters"
 def dashboard():
     """The lead's Monday-morning overview: open cases, deadlines soon, unassigned."""
     figures = dashboard_figures(db.session, current_user.team_id)
-    return render_template("register/dashboard.html", figures=figures)
+    conflicts = open_conflicts(db.session, current_user.team_id)
+    return render_template("register/dashboard.html", figures=figures, conflicts=conflicts)
+
+
+@bp.post("/conflicts/<int:conflict_id>")
+@roles_required("lead")
+def resolve(conflict_id: int):
+    """Take the worker's offline edit, or keep what the register has."""
+    conflict = next(
+        (c for c in open_conflicts(db.session, current_user.team_id) if c.id == conflict_id), None
+    )
+    if conflict is None:
+        abort(404)
+    resolve_conflict(db.session, conflict, request.form.get("accept") == "1", current_user)
+    record_event(db.session, current_user, "resolve", "case", conflict.case_id, client_address())
+    db.session.commit()
+    return redirect(url_for("register.dashboard"), code=303)
 
 
 def _case_list_page(filters: CaseFilters, problems: list[str], status: int = 200):

@@ -1,0 +1,377 @@
+"""Apply records sent from a phone's outbox: each at most once, each answered on its own."""
+
+from __future__ import annotations
+
+import uuid as uuid_module
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import (
+    ACTION_OWNERS,
+    ACTION_STATUSES,
+    CONSENT_METHODS,
+    CONSENT_SCOPES,
+    CONSENT_STATES,
+    NEEDS,
+    VISIT_CHANNELS,
+    VISIT_RESULTS,
+    Action,
+    Case,
+    CaseConflict,
+    CaseEdit,
+    CaseEvent,
+    Consent,
+    ConsentText,
+    Need,
+    Partner,
+    User,
+    Visit,
+)
+from ..models.field import EDITABLE_HOUSEHOLD_FIELDS
+from ..models.types import utcnow
+from .tabular import normalise_phone
+from .triage import refresh_priorities
+
+RECORD_MODELS = {
+    "visit": Visit,
+    "consent": Consent,
+    "need": Need,
+    "action": Action,
+    "case_edit": CaseEdit,
+}
+MAX_SIGNATURE_CHARS = 400_000  # a drawn signature is a few kB; this refuses a photo
+MAX_TEXT = 5_000
+
+
+@dataclass
+class SyncResult:
+    """The answer for one record: applied, duplicate, conflict (kept for the lead) or rejected."""
+
+    uuid: str
+    status: str
+    message: str = ""
+    field: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Rejected(ValueError):
+    """The record cannot be applied as sent; names the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _text(data: dict, name: str, required: bool = False, limit: int = MAX_TEXT) -> str:
+    value = data.get(name, "")
+    if not isinstance(value, str):
+        raise Rejected(name, f"{name} must be text")
+    value = value.strip()
+    if required and not value:
+        raise Rejected(name, f"{name} is missing")
+    if len(value) > limit:
+        raise Rejected(name, f"{name} is longer than {limit} characters")
+    return value
+
+
+def _choice(data: dict, name: str, choices: tuple[str, ...]) -> str:
+    value = data.get(name)
+    if value not in choices:
+        raise Rejected(name, f"{name}: {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _date(data: dict, name: str) -> date | None:
+    value = data.get(name) or ""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise Rejected(name, f"{name}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _moment(value: object, now: datetime) -> datetime:
+    """When the phone says it happened; a clock far in the future is not believed."""
+    if not value:
+        return now
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise Rejected("recorded_at", f"recorded_at: {value!r} is not a time") from None
+    if moment.tzinfo is None:
+        raise Rejected("recorded_at", "recorded_at must carry a time zone")
+    return min(moment, now + timedelta(minutes=5))
+
+
+def may_record_on(worker: User, case: Case) -> bool:
+    """A worker records on their own cases and covers for colleagues in the same team."""
+    if worker.role == "lead":
+        return worker.team_id is None or case.team_id in (None, worker.team_id)
+    if worker.role != "worker":
+        return False
+    return case.assigned_worker_id == worker.id or (
+        worker.team_id is not None and case.team_id == worker.team_id
+    )
+
+
+def already_applied(session: Session, kind: str, client_uuid: str) -> bool:
+    """True when a record with this phone UUID is in the register (or kept as a conflict)."""
+    model = RECORD_MODELS[kind]
+    if session.scalar(select(model.id).where(model.client_uuid == client_uuid)) is not None:
+        return True
+    if kind == "case_edit":
+        found = select(CaseConflict.id).where(CaseConflict.client_uuid == client_uuid)
+        return session.scalar(found) is not None
+    return False
+
+
+def apply_record(
+    session: Session, worker: User, record: object, now: datetime | None = None
+) -> SyncResult:
+    """Validate and apply one outbox record; flushes, the caller commits per record."""
+    now = now or utcnow()
+    if not isinstance(record, dict):
+        return SyncResult("", "rejected", "a record must be an object", "")
+    raw_uuid = str(record.get("uuid", ""))
+    try:
+        client_uuid = str(uuid_module.UUID(raw_uuid))
+    except ValueError:
+        return SyncResult(
+            raw_uuid[:40], "rejected", f"uuid: {raw_uuid[:40]!r} is not a UUID", "uuid"
+        )
+    kind = record.get("type")
+    if kind not in RECORD_MODELS:
+        return SyncResult(client_uuid, "rejected", f"type: {kind!r} is not known", "type")
+    if already_applied(session, kind, client_uuid):
+        return SyncResult(client_uuid, "duplicate", "already received")
+    case_id = record.get("case_id")
+    case = session.get(Case, case_id) if isinstance(case_id, int) else None
+    if case is None:
+        return SyncResult(client_uuid, "rejected", f"case_id: {case_id!r} not found", "case_id")
+    if not may_record_on(worker, case):
+        return SyncResult(client_uuid, "rejected", "you may not record on this case", "case_id")
+    data = record.get("data")
+    if not isinstance(data, dict):
+        return SyncResult(client_uuid, "rejected", "data must be an object", "data")
+    try:
+        at = _moment(record.get("recorded_at"), now)
+        handler = _HANDLERS[kind]
+        return handler(session, worker, case, client_uuid, data, at)
+    except Rejected as rejected:
+        return SyncResult(client_uuid, "rejected", str(rejected), rejected.field)
+
+
+def _visit(session, worker, case, client_uuid, data, at) -> SyncResult:
+    visit = Visit(
+        client_uuid=client_uuid,
+        case_id=case.id,
+        worker_id=worker.id,
+        channel=_choice(data, "channel", VISIT_CHANNELS),
+        result=_choice(data, "result", VISIT_RESULTS),
+        notes=_text(data, "notes"),
+        next_step=_text(data, "next_step", limit=1000),
+        follow_up_on=_date(data, "follow_up_on"),
+        occurred_at=at,
+    )
+    session.add(visit)
+    # A visit moves the case along but is not an edit of its fields: no version bump, so a
+    # colleague's offline edit of the phone number does not turn into a false conflict.
+    if visit.result == "met":
+        case.last_contact_at = max(filter(None, [case.last_contact_at, at]))
+        if case.status in ("new", "attempting_contact"):
+            case.status = "in_contact"
+    elif case.status == "new":
+        case.status = "attempting_contact"
+    session.flush()
+    refresh_priorities(session, [case.id])
+    return SyncResult(client_uuid, "applied")
+
+
+def _consent(session, worker, case, client_uuid, data, at) -> SyncResult:
+    state = _choice(data, "state", CONSENT_STATES)
+    method = _choice(data, "method", CONSENT_METHODS)
+    language = _choice(data, "language", ("da", "nb", "en"))
+    scopes = data.get("scopes") or []
+    if not isinstance(scopes, list) or any(s not in CONSENT_SCOPES for s in scopes):
+        raise Rejected("scopes", f"scopes: {scopes!r} holds an unknown partner kind")
+    if state == "given" and not scopes:
+        raise Rejected("scopes", "scopes: tick at least one partner the consent covers")
+    signature = data.get("signature") or ""
+    if method == "signature" and state != "withdrawn":
+        if not isinstance(signature, str) or not signature.startswith("data:image/png;base64,"):
+            raise Rejected("signature", "signature: the tenant's signature is missing")
+        if len(signature) > MAX_SIGNATURE_CHARS:
+            raise Rejected("signature", "signature: the image is too large")
+    witness = _text(data, "witness", required=method == "verbal_witness", limit=200)
+    text_id = data.get("text_id")
+    text = session.get(ConsentText, text_id) if isinstance(text_id, int) else None
+    if text is None or text.language != language:
+        raise Rejected("text_id", f"text_id: {text_id!r} is not a consent text in {language}")
+    session.add(
+        Consent(
+            client_uuid=client_uuid,
+            case_id=case.id,
+            worker_id=worker.id,
+            state=state,
+            scopes=sorted(set(scopes)),
+            method=method,
+            witness=witness,
+            text_id=text.id,
+            language=language,
+            signature=signature if isinstance(signature, str) else "",
+            recorded_at=at,
+        )
+    )
+    session.flush()
+    return SyncResult(client_uuid, "applied")
+
+
+def _need(session, worker, case, client_uuid, data, at) -> SyncResult:
+    session.add(
+        Need(
+            client_uuid=client_uuid,
+            case_id=case.id,
+            worker_id=worker.id,
+            need=_choice(data, "need", NEEDS),
+            note=_text(data, "note", limit=1000),
+            recorded_at=at,
+        )
+    )
+    session.flush()
+    return SyncResult(client_uuid, "applied")
+
+
+def _action(session, worker, case, client_uuid, data, at) -> SyncResult:
+    partner_id = data.get("partner_id") or None
+    if partner_id is not None:
+        if not (isinstance(partner_id, int) and session.get(Partner, partner_id)):
+            raise Rejected("partner_id", f"partner_id: {partner_id!r} is not a partner")
+    need = data.get("need") or None
+    if need is not None and need not in NEEDS:
+        raise Rejected("need", f"need: {need!r} is not in the catalogue")
+    session.add(
+        Action(
+            client_uuid=client_uuid,
+            case_id=case.id,
+            worker_id=worker.id,
+            description=_text(data, "description", required=True, limit=1000),
+            need=need,
+            owner=_choice(data, "owner", ACTION_OWNERS),
+            partner_id=partner_id,
+            due_on=_date(data, "due_on"),
+            status=data.get("status") if data.get("status") in ACTION_STATUSES else "agreed",
+            recorded_at=at,
+        )
+    )
+    session.flush()
+    return SyncResult(client_uuid, "applied")
+
+
+def _clean_household_changes(changes: object) -> dict:
+    if not isinstance(changes, dict) or not changes:
+        raise Rejected("changes", "changes must name at least one field")
+    clean: dict = {}
+    for name, value in changes.items():
+        if name not in EDITABLE_HOUSEHOLD_FIELDS:
+            raise Rejected("changes", f"changes: {name!r} cannot be edited from the phone")
+        if name in ("adults", "children"):
+            if not isinstance(value, int) or not 0 <= value <= 30:
+                raise Rejected(name, f"{name}: {value!r} is not a number of people")
+            clean[name] = value
+        elif name == "phone":
+            clean[name] = normalise_phone(str(value))[:40]
+        else:
+            clean[name] = str(value)[:8]
+    return clean
+
+
+def _case_edit(session, worker, case, client_uuid, data, at) -> SyncResult:
+    base = data.get("base_version")
+    if not isinstance(base, int):
+        raise Rejected("base_version", "base_version is missing")
+    changes = _clean_household_changes(data.get("changes"))
+    household = case.tenancy.household
+    current = {name: getattr(household, name) for name in changes}
+    if base != case.version:
+        session.add(
+            CaseConflict(
+                client_uuid=client_uuid,
+                case_id=case.id,
+                worker_id=worker.id,
+                base_version=base,
+                proposed=changes,
+                current=current,
+            )
+        )
+        session.flush()
+        return SyncResult(
+            client_uuid, "conflict", "the case changed meanwhile; your edit is kept for your lead"
+        )
+    for name, value in changes.items():
+        setattr(household, name, value)
+    case.version += 1
+    session.add(
+        CaseEdit(
+            client_uuid=client_uuid,
+            case_id=case.id,
+            worker_id=worker.id,
+            changes=changes,
+            applied_at=at,
+        )
+    )
+    session.add(
+        CaseEvent(
+            case_id=case.id, user_id=worker.id, kind="edited", detail={"fields": sorted(changes)}
+        )
+    )
+    session.flush()
+    return SyncResult(client_uuid, "applied")
+
+
+_HANDLERS = {
+    "visit": _visit,
+    "consent": _consent,
+    "need": _need,
+    "action": _action,
+    "case_edit": _case_edit,
+}
+
+
+def open_conflicts(session: Session, team_id: int | None) -> list[CaseConflict]:
+    """Offline edits waiting for the lead to decide."""
+    query = (
+        select(CaseConflict)
+        .join(Case, CaseConflict.case_id == Case.id)
+        .where(CaseConflict.resolved_at.is_(None))
+    )
+    if team_id is not None:
+        query = query.where((Case.team_id == team_id) | Case.team_id.is_(None))
+    return list(session.scalars(query.order_by(CaseConflict.created_at)))
+
+
+def resolve_conflict(session: Session, conflict: CaseConflict, accept: bool, lead: User) -> None:
+    """The lead keeps the register's value or takes the worker's; either way it is recorded."""
+    case = session.get(Case, conflict.case_id)
+    if accept:
+        household = case.tenancy.household
+        for name, value in conflict.proposed.items():
+            setattr(household, name, value)
+        case.version += 1
+    conflict.resolution = "accepted" if accept else "kept"
+    conflict.resolved_at = utcnow()
+    conflict.resolved_by_id = lead.id
+    session.add(
+        CaseEvent(
+            case_id=case.id,
+            user_id=lead.id,
+            kind="conflict_resolved",
+            detail={"accepted": accept, "fields": sorted(conflict.proposed)},
+        )
+    )
+    session.flush()

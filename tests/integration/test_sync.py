@@ -1,0 +1,181 @@
+"""The sync endpoint: each outbox record applied at most once and answered on its own."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from fieldapp.extensions import db
+from fieldapp.models import Case, CaseConflict, Consent, Need, Visit
+from fieldapp.services.fieldwork import ensure_consent_texts
+
+HEADERS = {"X-Doorstep-Sync": "1", "Origin": "http://localhost"}
+SIGNATURE = "data:image/png;base64,iVBORw0KGgo="
+
+
+@pytest.fixture
+def worker(make_user, auth):
+    user = make_user("worker", team="Team A")
+    auth.login(user.email)
+    return user
+
+
+@pytest.fixture
+def case_id(app, make_case, worker):
+    with app.app_context():
+        ensure_consent_texts(db.session)
+        db.session.commit()
+    return make_case(worker_id=worker.id)
+
+
+def visit(case_id, **data):
+    return {
+        "uuid": str(uuid.uuid4()),
+        "type": "visit",
+        "case_id": case_id,
+        "recorded_at": "2026-11-20T10:15:00+01:00",
+        "data": {"channel": "door", "result": "met", "notes": "", **data},
+    }
+
+
+def send(client, *records, headers=HEADERS):
+    return client.post("/sync", json={"records": list(records)}, headers=headers)
+
+
+def count(app, model) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_records_are_applied_once_however_often_they_come(app, auth, case_id):
+    record = visit(case_id)
+    answers = [send(auth.client, record).get_json()["results"][0]["status"] for _ in range(10)]
+    assert answers == ["applied"] + ["duplicate"] * 9
+    assert count(app, Visit) == 1
+    with app.app_context():
+        case = db.session.get(Case, case_id)
+        assert case.status == "in_contact" and case.last_contact_at is not None
+
+
+def test_each_record_gets_its_own_answer(app, auth, case_id):
+    good = visit(case_id)
+    bad = visit(case_id, result="exploded")
+    response = send(auth.client, good, bad, {"uuid": "not-a-uuid"})
+    results = response.get_json()["results"]
+    assert [r["status"] for r in results] == ["applied", "rejected", "rejected"]
+    assert results[1]["field"] == "result" and "exploded" in results[1]["message"]
+    assert results[2]["field"] == "uuid"
+    assert count(app, Visit) == 1
+
+
+def test_consent_needs_and_their_checks(app, auth, case_id):
+    with app.app_context():
+        from fieldapp.services.fieldwork import current_consent_texts
+
+        text_id = current_consent_texts(db.session)["da"].id
+    consent = {
+        "uuid": str(uuid.uuid4()),
+        "type": "consent",
+        "case_id": case_id,
+        "data": {
+            "state": "given",
+            "scopes": ["debt_counselling", "nav"],
+            "method": "signature",
+            "language": "da",
+            "text_id": text_id,
+            "signature": SIGNATURE,
+        },
+    }
+    unsigned = {**consent, "uuid": str(uuid.uuid4()), "data": {**consent["data"], "signature": ""}}
+    needs = [
+        {"uuid": str(uuid.uuid4()), "type": "need", "case_id": case_id, "data": {"need": need}}
+        for need in ("debt_counselling", "budget")
+    ]
+    results = send(auth.client, consent, unsigned, *needs).get_json()["results"]
+    assert [r["status"] for r in results] == ["applied", "rejected", "applied", "applied"]
+    assert results[1]["field"] == "signature"
+    assert count(app, Consent) == 1 and count(app, Need) == 2
+
+
+def test_sync_needs_the_header_and_our_origin_but_no_csrf_token(app, auth, case_id):
+    assert send(auth.client, visit(case_id), headers={}).status_code == 403
+    evil = {"X-Doorstep-Sync": "1", "Origin": "https://evil.example"}
+    assert send(auth.client, visit(case_id), headers=evil).status_code == 403
+    assert send(auth.client, visit(case_id)).status_code == 200
+    assert count(app, Visit) == 1
+
+
+def test_expired_session_gets_401_and_nothing_is_applied(app, case_id):
+    response = send(app.test_client(), visit(case_id))
+    assert response.status_code == 401 and response.get_json()["error"] == "login_required"
+    assert count(app, Visit) == 0
+
+
+def test_a_worker_of_another_team_cannot_record(app, make_user, make_case, auth):
+    outsider = make_user("worker", team="Team B")
+    auth.login(outsider.email)
+    case = make_case(team="Team A")
+    result = send(auth.client, visit(case)).get_json()["results"][0]
+    assert result["status"] == "rejected" and result["field"] == "case_id"
+
+
+def test_stale_edit_becomes_a_conflict_for_the_lead(app, auth, case_id, make_user):
+    def edit(phone):
+        return {
+            "uuid": str(uuid.uuid4()),
+            "type": "case_edit",
+            "case_id": case_id,
+            "data": {"base_version": 1, "changes": {"phone": phone}},
+        }
+
+    first = send(auth.client, edit("+45 11 11 11 11")).get_json()["results"][0]
+    second = send(auth.client, edit("+45 22 22 22 22")).get_json()["results"][0]
+    assert (first["status"], second["status"]) == ("applied", "conflict")
+    with app.app_context():
+        case = db.session.get(Case, case_id)
+        assert case.tenancy.household.phone == "+4511111111" and case.version == 2
+        conflict = db.session.scalars(select(CaseConflict)).one()
+        assert conflict.proposed == {"phone": "+4522222222"}
+        assert conflict.current == {"phone": "+4511111111"}
+
+
+def test_bad_payloads_get_400_not_500(auth, case_id):
+    assert auth.client.post("/sync", data="nonsense", headers=HEADERS).status_code == 400
+    assert send(auth.client, *[visit(case_id)] * 51).status_code == 400
+    assert auth.client.post("/sync", json={"records": "x"}, headers=HEADERS).status_code == 400
+
+
+def test_case_card_shows_the_forms_and_is_audited(auth, case_id):
+    html = auth.client.get(f"/field/cases/{case_id}").get_data(as_text=True)
+    for form in ("visit-form", "consent-form", "needs-form", "action-form", "contact-form"):
+        assert f'id="{form}"' in html
+    assert 'data-text-for="da"' in html
+
+
+def test_lead_sees_and_resolves_the_conflict(app, auth, case_id, make_user):
+    from tests.support import AuthActions
+
+    def edit(phone):
+        return {
+            "uuid": str(uuid.uuid4()),
+            "type": "case_edit",
+            "case_id": case_id,
+            "data": {"base_version": 1, "changes": {"phone": phone}},
+        }
+
+    send(auth.client, edit("+4511111111"))
+    send(auth.client, edit("+4522222222"))
+    lead = AuthActions(app.test_client())
+    lead.login(make_user("lead", team="Team A").email)
+    page = lead.client.get("/dashboard").get_data(as_text=True)
+    assert "Conflicting edits to resolve" in page and "+4522222222" in page
+    with app.app_context():
+        conflict_id = db.session.scalars(select(CaseConflict.id)).one()
+    response = lead.post(f"/conflicts/{conflict_id}", {"accept": "1"}, page="/dashboard")
+    assert response.status_code == 303
+    with app.app_context():
+        assert db.session.get(Case, case_id).tenancy.household.phone == "+4522222222"
+        assert db.session.get(CaseConflict, conflict_id).resolution == "accepted"
+    assert "Conflicting edits" not in lead.client.get("/dashboard").get_data(as_text=True)
