@@ -276,3 +276,46 @@ def test_two_workers_editing_one_phone_number_offline_make_a_conflict(browser, t
         lead_context.close()
     finally:
         one.close()
+
+
+def test_logout_sends_the_outbox_first_and_never_drops_it_silently(field):
+    page = field.page
+    urls = field.open_today()
+    case_id = case_id_of(urls[0])
+    page.goto(urls[0])
+    page.route("**/sync", lambda route: route.fulfill(status=503, body="down"))
+    record_visit(page)
+    expect(page.locator("#outbox-bar")).to_have_attribute("data-count", "1")
+    messages: list[str] = []
+
+    def refuse(dialog):
+        messages.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", refuse)
+    page.locator("#logout").click()
+    deadline = time.monotonic() + 15
+    while not messages:
+        assert time.monotonic() < deadline, "no warning before logging out with unsent records"
+        page.wait_for_timeout(100)
+    expect(page.locator("#outbox-bar")).to_be_visible()
+    assert "1 records have not been sent" in messages[0]
+    assert field.waiting() == 1  # still logged in, nothing dropped
+    page.unroute("**/sync")
+    page.locator("#logout").click()  # now the outbox goes out before logging out
+    expect(page).to_have_url(re.compile(r"/login$"))
+    assert field.count("visit", case_id) == 1
+    # Logging out wiped the phone's cached pages and the outbox.
+    assert page.evaluate("caches.keys()") == []
+    assert page.evaluate(
+        """() => new Promise((resolve) => {
+            const request = indexedDB.open("doorstep", 1);
+            request.onupgradeneeded = () => resolve("empty");
+            request.onsuccess = () => {
+                const db = request.result;
+                if (!db.objectStoreNames.contains("outbox")) return resolve("empty");
+                const all = db.transaction("outbox").objectStore("outbox").getAll();
+                all.onsuccess = () => resolve(all.result.length ? "records" : "empty");
+            };
+        })"""
+    ) == "empty"

@@ -179,3 +179,25 @@ def test_lead_sees_and_resolves_the_conflict(app, auth, case_id, make_user):
         assert db.session.get(Case, case_id).tenancy.household.phone == "+4522222222"
         assert db.session.get(CaseConflict, conflict_id).resolution == "accepted"
     assert "Conflicting edits" not in lead.client.get("/dashboard").get_data(as_text=True)
+
+
+def test_admin_publishes_a_new_consent_text_version_and_keeps_the_old(app, make_user):
+    from fieldapp.models import ConsentText
+    from tests.support import AuthActions
+
+    with app.app_context():
+        ensure_consent_texts(db.session)
+        db.session.commit()
+    admin = AuthActions(app.test_client())
+    admin.login(make_user("admin").email)
+    too_short = admin.post("/admin/consent-texts", {"language": "da", "body": "Ja."})
+    assert too_short.status_code == 422 and "too short" in too_short.get_data(as_text=True)
+    body = "Jeg giver samtykke til deling af oplysninger med de afkrydsede parter (ny version)."
+    assert admin.post("/admin/consent-texts", {"language": "da", "body": body}).status_code == 303
+    with app.app_context():
+        versions = db.session.execute(
+            select(ConsentText.version, ConsentText.body).where(ConsentText.language == "da")
+            .order_by(ConsentText.version)
+        ).all()
+    assert [v for v, _ in versions] == [1, 2] and versions[1][1] == body
+    assert "(current)" in admin.client.get("/admin/consent-texts").get_data(as_text=True)

@@ -8,9 +8,10 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ...extensions import db
-from ...models import ROLES, Team, User
+from ...models import ROLES, ConsentText, Team, User
 from ...services.accounts import AccountError, create_user, end_user_sessions
 from ...services.audit import record_event
+from ...services.fieldwork import LANGUAGES, add_consent_text, current_consent_texts
 from ..security import client_address, roles_required
 from . import bp
 
@@ -76,3 +77,38 @@ def set_active(user_id: int):
     )
     db.session.commit()
     return redirect(url_for("admin.users"), code=303)
+
+
+def _texts_page(error: str | None = None, status: int = 200, form: dict | None = None):
+    texts = db.session.scalars(
+        select(ConsentText).order_by(ConsentText.language, ConsentText.version.desc())
+    ).all()
+    current = current_consent_texts(db.session)
+    return (
+        render_template("admin/consent_texts.html", texts=texts, current=current,
+                        languages=LANGUAGES, error=error, form=form or {}),
+        status,
+    )
+
+
+@bp.get("/consent-texts")
+@roles_required("admin")
+def consent_texts():
+    """The consent wording in each language, the current version first, every version kept."""
+    return _texts_page()
+
+
+@bp.post("/consent-texts")
+@roles_required("admin")
+def add_text():
+    """Publish a new version of the consent text in one language."""
+    form = request.form
+    try:
+        text = add_consent_text(db.session, form.get("language", ""), form.get("body", ""),
+                                current_user)
+    except ValueError as error:
+        db.session.rollback()
+        return _texts_page(str(error), 422, dict(form))
+    record_event(db.session, current_user, "create", "consent_text", text.id, client_address())
+    db.session.commit()
+    return redirect(url_for("admin.consent_texts"), code=303)
