@@ -177,3 +177,17 @@ class CaseEdit(db.Model):
     worker_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     changes: Mapped[dict] = mapped_column(JSON)
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ActionUpdate(db.Model):
+    """A change of an agreed action's status, recorded on a phone (the latest one counts)."""
+
+    __tablename__ = "action_update"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("action.id"), index=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -379,10 +379,10 @@ class TimelineEntry:
 
 
 def case_timeline(session: Session, case: Case) -> list[TimelineEntry]:
-    """Everything that happened on the case, newest first.
+    """Everything that happened on the case, newest first: its events and every visit,
+    consent, need and action recorded in the field."""
+    from ..models import Action, Consent, Need, Visit
 
-    Visits, consents, needs and actions join this list as the field app records them.
-    """
     events = session.scalars(
         select(CaseEvent).options(joinedload(CaseEvent.user)).where(CaseEvent.case_id == case.id)
     ).all()
@@ -390,6 +390,41 @@ def case_timeline(session: Session, case: Case) -> list[TimelineEntry]:
         TimelineEntry(e.at, e.kind, dict(e.detail or {}), e.user.name if e.user else "")
         for e in events
     ]
+    names = dict(session.execute(select(User.id, User.name)).all())
+    for visit in session.scalars(select(Visit).where(Visit.case_id == case.id)):
+        detail = {
+            "channel": visit.channel,
+            "result": visit.result,
+            "notes": visit.notes,
+            "next_step": visit.next_step,
+        }
+        entries.append(
+            TimelineEntry(visit.occurred_at, "visit", detail, names.get(visit.worker_id, ""))
+        )
+    for consent in session.scalars(select(Consent).where(Consent.case_id == case.id)):
+        detail = {"state": consent.state, "scopes": list(consent.scopes), "method": consent.method}
+        entries.append(
+            TimelineEntry(consent.recorded_at, "consent", detail, names.get(consent.worker_id, ""))
+        )
+    for need in session.scalars(select(Need).where(Need.case_id == case.id)):
+        entries.append(
+            TimelineEntry(
+                need.recorded_at,
+                "need",
+                {"need": need.need, "note": need.note},
+                names.get(need.worker_id, ""),
+            )
+        )
+    for action in session.scalars(select(Action).where(Action.case_id == case.id)):
+        detail = {
+            "description": action.description,
+            "owner": action.owner,
+            "status": action.status,
+            "due_on": action.due_on,
+        }
+        entries.append(
+            TimelineEntry(action.recorded_at, "action", detail, names.get(action.worker_id, ""))
+        )
     entries.sort(key=lambda e: (e.at, e.kind), reverse=True)
     return entries
 

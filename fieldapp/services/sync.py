@@ -6,7 +6,7 @@ import uuid as uuid_module
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import (
@@ -19,6 +19,7 @@ from ..models import (
     VISIT_CHANNELS,
     VISIT_RESULTS,
     Action,
+    ActionUpdate,
     Case,
     CaseConflict,
     CaseEdit,
@@ -41,6 +42,7 @@ RECORD_MODELS = {
     "need": Need,
     "action": Action,
     "case_edit": CaseEdit,
+    "action_status": ActionUpdate,
 }
 MAX_SIGNATURE_CHARS = 400_000  # a drawn signature is a few kB; this refuses a photo
 MAX_TEXT = 5_000
@@ -334,12 +336,39 @@ def _case_edit(session, worker, case, client_uuid, data, at) -> SyncResult:
     return SyncResult(client_uuid, "applied")
 
 
+def _action_status(session, worker, case, client_uuid, data, at) -> SyncResult:
+    action_id = data.get("action_id")
+    action = session.get(Action, action_id) if isinstance(action_id, int) else None
+    if action is None or action.case_id != case.id:
+        raise Rejected("action_id", f"action_id: {action_id!r} is not an action of this case")
+    status = _choice(data, "status", ACTION_STATUSES)
+    latest = session.scalar(
+        select(func.max(ActionUpdate.recorded_at)).where(ActionUpdate.action_id == action.id)
+    )
+    session.add(
+        ActionUpdate(
+            client_uuid=client_uuid,
+            action_id=action.id,
+            worker_id=worker.id,
+            status=status,
+            recorded_at=at,
+        )
+    )
+    # Offline phones deliver late: an update made earlier than the last one applied is kept
+    # in the history but does not turn the status back.
+    if latest is None or at >= latest:
+        action.status = status
+    session.flush()
+    return SyncResult(client_uuid, "applied")
+
+
 _HANDLERS = {
     "visit": _visit,
     "consent": _consent,
     "need": _need,
     "action": _action,
     "case_edit": _case_edit,
+    "action_status": _action_status,
 }
 
 

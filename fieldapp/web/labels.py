@@ -63,6 +63,10 @@ EVENT_LABELS = {
     "arrears": _l("Arrears updated"),
     "legal_step": _l("Legal step entered"),
     "edited": _l("Contact details edited"),
+    "visit": _l("Visit"),
+    "consent": _l("Consent"),
+    "need": _l("Need"),
+    "action": _l("Agreed action"),
     "conflict_resolved": _l("Conflicting edit resolved"),
 }
 FIELD_LABELS = {

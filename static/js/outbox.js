@@ -167,7 +167,7 @@ function uuid4() {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-const NUMBER_FIELDS = new Set(["text_id", "partner_id", "base_version", "children", "adults"]);
+const NUMBER_FIELDS = new Set(["text_id", "partner_id", "base_version", "children", "adults", "action_id"]);
 
 function recordsFromForm(form) {
   const type = form.dataset.outbox;

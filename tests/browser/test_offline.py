@@ -307,8 +307,9 @@ def test_logout_sends_the_outbox_first_and_never_drops_it_silently(field):
     assert field.count("visit", case_id) == 1
     # Logging out wiped the phone's cached pages and the outbox.
     assert page.evaluate("caches.keys()") == []
-    assert page.evaluate(
-        """() => new Promise((resolve) => {
+    assert (
+        page.evaluate(
+            """() => new Promise((resolve) => {
             const request = indexedDB.open("doorstep", 1);
             request.onupgradeneeded = () => resolve("empty");
             request.onsuccess = () => {
@@ -318,4 +319,6 @@ def test_logout_sends_the_outbox_first_and_never_drops_it_silently(field):
                 all.onsuccess = () => resolve(all.result.length ? "records" : "empty");
             };
         })"""
-    ) == "empty"
+        )
+        == "empty"
+    )

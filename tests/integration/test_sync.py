@@ -196,8 +196,60 @@ def test_admin_publishes_a_new_consent_text_version_and_keeps_the_old(app, make_
     assert admin.post("/admin/consent-texts", {"language": "da", "body": body}).status_code == 303
     with app.app_context():
         versions = db.session.execute(
-            select(ConsentText.version, ConsentText.body).where(ConsentText.language == "da")
+            select(ConsentText.version, ConsentText.body)
+            .where(ConsentText.language == "da")
             .order_by(ConsentText.version)
         ).all()
     assert [v for v, _ in versions] == [1, 2] and versions[1][1] == body
     assert "(current)" in admin.client.get("/admin/consent-texts").get_data(as_text=True)
+
+
+def test_lead_case_page_shows_field_records_newest_first(app, auth, case_id, make_user):
+    from tests.support import AuthActions
+
+    first = visit(case_id, result="not_home")
+    first["recorded_at"] = "2026-11-18T09:00:00+01:00"
+    second = visit(case_id, notes="Agreed to see debt counselling")
+    need = {
+        "uuid": str(uuid.uuid4()),
+        "type": "need",
+        "case_id": case_id,
+        "recorded_at": "2026-11-20T10:30:00+01:00",
+        "data": {"need": "budget"},
+    }
+    send(auth.client, first, second, need)
+    lead = AuthActions(app.test_client())
+    lead.login(make_user("lead", team="Team A").email)
+    html = lead.client.get(f"/cases/{case_id}").get_data(as_text=True)
+    timeline = html.split('id="timeline"', 1)[1]
+    assert (
+        timeline.index("Budget") < timeline.index("Met the tenant") < timeline.index("Not at home")
+    )
+    assert "Agreed to see debt counselling" in timeline
+
+
+def test_action_status_updates_latest_wins_and_history_is_kept(app, auth, case_id):
+    from fieldapp.models import Action, ActionUpdate
+
+    action = {"uuid": str(uuid.uuid4()), "type": "action", "case_id": case_id,
+              "recorded_at": "2026-11-20T10:00:00+01:00",
+              "data": {"description": "Book debt counselling", "owner": "worker",
+                       "need": "debt_counselling", "due_on": "2026-12-01"}}
+    assert send(auth.client, action).get_json()["results"][0]["status"] == "applied"
+    with app.app_context():
+        action_id = db.session.scalars(select(Action.id)).one()
+
+    def update(status, at):
+        return {"uuid": str(uuid.uuid4()), "type": "action_status", "case_id": case_id,
+                "recorded_at": at, "data": {"action_id": action_id, "status": status}}
+
+    late_done = update("done", "2026-11-22T12:00:00+01:00")
+    early_progress = update("in_progress", "2026-11-21T12:00:00+01:00")  # delivered later
+    wrong = {**update("done", "2026-11-22T12:00:00+01:00"),
+             "data": {"action_id": 99999, "status": "done"}}
+    results = send(auth.client, late_done, early_progress, wrong).get_json()["results"]
+    assert [r["status"] for r in results] == ["applied", "applied", "rejected"]
+    assert results[2]["field"] == "action_id"
+    with app.app_context():
+        assert db.session.get(Action, action_id).status == "done"
+        assert count(app, ActionUpdate) == 2

@@ -85,8 +85,14 @@ def _texts_page(error: str | None = None, status: int = 200, form: dict | None =
     ).all()
     current = current_consent_texts(db.session)
     return (
-        render_template("admin/consent_texts.html", texts=texts, current=current,
-                        languages=LANGUAGES, error=error, form=form or {}),
+        render_template(
+            "admin/consent_texts.html",
+            texts=texts,
+            current=current,
+            languages=LANGUAGES,
+            error=error,
+            form=form or {},
+        ),
         status,
     )
 
@@ -104,8 +110,9 @@ def add_text():
     """Publish a new version of the consent text in one language."""
     form = request.form
     try:
-        text = add_consent_text(db.session, form.get("language", ""), form.get("body", ""),
-                                current_user)
+        text = add_consent_text(
+            db.session, form.get("language", ""), form.get("body", ""), current_user
+        )
     except ValueError as error:
         db.session.rollback()
         return _texts_page(str(error), 422, dict(form))
