@@ -31,6 +31,7 @@ from .field import (
     Visit,
 )
 from .household import Household, Tenancy
+from .meeting import Meeting, MeetingItem
 from .organisation import Organisation, Team
 from .parties import LANDLORD_KINDS, PARTNER_KINDS, Landlord, Partner
 from .user import ROLES, LoginFailure, User, UserSession
@@ -65,6 +66,8 @@ __all__ = [
     "LEGAL_STEP_KINDS",
     "Landlord",
     "LoginFailure",
+    "Meeting",
+    "MeetingItem",
     "OPEN_STATUSES",
     "Organisation",
     "PARTNER_KINDS",

@@ -231,22 +231,37 @@ def test_lead_case_page_shows_field_records_newest_first(app, auth, case_id, mak
 def test_action_status_updates_latest_wins_and_history_is_kept(app, auth, case_id):
     from fieldapp.models import Action, ActionUpdate
 
-    action = {"uuid": str(uuid.uuid4()), "type": "action", "case_id": case_id,
-              "recorded_at": "2026-11-20T10:00:00+01:00",
-              "data": {"description": "Book debt counselling", "owner": "worker",
-                       "need": "debt_counselling", "due_on": "2026-12-01"}}
+    action = {
+        "uuid": str(uuid.uuid4()),
+        "type": "action",
+        "case_id": case_id,
+        "recorded_at": "2026-11-20T10:00:00+01:00",
+        "data": {
+            "description": "Book debt counselling",
+            "owner": "worker",
+            "need": "debt_counselling",
+            "due_on": "2026-12-01",
+        },
+    }
     assert send(auth.client, action).get_json()["results"][0]["status"] == "applied"
     with app.app_context():
         action_id = db.session.scalars(select(Action.id)).one()
 
     def update(status, at):
-        return {"uuid": str(uuid.uuid4()), "type": "action_status", "case_id": case_id,
-                "recorded_at": at, "data": {"action_id": action_id, "status": status}}
+        return {
+            "uuid": str(uuid.uuid4()),
+            "type": "action_status",
+            "case_id": case_id,
+            "recorded_at": at,
+            "data": {"action_id": action_id, "status": status},
+        }
 
     late_done = update("done", "2026-11-22T12:00:00+01:00")
     early_progress = update("in_progress", "2026-11-21T12:00:00+01:00")  # delivered later
-    wrong = {**update("done", "2026-11-22T12:00:00+01:00"),
-             "data": {"action_id": 99999, "status": "done"}}
+    wrong = {
+        **update("done", "2026-11-22T12:00:00+01:00"),
+        "data": {"action_id": 99999, "status": "done"},
+    }
     results = send(auth.client, late_done, early_progress, wrong).get_json()["results"]
     assert [r["status"] for r in results] == ["applied", "applied", "rejected"]
     assert results[2]["field"] == "action_id"
