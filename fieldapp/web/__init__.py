@@ -17,10 +17,11 @@ def register_blueprints(app: Flask) -> None:
     from .auth import bp as auth_bp
     from .field import bp as field_bp
     from .imports import bp as imports_bp
+    from .meetings import bp as meetings_bp
     from .pwa import bp as pwa_bp
     from .register import bp as register_bp
 
-    for blueprint in (auth_bp, field_bp, register_bp, imports_bp, admin_bp, pwa_bp):
+    for blueprint in (auth_bp, field_bp, register_bp, imports_bp, meetings_bp, admin_bp, pwa_bp):
         app.register_blueprint(blueprint)
 
     from .labels import init_labels

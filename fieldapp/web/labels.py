@@ -67,6 +67,7 @@ EVENT_LABELS = {
     "consent": _l("Consent"),
     "need": _l("Need"),
     "action": _l("Agreed action"),
+    "meeting_decision": _l("Decision at the meeting"),
     "conflict_resolved": _l("Conflicting edit resolved"),
 }
 FIELD_LABELS = {
@@ -143,6 +144,13 @@ ACTION_STATUS_LABELS = {
     "in_progress": _l("In progress"),
     "done": _l("Done"),
     "dropped": _l("Dropped"),
+}
+AGENDA_REASON_LABELS = {
+    "deadline_soon": _l("Hearing or eviction within 4 weeks"),
+    "overdue_action": _l("Overdue action"),
+    "new_in_arrears": _l("New in arrears"),
+    "arrears_grew": _l("Arrears grew"),
+    "no_contact": _l("No contact yet"),
 }
 SORT_LABELS = {
     "priority": _l("Priority"),
@@ -226,5 +234,6 @@ def init_labels(app: Flask) -> None:
             "method_labels": METHOD_LABELS,
             "owner_labels": OWNER_LABELS,
             "action_status_labels": ACTION_STATUS_LABELS,
+            "agenda_reason_label": lambda code: AGENDA_REASON_LABELS.get(code, code),
             "field_label": lambda code: FIELD_LABELS.get(code or "", code or ""),
         }

@@ -1,0 +1,282 @@
+"""The fortnightly interdisciplinary meeting: an agenda built from the register, decisions
+that become actions on the case, and what each partner at the table may see."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from ..models import (
+    OPEN_STATUSES,
+    Action,
+    ArrearsRecord,
+    Case,
+    CaseEvent,
+    Consent,
+    Meeting,
+    MeetingItem,
+    Partner,
+    Tenancy,
+    User,
+)
+from ..models.types import new_uuid, utcnow
+
+# Why a case is on the agenda, most pressing first.
+AGENDA_REASONS = ("deadline_soon", "overdue_action", "new_in_arrears", "arrears_grew", "no_contact")
+DEADLINE_WINDOW = timedelta(weeks=4)
+DEFAULT_INTERVAL = timedelta(days=14)
+
+
+class MeetingError(ValueError):
+    """A meeting or decision that cannot be saved; the message names the field."""
+
+
+def previous_meeting_date(session: Session, team_id: int | None, before: date) -> date | None:
+    """When the team last met before this date."""
+    query = select(func.max(Meeting.held_on)).where(Meeting.held_on < before)
+    if team_id is not None:
+        query = query.where(Meeting.team_id == team_id)
+    return session.scalar(query)
+
+
+def agenda_reasons(
+    session: Session, team_id: int | None, held_on: date, since: date
+) -> dict[int, list[str]]:
+    """Open cases the meeting should discuss, each with why, from a few grouped queries."""
+    scope = [Case.status.in_(OPEN_STATUSES)]
+    if team_id is not None:
+        scope.append((Case.team_id == team_id) | Case.team_id.is_(None))
+    reasons: dict[int, list[str]] = defaultdict(list)
+
+    def add(reason: str, ids) -> None:
+        for case_id in ids:
+            reasons[case_id].append(reason)
+
+    since_moment = datetime.combine(since, time(), tzinfo=UTC)
+    add(
+        "new_in_arrears",
+        session.scalars(select(Case.id).where(*scope, Case.opened_at >= since_moment)),
+    )
+    add(
+        "deadline_soon",
+        session.scalars(
+            select(Case.id).where(
+                *scope,
+                Case.next_deadline.is_not(None),
+                Case.next_deadline >= held_on,
+                Case.next_deadline <= held_on + DEADLINE_WINDOW,
+            )
+        ),
+    )
+    add(
+        "overdue_action",
+        session.scalars(
+            select(Action.case_id)
+            .join(Case, Action.case_id == Case.id)
+            .where(*scope, Action.due_on < held_on, Action.status.in_(("agreed", "in_progress")))
+            .distinct()
+        ),
+    )
+    add(
+        "no_contact", session.scalars(select(Case.id).where(*scope, Case.last_contact_at.is_(None)))
+    )
+    # Arrears grew: the newest list since the last meeting says more than the list before it.
+    records = session.execute(
+        select(ArrearsRecord.tenancy_id, ArrearsRecord.as_of, ArrearsRecord.amount)
+        .join(Case, Case.tenancy_id == ArrearsRecord.tenancy_id)
+        .where(*scope)
+        .order_by(ArrearsRecord.tenancy_id, ArrearsRecord.as_of)
+    ).all()
+    by_tenancy: dict[int, list[tuple[date, int]]] = defaultdict(list)
+    for tenancy_id, as_of, amount in records:
+        by_tenancy[tenancy_id].append((as_of, amount))
+    grew = {
+        tenancy_id
+        for tenancy_id, rows in by_tenancy.items()
+        if len(rows) >= 2 and rows[-1][0] >= since and rows[-1][1] > rows[-2][1]
+    }
+    if grew:
+        add(
+            "arrears_grew",
+            session.scalars(select(Case.id).where(*scope, Case.tenancy_id.in_(grew))),
+        )
+    order = {reason: index for index, reason in enumerate(AGENDA_REASONS)}
+    return {case_id: sorted(set(found), key=order.get) for case_id, found in reasons.items()}
+
+
+def create_meeting(
+    session: Session,
+    team_id: int | None,
+    held_on: date,
+    by: User,
+    title: str = "",
+    partner_ids: list[int] | None = None,
+) -> Meeting:
+    """Plan a meeting and build its agenda from the register as it stands."""
+    partner_ids = sorted(set(partner_ids or []))
+    known = set(session.scalars(select(Partner.id).where(Partner.id.in_(partner_ids))))
+    if unknown := [p for p in partner_ids if p not in known]:
+        raise MeetingError(f"Partners: {unknown} are not known.")
+    since = previous_meeting_date(session, team_id, held_on) or held_on - DEFAULT_INTERVAL
+    meeting = Meeting(
+        team_id=team_id,
+        held_on=held_on,
+        title=title.strip()[:200],
+        partner_ids=partner_ids,
+        created_by_id=by.id,
+    )
+    session.add(meeting)
+    session.flush()
+    reasons = agenda_reasons(session, team_id, held_on, since)
+    priorities = (
+        dict(session.execute(select(Case.id, Case.priority).where(Case.id.in_(reasons))).all())
+        if reasons
+        else {}
+    )
+    ordered = sorted(reasons, key=lambda case_id: (-priorities.get(case_id, 0), case_id))
+    for position, case_id in enumerate(ordered):
+        session.add(
+            MeetingItem(
+                meeting_id=meeting.id, case_id=case_id, position=position, reasons=reasons[case_id]
+            )
+        )
+    session.flush()
+    return meeting
+
+
+def load_meeting(session: Session, meeting_id: int, team_id: int | None) -> Meeting | None:
+    """The meeting with its items, cases and households, if it is the lead's team's."""
+    meeting = session.scalar(
+        select(Meeting)
+        .options(
+            joinedload(Meeting.items)
+            .joinedload(MeetingItem.case)
+            .joinedload(Case.tenancy)
+            .joinedload(Tenancy.household)
+        )
+        .where(Meeting.id == meeting_id)
+    )
+    if meeting is None or (team_id is not None and meeting.team_id not in (None, team_id)):
+        return None
+    return meeting
+
+
+def record_decision(
+    session: Session,
+    item: MeetingItem,
+    by: User,
+    decision: str,
+    partner_id: int | None,
+    responsible: str,
+    due_on: date | None,
+) -> Action:
+    """Write down what the meeting decided; it becomes (or updates) an action on the case,
+    which the worker sees on the phone."""
+    decision = decision.strip()
+    if not decision:
+        raise MeetingError("Decision: write what was decided.")
+    if len(decision) > 1000:
+        raise MeetingError("Decision: keep it under 1000 characters.")
+    if partner_id is not None and session.get(Partner, partner_id) is None:
+        raise MeetingError(f"Partner: {partner_id!r} is not known.")
+    responsible = responsible.strip()[:200]
+    description = f"{decision} ({responsible})" if responsible else decision
+    action = session.get(Action, item.action_id) if item.action_id else None
+    if action is None:
+        action = Action(
+            client_uuid=new_uuid(),
+            case_id=item.case_id,
+            worker_id=by.id,
+            description=description,
+            owner="partner" if partner_id else "worker",
+            partner_id=partner_id,
+            due_on=due_on,
+            status="agreed",
+            recorded_at=utcnow(),
+        )
+        session.add(action)
+        session.flush()
+    else:
+        action.description, action.partner_id, action.due_on = description, partner_id, due_on
+        action.owner = "partner" if partner_id else "worker"
+    item.decision, item.partner_id, item.responsible, item.due_on = (
+        decision,
+        partner_id,
+        responsible,
+        due_on,
+    )
+    item.action_id = action.id
+    item.decided_at = utcnow()
+    session.add(
+        CaseEvent(
+            case_id=item.case_id,
+            user_id=by.id,
+            kind="meeting_decision",
+            detail={"meeting": item.meeting_id},
+        )
+    )
+    session.flush()
+    return action
+
+
+@dataclass
+class AgendaLine:
+    """What one reader of the agenda may see of one case."""
+
+    item: MeetingItem
+    reference: str
+    show_details: bool
+
+
+def consented_scopes(session: Session, case_ids: list[int]) -> dict[int, set[str]]:
+    """Each case's partner kinds covered by the tenant's latest consent (empty: none)."""
+    if not case_ids:
+        return {}
+    rows = session.scalars(
+        select(Consent)
+        .where(Consent.case_id.in_(case_ids))
+        .order_by(Consent.case_id, Consent.recorded_at, Consent.id)
+    ).all()
+    latest: dict[int, Consent] = {}
+    for consent in rows:
+        latest[consent.case_id] = consent
+    return {
+        case_id: set(consent.scopes) if consent.state == "given" else set()
+        for case_id, consent in latest.items()
+    }
+
+
+def agenda_for(session: Session, meeting: Meeting, partner: Partner | None) -> list[AgendaLine]:
+    """The agenda as a reader may see it (need-to-know).
+
+    The lead's own view (partner None and `for_lead`) is handled by the caller; here a
+    partner sees a tenant's details only when the tenant consented to that partner's kind,
+    and the shared print for the whole table shows details only when every partner present
+    is covered. Everyone else sees the case reference.
+    """
+    scopes = consented_scopes(session, [item.case_id for item in meeting.items])
+    if partner is not None:
+        needed = {partner.kind}
+    else:
+        present = session.scalars(select(Partner).where(Partner.id.in_(meeting.partner_ids)))
+        needed = {p.kind for p in present}
+    lines = []
+    for item in meeting.items:
+        covered = scopes.get(item.case_id, set())
+        reference = f"#{item.case_id}"
+        if item.case.tenancy.reference:
+            reference += f" · {item.case.tenancy.reference}"
+        lines.append(AgendaLine(item, reference, bool(covered) and needed <= covered))
+    return lines
+
+
+def meetings_of_team(session: Session, team_id: int | None) -> list[Meeting]:
+    """The team's meetings, newest first."""
+    query = select(Meeting).order_by(Meeting.held_on.desc(), Meeting.id.desc())
+    if team_id is not None:
+        query = query.where((Meeting.team_id == team_id) | Meeting.team_id.is_(None))
+    return list(session.scalars(query))

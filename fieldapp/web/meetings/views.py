@@ -1,0 +1,187 @@
+"""Views for the lead's meetings: plan one, decide case by case, print the agenda/minutes."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from ...extensions import db, htmx
+from ...models import Partner
+from ...services.audit import record_event
+from ...services.meetings import (
+    MeetingError,
+    agenda_for,
+    consented_scopes,
+    create_meeting,
+    load_meeting,
+    meetings_of_team,
+    record_decision,
+)
+from ..security import client_address, roles_required
+from . import bp
+
+
+def _partners():
+    return db.session.scalars(select(Partner).order_by(Partner.name)).all()
+
+
+def _list_page(error: str | None = None, status: int = 200, form: dict | None = None):
+    return (
+        render_template(
+            "meetings/list.html",
+            meetings=meetings_of_team(db.session, current_user.team_id),
+            partners=_partners(),
+            error=error,
+            form=form or {},
+            today=date.today(),
+        ),
+        status,
+    )
+
+
+@bp.get("")
+@roles_required("lead")
+def meetings():
+    """The team's meetings and a form to plan the next one."""
+    return _list_page()
+
+
+@bp.post("")
+@roles_required("lead")
+def create():
+    """Plan a meeting; its agenda is built from the register at once."""
+    form = request.form
+    try:
+        held_on = date.fromisoformat(form.get("held_on", ""))
+    except ValueError:
+        message = _("Date: %(value)r is not a date (YYYY-MM-DD).", value=form.get("held_on", ""))
+        return _list_page(message, 400, dict(form))
+    partner_ids = [int(v) for v in form.getlist("partner") if v.isdigit()]
+    try:
+        meeting = create_meeting(
+            db.session,
+            current_user.team_id,
+            held_on,
+            current_user,
+            form.get("title", ""),
+            partner_ids,
+        )
+    except MeetingError as error:
+        db.session.rollback()
+        return _list_page(str(error), 400, dict(form))
+    record_event(db.session, current_user, "create", "meeting", meeting.id, client_address())
+    db.session.commit()
+    return redirect(url_for("meetings.meeting", meeting_id=meeting.id), code=303)
+
+
+def _meeting_or_404(meeting_id: int):
+    meeting = load_meeting(db.session, meeting_id, current_user.team_id)
+    if meeting is None:
+        abort(404)
+    return meeting
+
+
+def _context(meeting):
+    partners = _partners()
+    return {
+        "meeting": meeting,
+        "partners": partners,
+        "partners_by_id": {p.id: p for p in partners},
+        "scopes": consented_scopes(db.session, [item.case_id for item in meeting.items]),
+    }
+
+
+@bp.get("/<int:meeting_id>")
+@roles_required("lead")
+def meeting(meeting_id: int):
+    """The lead's working view during the meeting: each case and its decision form."""
+    found = _meeting_or_404(meeting_id)
+    record_event(db.session, current_user, "view", "meeting", found.id, client_address())
+    db.session.commit()
+    return render_template("meetings/meeting.html", **_context(found), errors={})
+
+
+@bp.post("/<int:meeting_id>/items/<int:item_id>")
+@roles_required("lead")
+def decide(meeting_id: int, item_id: int):
+    """Record the decision for one case; it becomes an action on the case."""
+    found = _meeting_or_404(meeting_id)
+    item = next((i for i in found.items if i.id == item_id), None)
+    if item is None:
+        abort(404)
+    form = request.form
+    error = None
+    due_on = None
+    if form.get("due_on"):
+        try:
+            due_on = date.fromisoformat(form["due_on"])
+        except ValueError:
+            error = _("Due date: %(value)r is not a date (YYYY-MM-DD).", value=form["due_on"])
+    partner_raw = form.get("partner_id", "")
+    partner_id = int(partner_raw) if partner_raw.isdigit() else None
+    if error is None:
+        try:
+            record_decision(
+                db.session,
+                item,
+                current_user,
+                form.get("decision", ""),
+                partner_id,
+                form.get("responsible", ""),
+                due_on,
+            )
+        except MeetingError as problem:
+            db.session.rollback()
+            error = str(problem)
+    if error is not None:
+        found = _meeting_or_404(meeting_id)
+        item = next(i for i in found.items if i.id == item_id)
+        context = {**_context(found), "item": item, "errors": {item.id: error}}
+        template = "meetings/_item.html" if htmx else "meetings/meeting.html"
+        return render_template(template, **context), 400 if not htmx else 200
+    record_event(db.session, current_user, "update", "meeting_item", item.id, client_address())
+    db.session.commit()
+    if htmx:
+        found = _meeting_or_404(meeting_id)
+        item = next(i for i in found.items if i.id == item_id)
+        return render_template(
+            "meetings/_item.html", **_context(found), item=item, errors={}, saved=True
+        )
+    return redirect(
+        url_for("meetings.meeting", meeting_id=meeting_id) + f"#item-{item_id}", code=303
+    )
+
+
+@bp.get("/<int:meeting_id>/print")
+@roles_required("lead")
+def print_view(meeting_id: int):
+    """Agenda and minutes for A4, showing each partner only what the tenant consented to."""
+    found = _meeting_or_404(meeting_id)
+    partner = None
+    raw = request.args.get("partner", "")
+    if raw.isdigit():
+        partner = db.session.get(Partner, int(raw))
+        if partner is None:
+            abort(404)
+    lines = agenda_for(db.session, found, partner)
+    record_event(
+        db.session,
+        current_user,
+        "print",
+        "meeting",
+        found.id,
+        client_address(),
+        f"partner {partner.id}" if partner else "all",
+    )
+    db.session.commit()
+    return render_template(
+        "meetings/print.html",
+        meeting=found,
+        lines=lines,
+        partner=partner,
+        partners_by_id={p.id: p for p in _partners()},
+    )

@@ -1,0 +1,206 @@
+"""The fortnightly meeting: agenda from the register, decisions as actions, need-to-know print."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from fieldapp.extensions import db
+from fieldapp.models import (
+    Action,
+    ArrearsRecord,
+    Case,
+    Consent,
+    ConsentText,
+    Meeting,
+    MeetingItem,
+    Partner,
+)
+from fieldapp.models.types import new_uuid
+from tests.support import AuthActions
+
+TODAY = date.today()
+
+
+@pytest.fixture
+def lead(make_user, auth):
+    user = make_user("lead", team="Team A")
+    auth.login(user.email)
+    return user
+
+
+@pytest.fixture
+def partners(app):
+    with app.app_context():
+        rows = [Partner(name="NAV Drammen", kind="nav"),
+                Partner(name="Gjeldsrådgivning", kind="debt_counselling")]
+        db.session.add_all(rows)
+        db.session.commit()
+        return {p.kind: p.id for p in rows}
+
+
+def plan(auth, held_on=TODAY, partner_ids=()):
+    response = auth.post("/meetings", {"held_on": held_on.isoformat(), "title": "Uke 48",
+                                       "partner": [str(p) for p in partner_ids]})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def reasons(app, meeting_id) -> dict[int, list[str]]:
+    with app.app_context():
+        items = db.session.scalars(
+            select(MeetingItem).where(MeetingItem.meeting_id == meeting_id)
+            .order_by(MeetingItem.position)
+        ).all()
+        return {item.case_id: item.reasons for item in items}
+
+
+def age(app, case_id, days, contacted=True):
+    """Make a case older than the last meeting, and contacted, so it has no reason by default."""
+    with app.app_context():
+        case = db.session.get(Case, case_id)
+        case.opened_at = datetime.now(UTC) - timedelta(days=days)
+        if contacted:
+            case.last_contact_at = datetime.now(UTC) - timedelta(days=1)
+        db.session.commit()
+
+
+def test_agenda_is_built_from_the_register_with_reasons(app, auth, lead, make_case, make_user):
+    quiet = make_case()
+    hearing = make_case(steps=[("hearing", TODAY + timedelta(days=10))])
+    far = make_case(steps=[("hearing", TODAY + timedelta(days=40))])
+    grew = make_case()
+    overdue = make_case()
+    fresh = make_case()
+    closed = make_case(status="closed", outcome="paid_up")
+    other_team = make_case(team="Team B")
+    for case_id in (quiet, hearing, far, grew, overdue, closed, other_team):
+        age(app, case_id, 60)
+    age(app, fresh, 3, contacted=False)
+    with app.app_context():
+        tenancy_id = db.session.get(Case, grew).tenancy_id
+        db.session.add_all([
+            ArrearsRecord(tenancy_id=tenancy_id, as_of=TODAY - timedelta(days=20), amount=1000),
+            ArrearsRecord(tenancy_id=tenancy_id, as_of=TODAY - timedelta(days=6), amount=2000),
+        ])
+        db.session.add(Action(client_uuid=new_uuid(), case_id=overdue, worker_id=lead.id,
+                              description="Apply for housing benefit", owner="tenant",
+                              due_on=TODAY - timedelta(days=2), status="agreed",
+                              recorded_at=datetime.now(UTC)))
+        db.session.commit()
+    found = reasons(app, plan(auth))
+    assert found == {
+        hearing: ["deadline_soon"],
+        overdue: ["overdue_action"],
+        fresh: ["new_in_arrears", "no_contact"],
+        grew: ["arrears_grew"],
+    }
+
+
+def test_since_the_last_meeting_counts_from_that_meeting(app, auth, lead, make_case):
+    case = make_case()
+    age(app, case, 10)
+    plan(auth, TODAY - timedelta(days=20))  # an earlier meeting: the case was not yet there
+    later = plan(auth, TODAY)
+    assert reasons(app, later) == {case: ["new_in_arrears"]}
+
+
+def test_decision_becomes_an_action_the_worker_sees(app, auth, lead, make_case, make_user,
+                                                    partners):
+    worker = make_user("worker", team="Team A")
+    case = make_case(worker_id=worker.id)
+    meeting = plan(auth, partner_ids=partners.values())
+    with app.app_context():
+        item = db.session.scalars(select(MeetingItem.id)).one()
+    data = {"decision": "NAV trekker husleien fra stønaden", "partner_id": partners["nav"],
+            "responsible": "Kari Nordmann", "due_on": (TODAY + timedelta(days=7)).isoformat()}
+    page = f"/meetings/{meeting}"
+    assert auth.post(f"{page}/items/{item}", data, page=page).status_code == 303
+    # Correcting the decision updates the same action, it does not add a second one.
+    data["decision"] = "NAV trekker husleien fra stønaden fra januar"
+    assert auth.post(f"{page}/items/{item}", data, page=page).status_code == 303
+    with app.app_context():
+        actions = db.session.scalars(select(Action).where(Action.case_id == case)).all()
+        assert len(actions) == 1
+        assert actions[0].description.startswith("NAV trekker husleien fra stønaden fra januar")
+        assert actions[0].partner_id == partners["nav"] and actions[0].owner == "partner"
+    phone = AuthActions(app.test_client())
+    phone.login(worker.email)
+    card = phone.client.get(f"/field/cases/{case}").get_data(as_text=True)
+    assert "fra januar" in card and "No consent for this partner" in card
+
+
+def test_bad_decisions_are_refused_with_a_message(app, auth, lead, make_case):
+    make_case()
+    meeting = plan(auth)
+    with app.app_context():
+        item = db.session.scalars(select(MeetingItem.id)).one()
+    page = f"/meetings/{meeting}"
+    empty = auth.post(f"{page}/items/{item}", {"decision": "  "}, page=page)
+    assert empty.status_code == 400 and "write what was decided" in empty.get_data(as_text=True)
+    bad_date = auth.post(f"{page}/items/{item}", {"decision": "x", "due_on": "next week"},
+                         page=page)
+    assert bad_date.status_code == 400 and "next week" in bad_date.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(select(Action)).all() == []
+
+
+def test_htmx_decision_returns_the_item_only(app, auth, lead, make_case):
+    make_case()
+    meeting = plan(auth)
+    with app.app_context():
+        item = db.session.scalars(select(MeetingItem.id)).one()
+    token = auth.csrf(f"/meetings/{meeting}")
+    response = auth.client.post(f"/meetings/{meeting}/items/{item}",
+                                data={"decision": "Debt counselling booked"},
+                                headers={"HX-Request": "true", "X-CSRFToken": token})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and html.lstrip().startswith("<section")
+    assert "Decision saved" in html and "<html" not in html
+
+
+def test_print_shows_each_partner_only_what_the_tenant_consented_to(
+        app, auth, lead, make_case, partners):
+    consented = make_case(name="Lars Bakken")
+    not_consented = make_case(name="Emma Johansen")
+    with app.app_context():
+        text = ConsentText(language="nb", version=1, body="Samtykke ...")
+        db.session.add(text)
+        db.session.flush()
+        db.session.add(Consent(client_uuid=new_uuid(), case_id=consented, worker_id=lead.id,
+                               state="given", scopes=["debt_counselling"], method="paper",
+                               text_id=text.id, language="nb",
+                               recorded_at=datetime.now(UTC)))
+        db.session.commit()
+    meeting = plan(auth, partner_ids=partners.values())
+    for_debt = auth.client.get(f"/meetings/{meeting}/print?partner={partners['debt_counselling']}")
+    for_nav = auth.client.get(f"/meetings/{meeting}/print?partner={partners['nav']}")
+    for_table = auth.client.get(f"/meetings/{meeting}/print")
+    debt_html = for_debt.get_data(as_text=True)
+    assert "Lars Bakken" in debt_html and "Emma Johansen" not in debt_html
+    assert f"#{not_consented}" in debt_html
+    for response in (for_nav, for_table):
+        html = response.get_data(as_text=True)
+        assert "Lars Bakken" not in html and "Emma Johansen" not in html
+        assert f"#{consented}" in html and f"#{not_consented}" in html
+    assert re.search(r"@page \{ size: A4", auth.client.get("/static/css/print.css")
+                     .get_data(as_text=True))
+
+
+def test_only_leads_have_meetings(app, make_user, make_case):
+    worker = AuthActions(app.test_client())
+    worker.login(make_user("worker", team="Team A").email)
+    assert worker.client.get("/meetings").status_code == 403
+
+
+def test_another_teams_meeting_is_not_found(app, auth, lead, make_user, make_case):
+    make_case()
+    meeting = plan(auth)
+    other = AuthActions(app.test_client())
+    other.login(make_user("lead", team="Team B").email)
+    assert other.client.get(f"/meetings/{meeting}").status_code == 404
+    with app.app_context():
+        assert db.session.get(Meeting, meeting) is not None
