@@ -204,3 +204,40 @@ def test_another_teams_meeting_is_not_found(app, auth, lead, make_user, make_cas
     assert other.client.get(f"/meetings/{meeting}").status_code == 404
     with app.app_context():
         assert db.session.get(Meeting, meeting) is not None
+
+
+def test_pdf_minutes_keep_need_to_know(app, auth, lead, make_case, partners):
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    consented = make_case(name="Lars Bakken")
+    make_case(name="Emma Johansen")
+    with app.app_context():
+        text = ConsentText(language="nb", version=1, body="Samtykke ...")
+        db.session.add(text)
+        db.session.flush()
+        db.session.add(Consent(client_uuid=new_uuid(), case_id=consented, worker_id=lead.id,
+                               state="given", scopes=["debt_counselling"], method="paper",
+                               text_id=text.id, language="nb",
+                               recorded_at=datetime.now(UTC)))
+        db.session.commit()
+    meeting = plan(auth, partner_ids=partners.values())
+    with app.app_context():
+        item = db.session.scalars(
+            select(MeetingItem.id).where(MeetingItem.case_id == consented)).one()
+    page = f"/meetings/{meeting}"
+    auth.post(f"{page}/items/{item}", {"decision": "Gjeldsrådgivning innen fredag"}, page=page)
+
+    def pdf_text(query: str) -> str:
+        response = auth.client.get(f"/meetings/{meeting}/minutes.pdf{query}")
+        assert response.status_code == 200 and response.mimetype == "application/pdf"
+        reader = PdfReader(BytesIO(response.data))
+        return "\n".join(p.extract_text() for p in reader.pages)
+
+    debt = pdf_text(f"?partner={partners['debt_counselling']}")
+    assert "Lars Bakken" in debt and "Emma Johansen" not in debt
+    assert "Gjeldsrådgivning innen fredag" in debt
+    table = pdf_text("")
+    assert "Lars Bakken" not in table and f"#{consented}" in table
+    assert auth.client.get(f"/meetings/{meeting}/minutes.pdf?partner=x").status_code == 404

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -21,8 +22,10 @@ from ...services.meetings import (
     meetings_of_team,
     record_decision,
 )
+from ..labels import AGENDA_REASON_LABELS, DEADLINE_LABELS
 from ..security import client_address, roles_required
 from . import bp
+from .pdf import minutes_pdf
 
 
 def _partners():
@@ -156,10 +159,8 @@ def decide(meeting_id: int, item_id: int):
     )
 
 
-@bp.get("/<int:meeting_id>/print")
-@roles_required("lead")
-def print_view(meeting_id: int):
-    """Agenda and minutes for A4, showing each partner only what the tenant consented to."""
+def _reader(meeting_id: int, action: str):
+    """The meeting and the partner a copy is for (none: the whole table); audited."""
     found = _meeting_or_404(meeting_id)
     partner = None
     raw = request.args.get("partner", "")
@@ -167,21 +168,79 @@ def print_view(meeting_id: int):
         partner = db.session.get(Partner, int(raw))
         if partner is None:
             abort(404)
-    lines = agenda_for(db.session, found, partner)
+    elif raw:
+        abort(404)
     record_event(
         db.session,
         current_user,
-        "print",
+        action,
         "meeting",
         found.id,
         client_address(),
         f"partner {partner.id}" if partner else "all",
     )
     db.session.commit()
+    return found, partner
+
+
+def _copy_note(partner) -> str:
+    if partner is not None:
+        return _(
+            "Copy for %(name)s: tenant details are shown only where the tenant consented "
+            "to sharing with you.",
+            name=partner.name,
+        )
+    return _(
+        "Copy for the table: tenant details are shown only where the tenant consented to "
+        "sharing with every partner present."
+    )
+
+
+@bp.get("/<int:meeting_id>/print")
+@roles_required("lead")
+def print_view(meeting_id: int):
+    """Agenda and minutes for A4, showing each partner only what the tenant consented to."""
+    found, partner = _reader(meeting_id, "print")
     return render_template(
         "meetings/print.html",
         meeting=found,
-        lines=lines,
+        lines=agenda_for(db.session, found, partner),
         partner=partner,
         partners_by_id={p.id: p for p in _partners()},
+        note=_copy_note(partner),
     )
+
+
+@bp.get("/<int:meeting_id>/minutes.pdf")
+@roles_required("lead")
+def minutes(meeting_id: int):
+    """The same copy as a PDF file, for sending to the partners after the meeting."""
+    found, partner = _reader(meeting_id, "export")
+    partners_by_id = {p.id: p for p in _partners()}
+    rows = []
+    for line in agenda_for(db.session, found, partner):
+        item, case = line.item, line.item.case
+        who = line.reference
+        if line.show_details:
+            household = case.tenancy.household
+            who += f"\n{household.name}\n{household.address}"
+        why = "; ".join(str(AGENDA_REASON_LABELS.get(r, r)) for r in item.reasons)
+        if case.next_deadline:
+            kind = DEADLINE_LABELS.get(case.next_deadline_kind or "", "")
+            why += f"\n{kind} {format_date(case.next_deadline, 'medium')}"
+        responsible = partners_by_id[item.partner_id].name if item.partner_id else ""
+        if item.responsible:
+            responsible = f"{responsible}\n{item.responsible}".strip()
+        due = format_date(item.due_on, "medium") if item.due_on else ""
+        rows.append([who, why, item.decision, responsible, due])
+    title = _("Interdisciplinary meeting") + " " + format_date(found.held_on, "medium")
+    if found.title:
+        title += f" · {found.title}"
+    headings = [_("Case"), _("Why on the agenda"), _("Decision"), _("Responsible"), _("Due")]
+    data = minutes_pdf(
+        title, _copy_note(partner), headings, rows, lambda page: _("Page %(num)d", num=page)
+    )
+    response = current_app.response_class(data, mimetype="application/pdf")
+    name = f"meeting-{found.held_on.isoformat()}.pdf"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
