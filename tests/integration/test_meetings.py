@@ -42,6 +42,18 @@ def partners(app):
         return {p.kind: p.id for p in rows}
 
 
+def give_consent(app, case_id, worker_id, scopes):
+    """The tenant consents (on paper) to sharing with these partner kinds."""
+    with app.app_context():
+        text = ConsentText(language="nb", version=1, body="Samtykke ...")
+        db.session.add(text)
+        db.session.flush()
+        db.session.add(Consent(client_uuid=new_uuid(), case_id=case_id, worker_id=worker_id,
+                               state="given", scopes=scopes, method="paper", text_id=text.id,
+                               language="nb", recorded_at=datetime.now(UTC)))
+        db.session.commit()
+
+
 def plan(auth, held_on=TODAY, partner_ids=()):
     response = auth.post("/meetings", {"held_on": held_on.isoformat(), "title": "Uke 48",
                                        "partner": [str(p) for p in partner_ids]})
@@ -166,15 +178,7 @@ def test_print_shows_each_partner_only_what_the_tenant_consented_to(
         app, auth, lead, make_case, partners):
     consented = make_case(name="Lars Bakken")
     not_consented = make_case(name="Emma Johansen")
-    with app.app_context():
-        text = ConsentText(language="nb", version=1, body="Samtykke ...")
-        db.session.add(text)
-        db.session.flush()
-        db.session.add(Consent(client_uuid=new_uuid(), case_id=consented, worker_id=lead.id,
-                               state="given", scopes=["debt_counselling"], method="paper",
-                               text_id=text.id, language="nb",
-                               recorded_at=datetime.now(UTC)))
-        db.session.commit()
+    give_consent(app, consented, lead.id, ["debt_counselling"])
     meeting = plan(auth, partner_ids=partners.values())
     for_debt = auth.client.get(f"/meetings/{meeting}/print?partner={partners['debt_counselling']}")
     for_nav = auth.client.get(f"/meetings/{meeting}/print?partner={partners['nav']}")
@@ -213,15 +217,7 @@ def test_pdf_minutes_keep_need_to_know(app, auth, lead, make_case, partners):
 
     consented = make_case(name="Lars Bakken")
     make_case(name="Emma Johansen")
-    with app.app_context():
-        text = ConsentText(language="nb", version=1, body="Samtykke ...")
-        db.session.add(text)
-        db.session.flush()
-        db.session.add(Consent(client_uuid=new_uuid(), case_id=consented, worker_id=lead.id,
-                               state="given", scopes=["debt_counselling"], method="paper",
-                               text_id=text.id, language="nb",
-                               recorded_at=datetime.now(UTC)))
-        db.session.commit()
+    give_consent(app, consented, lead.id, ["debt_counselling"])
     meeting = plan(auth, partner_ids=partners.values())
     with app.app_context():
         item = db.session.scalars(
