@@ -7,10 +7,10 @@ from datetime import date, timedelta
 from flask import abort, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from ...extensions import db
-from ...models import LANDLORD_KINDS, ImportBatch, Landlord, StagedUpload
+from ...models import LANDLORD_KINDS, ImportBatch, Landlord, StagedUpload, Tenancy
 from ...models.types import utcnow
 from ...services.cases import landlords
 from ...services.imports import ImportReport, find_landlord, import_arrears, import_legal_steps
@@ -156,8 +156,29 @@ def _run(staged: StagedUpload, mapping: dict[str, str] | None, dry_run: bool) ->
     )
 
 
-def _preview(staged: StagedUpload, mapping: dict[str, str] | None):
+def _in_arrears(staged: StagedUpload) -> int:
+    """How many of the landlord's tenancies are in arrears now (before this list)."""
+    if staged.kind != "arrears" or staged.landlord_id is None:
+        return 0
+    return (
+        db.session.scalar(
+            select(func.count(Tenancy.id)).where(
+                Tenancy.landlord_id == staged.landlord_id, Tenancy.current_arrears > 0
+            )
+        )
+        or 0
+    )
+
+
+def mass_clear(cleared: int, in_arrears: int) -> bool:
+    """A list that leaves out many of the tenancies in arrears is probably a partial list:
+    importing it would mark them all paid up, so the lead must say it is complete."""
+    return cleared > 5 and cleared > 0.3 * in_arrears
+
+
+def _preview(staged: StagedUpload, mapping: dict[str, str] | None, error: str | None = None):
     staged_id, kind, filename = staged.id, staged.kind, staged.filename
+    in_arrears = _in_arrears(staged)
     landlord_name = staged.landlord_name or (
         db.session.get(Landlord, staged.landlord_id).name if staged.landlord_id else ""
     )
@@ -182,7 +203,10 @@ def _preview(staged: StagedUpload, mapping: dict[str, str] | None):
         filename=filename,
         landlord_name=landlord_name,
         fields=list(fields),
-    )
+        in_arrears=in_arrears,
+        warn_mass_clear=kind == "arrears" and mass_clear(report.cleared, in_arrears),
+        error=error,
+    ), 400 if error else 200
 
 
 @bp.post("/<staged_id>/preview")
@@ -198,6 +222,7 @@ def confirm(staged_id: str):
     """Import the previewed file for real and save the confirmed column mapping."""
     staged = _staged(staged_id)
     mapping = _mapping_from_form()
+    in_arrears = _in_arrears(staged)
     try:
         report = _run(staged, mapping, dry_run=False)
     except FileRefused as refused:
@@ -210,6 +235,17 @@ def confirm(staged_id: str):
             ),
             400,
         )
+    complete = request.form.get("complete_list") == "1"
+    if staged.kind == "arrears" and mass_clear(report.cleared, in_arrears) and not complete:
+        db.session.rollback()
+        message = _(
+            "This list leaves out %(cleared)d of the %(total)d tenancies now in arrears; "
+            "importing it marks them paid up. Tick that this is the landlord's complete list, "
+            "or upload the complete list.",
+            cleared=report.cleared,
+            total=in_arrears,
+        )
+        return _preview(_staged(staged_id), mapping, message)
     if staged.kind == "arrears" and not report.already_imported:
         landlord = find_landlord(db.session, report.landlord or "")
         if landlord is not None and mapping is not None:

@@ -1,0 +1,104 @@
+"""The lead's upload page: preview stores nothing, confirm imports and saves the mapping,
+refused files are named, and a partial list cannot mark everyone paid up by accident."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from fieldapp.extensions import db
+from fieldapp.models import Case, ImportBatch, Landlord, Tenancy
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+DANISH = FIXTURES / "restanceliste_boligforening_2026-11-15.csv"
+PARTIAL = FIXTURES / "bad_restanceliste_mixed_errors.csv"
+
+
+@pytest.fixture
+def lead(make_user, auth):
+    user = make_user("lead", team="Team A")
+    auth.login(user.email)
+    return user
+
+
+def upload(auth, path: Path, **form):
+    data = {"kind": "arrears", **form, "file": (io.BytesIO(path.read_bytes()), path.name)}
+    return auth.post("/imports", data, page="/imports", content_type="multipart/form-data")
+
+
+def staged_id(response) -> str:
+    match = re.search(r'/imports/([0-9a-f-]{36})/confirm', response.get_data(as_text=True))
+    assert match, response.get_data(as_text=True)[:500]
+    return match.group(1)
+
+
+def confirm(auth, response, **extra):
+    html = response.get_data(as_text=True)
+    headers = re.findall(r'name="header" value="([^"]*)"', html)
+    fields = re.findall(r'<select name="field"[^>]*>.*?</select>', html, re.S)
+    chosen = [(re.search(r'value="([^"]*)" selected', f) or [None, ""])[1] for f in fields]
+    data = {"header": headers, "field": chosen, **extra}
+    return auth.post(f"/imports/{staged_id(response)}/confirm", data, page="/imports")
+
+
+def counts(app) -> tuple[int, int]:
+    with app.app_context():
+        cases = db.session.scalar(select(func.count()).select_from(Case))
+        in_arrears = db.session.scalar(
+            select(func.count()).select_from(Tenancy).where(Tenancy.current_arrears > 0))
+        return cases, in_arrears
+
+
+def test_preview_stores_nothing_and_confirm_imports(app, auth, lead):
+    preview = upload(auth, DANISH, new_landlord="Boligforeningen Kronborg",
+                     new_landlord_kind="housing_association")
+    html = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and 'id="count-new">40<' in html
+    assert counts(app) == (0, 0)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Landlord)) == 0
+    done = confirm(auth, preview)
+    assert done.status_code == 200 and 'id="count-new">40<' in done.get_data(as_text=True)
+    assert counts(app) == (40, 40)
+    with app.app_context():
+        landlord = db.session.scalars(select(Landlord)).one()
+        assert landlord.column_mapping and landlord.mapping_confirmed_at is not None
+        assert db.session.scalar(select(func.count()).select_from(ImportBatch)) == 1
+
+
+def test_a_refused_file_is_named_and_nothing_stored(app, auth, lead, tmp_path):
+    empty = tmp_path / "tom.csv"
+    empty.write_bytes(b"")
+    response = upload(auth, empty, new_landlord="X")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and "tom.csv was refused" in html
+    assert "The file is empty." in html
+    assert counts(app) == (0, 0)
+
+
+def test_upload_form_problems_are_named(auth, lead):
+    no_landlord = upload(auth, DANISH)
+    assert no_landlord.status_code == 400
+    assert "Choose the landlord" in no_landlord.get_data(as_text=True)
+    bad_date = upload(auth, DANISH, new_landlord="X", as_of="15/11/2026")
+    assert bad_date.status_code == 400 and "15/11/2026" in bad_date.get_data(as_text=True)
+
+
+def test_a_partial_list_must_be_confirmed_as_complete(app, auth, lead):
+    confirm(auth, upload(auth, DANISH, new_landlord="Boligforeningen Kronborg"))
+    with app.app_context():
+        landlord_id = db.session.scalars(select(Landlord.id)).one()
+    preview = upload(auth, PARTIAL, landlord=str(landlord_id))
+    assert 'id="mass-clear"' in preview.get_data(as_text=True)
+    refused = confirm(auth, preview)
+    assert refused.status_code == 400
+    assert "Tick that this is the landlord" in refused.get_data(as_text=True)
+    assert counts(app) == (40, 40)  # nothing cleared
+    accepted = confirm(auth, refused, complete_list="1")
+    assert accepted.status_code == 200
+    cases, in_arrears = counts(app)
+    assert in_arrears < 40
