@@ -1,4 +1,4 @@
-"""The `fieldapp` command: demo, users, database upgrades and the register's imports."""
+"""The `fieldapp` command: demo, users, database upgrades, the register's imports, reports."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ def register_commands(app) -> None:
         serve,
         import_arrears_command,
         import_legal_steps_command,
+        report,
     ):
         app.cli.add_command(command)
 
@@ -278,6 +279,69 @@ def import_legal_steps_command(file: str, dry_run: bool, as_json: bool) -> None:
         verb = "would be created" if dry_run else "were created"
         notes.append(f"Landlords not known before {verb} (kind private).")
     _finish_import(report, as_json, notes)
+
+
+@click.group("report")
+def report() -> None:
+    """Outcome statistics from the register (see the README's "Outcome statistics")."""
+
+
+@report.command("outcomes")
+@click.option("--from", "year_from", type=int, required=True, help="The first year, e.g. 2012.")
+@click.option("--to", "year_to", type=int, required=True, help="The last year, e.g. 2014.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["csv", "json", "xlsx"]),
+    default="csv",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write to this file instead of standard output (required for xlsx).",
+)
+@with_appcontext
+def report_outcomes(year_from: int, year_to: int, output_format: str, output: str | None) -> None:
+    """One row per year: petitions, executed evictions, withdrawn, resolved without eviction,
+    evicted with children, rehoused, repeat petitions."""
+    from .services.reports import (
+        ReportError,
+        outcome_rows,
+        outcomes_csv,
+        outcomes_json,
+        outcomes_xlsx,
+    )
+
+    if output_format == "xlsx" and output is None:
+        raise click.UsageError("--format xlsx writes a workbook; give the file with --output.")
+    try:
+        check_schema_current()
+        rows = outcome_rows(db.session, year_from, year_to)
+    except SchemaBehind as error:
+        raise click.ClickException(str(error)) from None
+    except ReportError as error:
+        raise click.BadParameter(str(error), param_hint=f"--{error.field}") from None
+    finally:
+        db.session.rollback()  # the report only reads
+    if output_format == "xlsx":
+        data = outcomes_xlsx(rows)
+    elif output_format == "json":
+        data = (outcomes_json(rows) + "\n").encode()
+    else:
+        data = outcomes_csv(rows).encode()
+    if output is None:
+        stream = click.get_binary_stream("stdout")
+        stream.write(data)
+        stream.flush()
+        return
+    try:
+        with open(output, "wb") as handle:
+            handle.write(data)
+    except OSError as error:
+        raise click.ClickException(f"Cannot write {output}: {error.strerror or error}.") from None
+    click.echo(f"Wrote {len(rows)} years ({year_from}–{year_to}) to {output}.", err=True)
 
 
 if __name__ == "__main__":

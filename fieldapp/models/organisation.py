@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -23,6 +23,15 @@ class Organisation(db.Model):
     office_lon: Mapped[float | None] = mapped_column(Float)
     # Only a database seeded by `fieldapp demo` accepts the demo password.
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Assumptions behind the reports' estimate of cost avoided, set by a lead. Server defaults
+    # so that organisations stored before these columns existed get the same values.
+    # A shelter stay per month, in minor units (øre): Randers' figure, 45,000 DKK.
+    shelter_cost_per_month: Mapped[int] = mapped_column(
+        BigInteger, default=4_500_000, server_default="4500000"
+    )
+    shelter_months: Mapped[float] = mapped_column(Float, default=6.0, server_default="6")
+    # Evictions a year before the prevention work began (e.g. Helsingør's 75 in 2014).
+    baseline_evictions_per_year: Mapped[int | None] = mapped_column(Integer)
 
     teams: Mapped[list[Team]] = relationship(back_populates="organisation")
 

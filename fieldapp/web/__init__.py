@@ -20,8 +20,10 @@ def register_blueprints(app: Flask) -> None:
     from .meetings import bp as meetings_bp
     from .pwa import bp as pwa_bp
     from .register import bp as register_bp
+    from .reports import bp as reports_bp
 
-    for blueprint in (auth_bp, field_bp, register_bp, imports_bp, meetings_bp, admin_bp, pwa_bp):
+    areas = (auth_bp, field_bp, register_bp, imports_bp, meetings_bp, reports_bp, admin_bp, pwa_bp)
+    for blueprint in areas:
         app.register_blueprint(blueprint)
 
     from .labels import init_labels

@@ -31,7 +31,7 @@ def upload(auth, path: Path, **form):
 
 
 def staged_id(response) -> str:
-    match = re.search(r'/imports/([0-9a-f-]{36})/confirm', response.get_data(as_text=True))
+    match = re.search(r"/imports/([0-9a-f-]{36})/confirm", response.get_data(as_text=True))
     assert match, response.get_data(as_text=True)[:500]
     return match.group(1)
 
@@ -49,13 +49,18 @@ def counts(app) -> tuple[int, int]:
     with app.app_context():
         cases = db.session.scalar(select(func.count()).select_from(Case))
         in_arrears = db.session.scalar(
-            select(func.count()).select_from(Tenancy).where(Tenancy.current_arrears > 0))
+            select(func.count()).select_from(Tenancy).where(Tenancy.current_arrears > 0)
+        )
         return cases, in_arrears
 
 
 def test_preview_stores_nothing_and_confirm_imports(app, auth, lead):
-    preview = upload(auth, DANISH, new_landlord="Boligforeningen Kronborg",
-                     new_landlord_kind="housing_association")
+    preview = upload(
+        auth,
+        DANISH,
+        new_landlord="Boligforeningen Kronborg",
+        new_landlord_kind="housing_association",
+    )
     html = preview.get_data(as_text=True)
     assert preview.status_code == 200 and 'id="count-new">40<' in html
     assert counts(app) == (0, 0)
