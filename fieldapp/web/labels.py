@@ -177,7 +177,7 @@ def reasons_text(reasons: list[dict]) -> str:
                     )
                 )
         elif code == "arrears_months":
-            parts.append(str(_l("%(months)s months' rent", months=f"{value:g}")))
+            parts.append(str(_l("%(months)s months' rent", months=babel_format_decimal(value, format="#,##0.#"))))
         elif code == "children":
             parts.append(ngettext("%(num)d child", "%(num)d children", value))
         elif code == "revolving_door":
@@ -200,6 +200,11 @@ def init_labels(app: Flask) -> None:
         if minor_units is None:
             return ""
         return babel_format_decimal(round(minor_units / 100), format="#,##0")
+
+    @app.template_filter("months")
+    def _months(value: float | None) -> str:
+        # Months of rent in the reader's number format: 2,5 in Danish, 2.5 in English.
+        return "" if value is None else babel_format_decimal(value, format="#,##0.#")
 
     @app.template_filter("format_datetime")
     def _format_datetime(value) -> str:

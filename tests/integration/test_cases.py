@@ -276,3 +276,12 @@ def test_closing_needs_an_outcome(app, auth, lead, make_case):
     assert done.status_code == 303
     with app.app_context():
         assert db.session.get(Case, case).outcome == "payment_plan"
+
+
+def test_months_of_rent_are_written_the_readers_way(auth, lead, make_case):
+    case = make_case(months=2.5)
+    english = auth.client.get(f"/cases/{case}").get_data(as_text=True)
+    token = auth.csrf(f"/cases/{case}")
+    auth.client.post("/language", data={"lang": "da", "csrf_token": token})
+    danish = auth.client.get(f"/cases/{case}").get_data(as_text=True)
+    assert "2.5 months" in english and "2,5 måneders" in danish
