@@ -34,7 +34,6 @@ from ..models import (
 from ..models.field import EDITABLE_HOUSEHOLD_FIELDS
 from ..models.types import utcnow
 from .tabular import normalise_phone
-from .triage import refresh_priorities
 
 RECORD_MODELS = {
     "visit": Visit,
@@ -191,7 +190,7 @@ def _visit(session, worker, case, client_uuid, data, at) -> SyncResult:
     elif case.status == "new":
         case.status = "attempting_contact"
     session.flush()
-    refresh_priorities(session, [case.id])
+    # The priority (days without contact) is refreshed once per sync request, by the caller.
     return SyncResult(client_uuid, "applied")
 
 

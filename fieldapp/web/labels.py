@@ -177,7 +177,8 @@ def reasons_text(reasons: list[dict]) -> str:
                     )
                 )
         elif code == "arrears_months":
-            parts.append(str(_l("%(months)s months' rent", months=babel_format_decimal(value, format="#,##0.#"))))
+            months = babel_format_decimal(value, format="#,##0.#")
+            parts.append(str(_l("%(months)s months' rent", months=months)))
         elif code == "children":
             parts.append(ngettext("%(num)d child", "%(num)d children", value))
         elif code == "revolving_door":

@@ -15,6 +15,7 @@ from ...models import CONSENT_SCOPES, NEEDS, Case, Partner, Tenancy
 from ...services.audit import record_event
 from ...services.fieldwork import case_card, current_consent_texts
 from ...services.sync import SyncResult, apply_record, may_record_on
+from ...services.triage import refresh_priorities
 from ...services.worklist import todays_cases
 from ..security import client_address, roles_required
 from . import bp
@@ -91,6 +92,7 @@ def sync():
             message=f"Send a JSON object with 1 to {MAX_RECORDS_PER_REQUEST} records.",
         ), 400
     results: list[SyncResult] = []
+    visited: set[int] = set()
     for record in records:
         result = apply_record(db.session, current_user, record)
         if result.status in ("applied", "conflict"):
@@ -111,7 +113,13 @@ def sync():
                 result = SyncResult(result.uuid, "duplicate", "already received")
         else:
             db.session.rollback()
+        if result.status == "applied" and record.get("type") == "visit":
+            visited.add(record["case_id"])
         results.append(result)
+    if visited:
+        # Contact changes the priority; once per request rather than once per record.
+        refresh_priorities(db.session, sorted(visited))
+        db.session.commit()
     current_app.logger.info(
         "sync: %d records, %s",
         len(results),
