@@ -47,7 +47,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     app.config.update(
         SQLALCHEMY_DATABASE_URI=_driver_url(settings["DATABASE_URL"]),
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        # hide_parameters: SQL errors in logs never carry the values (names, notes, phones).
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "hide_parameters": True},
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, not a fixed hour
         WTF_CSRF_HEADERS=["X-CSRFToken"],
         BABEL_DEFAULT_LOCALE="en",

@@ -26,6 +26,9 @@ class Config:
     COOKIE_SECURE = True
     # Refuse to serve when the schema is behind the code (the CLI turns this off for `db`).
     CHECK_SCHEMA = True
+    # The address phones use, e.g. https://doorstep.example.dk; empty means "this request's
+    # scheme and host". Set it behind a proxy that rewrites the Host header.
+    PUBLIC_ORIGIN = ""
     # Behind a reverse proxy (gunicorn behind nginx): how many X-Forwarded-* hops to trust.
     PROXY_HOPS = 0
     LANGUAGES = "da,nb,en"
@@ -34,6 +37,37 @@ class Config:
     DEMO_PASSWORD = "demo"
     # Changing it makes every phone install a fresh service worker (and app shell cache).
     SERVICE_WORKER_SALT = ""
+    # Geocoding (services.geocoding): a geopy geocoder name such as "nominatim"; empty = none
+    # (the demo's households carry coordinates). The URL is the geocoder's own server, e.g.
+    # https://nominatim.example.org (empty: the provider's public one); Nominatim's usage
+    # policy asks for a user agent naming the application and at most one request a second.
+    GEOCODER = ""
+    GEOCODER_URL = ""
+    GEOCODER_USER_AGENT = "doorstep-fieldapp"
+    GEOCODER_MIN_DELAY_SECONDS = 1.0
+    GEOCODER_TIMEOUT_SECONDS = 10.0
+    GEOCODER_MAX_RETRIES = 2
+    GEOCODER_ERROR_WAIT_SECONDS = 5.0
+    # A result farther than this from the organisation's office is listed for the lead to fix,
+    # never placed (a namesake street in another town, a point in the sea).
+    GEOCODER_MAX_KM = 30.0
+    # Route planning (services.routing). An OSRM-compatible server for travel-time tables, e.g.
+    # http://osrm.internal:5000; empty = geodesic distance × detour factor at the mode's speed.
+    ROUTING_URL = ""
+    ROUTING_TIMEOUT_SECONDS = 30.0
+    ROUTING_DETOUR_FACTOR = 1.3
+    ROUTING_SPEED_KMH_WALK = 4.5
+    ROUTING_SPEED_KMH_BIKE = 14.0
+    ROUTING_SPEED_KMH_CAR = 25.0  # town driving, parking included
+    # Minutes at each door, and how long the solver may think when none is given.
+    ROUTING_SERVICE_MINUTES = 20
+    ROUTING_TIME_LIMIT_SECONDS = 5.0
+    # A case with a hearing or eviction within this many days must be visited.
+    ROUTING_MANDATORY_DAYS = 7
+    # An optional visit is worth (priority + 10) × this many seconds of travel.
+    ROUTING_PRIZE_SECONDS_PER_POINT = 60
+    # Cases met or spoken to within this many days are not candidates unless mandatory.
+    ROUTING_RECENT_CONTACT_DAYS = 7
     TESTING = False
 
 
@@ -43,6 +77,8 @@ def _coerce(default: Any, raw: str) -> Any:
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     if isinstance(default, int):
         return int(raw)
+    if isinstance(default, float):
+        return float(raw)
     return raw
 
 

@@ -13,3 +13,5 @@ const SHELL_URLS = [
   "/manifest.webmanifest",
 ];
 const NETWORK_TIMEOUT_MS = 4000;
+// The only pages kept for offline use: the day's route and its case cards.
+const FIELD_PAGE_PATTERNS = [/^\/today$/, /^\/field\/cases\/\d+$/];

@@ -15,8 +15,9 @@ async function networkFirst(request) {
       fetch(request),
       new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), NETWORK_TIMEOUT_MS)),
     ]);
-    if (response.ok && !response.redirected && isHtml(response)) {
-      // Keep the page for when the network is gone (the day's route and case cards).
+    if (response.ok && !response.redirected && isHtml(response) && isFieldPage(request.url)) {
+      // Keep the day's route and its case cards for when the network is gone; nothing else
+      // with personal data is kept on the phone.
       await cache.put(key, response.clone());
     }
     return response;
@@ -43,6 +44,11 @@ async function staleWhileRevalidate(request) {
   return cached || network;
 }
 
+function isFieldPage(url) {
+  const path = new URL(url, self.location.origin).pathname;
+  return FIELD_PAGE_PATTERNS.some((pattern) => pattern.test(path));
+}
+
 function isHtml(response) {
   return (response.headers.get("Content-Type") || "").startsWith("text/html");
 }
@@ -53,7 +59,9 @@ async function cachePages(urls) {
   for (const url of urls) {
     try {
       const response = await fetch(url, { credentials: "same-origin" });
-      if (response.ok && !response.redirected && isHtml(response)) await cache.put(new Request(url).url, response);
+      if (response.ok && !response.redirected && isHtml(response) && isFieldPage(url)) {
+        await cache.put(new Request(url).url, response);
+      }
     } catch (error) {
       /* Offline already: the pages cached earlier stay. */
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from ..models import (
@@ -61,7 +61,7 @@ class CaseFilters:
             raw = (form.get(name) or "").strip()
             if not raw:
                 return None
-            if raw.isdigit() and low <= int(raw) <= high:
+            if raw.isascii() and raw.isdigit() and len(raw) <= 9 and low <= int(raw) <= high:
                 return int(raw)
             problems.append(f"{name}: {raw!r}")
             return None
@@ -311,11 +311,23 @@ def update_case(
     """Change a case's own fields from a form based on `version`; refuse a stale form."""
     from ..models import CASE_OUTCOMES
 
+    stale = StaleCase(
+        "Someone changed this case while you had it open. Your change was not saved; "
+        "look at the case again and repeat it."
+    )
     if version != case.version:
-        raise StaleCase(
-            "Someone changed this case while you had it open. Your change was not saved; "
-            "look at the case again and repeat it."
-        )
+        raise stale
+    # Claim the version in the database (compare-and-set), so of two forms sent at the same
+    # moment only one is applied; the other is refused as stale.
+    claimed = session.execute(
+        update(Case)
+        .where(Case.id == case.id, Case.version == version)
+        .values(version=Case.version + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        raise stale
+    session.expire(case, ["version"])
     changed: list[str] = []
     if cause is not None and cause != case.cause:
         if cause not in CASE_CAUSES:
@@ -351,7 +363,6 @@ def update_case(
         case.status = status
         changed.append("status")
     if changed:
-        case.version += 1
         session.flush()
         refresh_priorities(session, [case.id])
     return changed

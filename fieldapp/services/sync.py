@@ -6,7 +6,7 @@ import uuid as uuid_module
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..models import (
@@ -72,7 +72,7 @@ def _text(data: dict, name: str, required: bool = False, limit: int = MAX_TEXT) 
     value = data.get(name, "")
     if not isinstance(value, str):
         raise Rejected(name, f"{name} must be text")
-    value = value.strip()
+    value = value.replace("\x00", "").strip()
     if required and not value:
         raise Rejected(name, f"{name} is missing")
     if len(value) > limit:
@@ -107,7 +107,14 @@ def _moment(value: object, now: datetime) -> datetime:
         raise Rejected("recorded_at", f"recorded_at: {value!r} is not a time") from None
     if moment.tzinfo is None:
         raise Rejected("recorded_at", "recorded_at must carry a time zone")
+    if moment.year < 2000:
+        raise Rejected("recorded_at", f"recorded_at: {value!r} is not a plausible time")
     return min(moment, now + timedelta(minutes=5))
+
+
+def _is_id(value: object) -> bool:
+    """A database id as JSON may carry it: a plain int in range (true is not 1)."""
+    return type(value) is int and 0 < value < 2**31
 
 
 def may_record_on(worker: User, case: Case) -> bool:
@@ -151,8 +158,16 @@ def apply_record(
         return SyncResult(client_uuid, "rejected", f"type: {kind!r} is not known", "type")
     if already_applied(session, kind, client_uuid):
         return SyncResult(client_uuid, "duplicate", "already received")
+    author = record.get("user")
+    if author is not None and author != worker.id:
+        return SyncResult(
+            client_uuid,
+            "rejected",
+            "this record was made by another user; they must send it",
+            "user",
+        )
     case_id = record.get("case_id")
-    case = session.get(Case, case_id) if isinstance(case_id, int) else None
+    case = session.get(Case, case_id) if _is_id(case_id) else None
     if case is None:
         return SyncResult(client_uuid, "rejected", f"case_id: {case_id!r} not found", "case_id")
     if not may_record_on(worker, case):
@@ -211,7 +226,7 @@ def _consent(session, worker, case, client_uuid, data, at) -> SyncResult:
             raise Rejected("signature", "signature: the image is too large")
     witness = _text(data, "witness", required=method == "verbal_witness", limit=200)
     text_id = data.get("text_id")
-    text = session.get(ConsentText, text_id) if isinstance(text_id, int) else None
+    text = session.get(ConsentText, text_id) if _is_id(text_id) else None
     if text is None or text.language != language:
         raise Rejected("text_id", f"text_id: {text_id!r} is not a consent text in {language}")
     session.add(
@@ -251,7 +266,7 @@ def _need(session, worker, case, client_uuid, data, at) -> SyncResult:
 def _action(session, worker, case, client_uuid, data, at) -> SyncResult:
     partner_id = data.get("partner_id") or None
     if partner_id is not None:
-        if not (isinstance(partner_id, int) and session.get(Partner, partner_id)):
+        if not (_is_id(partner_id) and session.get(Partner, partner_id)):
             raise Rejected("partner_id", f"partner_id: {partner_id!r} is not a partner")
     need = data.get("need") or None
     if need is not None and need not in NEEDS:
@@ -288,18 +303,29 @@ def _clean_household_changes(changes: object) -> dict:
         elif name == "phone":
             clean[name] = normalise_phone(str(value))[:40]
         else:
-            clean[name] = str(value)[:8]
+            clean[name] = str(value)[:5]
     return clean
 
 
 def _case_edit(session, worker, case, client_uuid, data, at) -> SyncResult:
     base = data.get("base_version")
-    if not isinstance(base, int):
+    if not _is_id(base):
         raise Rejected("base_version", "base_version is missing")
     changes = _clean_household_changes(data.get("changes"))
     household = case.tenancy.household
     current = {name: getattr(household, name) for name in changes}
-    if base != case.version:
+    # Compare-and-set: of two edits based on the same version, exactly one wins, even when
+    # they arrive at the same moment on different app servers.
+    won = (
+        session.execute(
+            update(Case)
+            .where(Case.id == case.id, Case.version == base)
+            .values(version=Case.version + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
+    if not won:
         session.add(
             CaseConflict(
                 client_uuid=client_uuid,
@@ -337,7 +363,7 @@ def _case_edit(session, worker, case, client_uuid, data, at) -> SyncResult:
 
 def _action_status(session, worker, case, client_uuid, data, at) -> SyncResult:
     action_id = data.get("action_id")
-    action = session.get(Action, action_id) if isinstance(action_id, int) else None
+    action = session.get(Action, action_id) if _is_id(action_id) else None
     if action is None or action.case_id != case.id:
         raise Rejected("action_id", f"action_id: {action_id!r} is not an action of this case")
     status = _choice(data, "status", ACTION_STATUSES)

@@ -28,3 +28,12 @@ def roles_required(*roles: str) -> Callable:
 def client_address() -> str:
     """The caller's address (ProxyFix puts the real one in remote_addr behind a proxy)."""
     return request.remote_addr or ""
+
+
+def is_number(raw: str | None, limit: int = 2**31 - 1) -> bool:
+    """A form field holding a plain non-negative whole number that fits a database id.
+
+    str.isdigit alone is not enough: it accepts "²" and twenty-digit numbers, which would
+    turn into 500s further on.
+    """
+    return bool(raw) and raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) <= limit

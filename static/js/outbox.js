@@ -60,7 +60,8 @@ function say(message, isError = false) {
 
 export async function refreshStatus() {
   if (!bar) return [];
-  const records = await outbox.all();
+  const me = Number(bar.dataset.user);
+  const records = (await outbox.all()).filter((r) => r.user === me);
   const waiting = records.filter((r) => r.state !== "rejected");
   const count = document.getElementById("outbox-count");
   bar.dataset.count = String(waiting.length);
@@ -103,7 +104,7 @@ async function postBatch(records) {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-Doorstep-Sync": "1", Accept: "application/json" },
-      body: JSON.stringify({ records: records.map(({ uuid, type, case_id, data, recorded_at }) => ({ uuid, type, case_id, data, recorded_at })) }),
+      body: JSON.stringify({ records: records.map(({ uuid, type, case_id, user, data, recorded_at }) => ({ uuid, type, case_id, user, data, recorded_at })) }),
       signal: controller.signal,
     });
   } finally {
@@ -115,7 +116,8 @@ export async function flush() {
   if (sending || !bar) return;
   sending = true;
   try {
-    const pending = (await outbox.all()).filter((r) => r.state !== "rejected");
+    const me = Number(bar.dataset.user);
+    const pending = (await outbox.all()).filter((r) => r.state !== "rejected" && r.user === me);
     for (let start = 0; start < pending.length; start += BATCH) {
       const batch = pending.slice(start, start + BATCH);
       let response;
@@ -128,9 +130,11 @@ export async function flush() {
         return;
       }
       if (response.status === 401) {
-        // The session ended: keep everything and ask for a login, never retry blindly.
+        // The session ended: keep everything and ask for a login, never retry blindly. The
+        // cached pages are this session's: drop them so nobody reads them without logging in.
         say(text("login"), true);
         bar.classList.add("needs-login");
+        await caches.delete("doorstep-pages").catch(() => {});
         return;
       }
       if (!response.ok) {
@@ -179,7 +183,10 @@ function recordsFromForm(form) {
     data[name] = NUMBER_FIELDS.has(name) && value !== "" ? Number(value) : value;
   }
   const label = form.closest("section")?.querySelector("h2")?.textContent || type;
-  const base = { type, case_id: caseId, created_at: new Date().toISOString(), state: "pending", label };
+  // Each record belongs to the worker who made it: on a shared phone it is sent only when
+  // that worker is logged in again, never under a colleague's name.
+  const user = Number(bar?.dataset.user);
+  const base = { type, case_id: caseId, user, created_at: new Date().toISOString(), state: "pending", label };
   if (type === "need") {
     const needs = values.getAll("need");
     return needs.map((need) => ({ ...base, uuid: uuid4(), recorded_at: base.created_at, data: { need, note: data.note || "" }, label: `${label}: ${need}` }));
@@ -190,7 +197,14 @@ function recordsFromForm(form) {
   }
   if (type === "action" && data.partner_id === "") data.partner_id = null;
   if (type === "case_edit") {
-    const { base_version, ...changes } = data;
+    // Send only what the worker changed, so an edit never writes back a stale value.
+    const { base_version, ...fields } = data;
+    const changes = {};
+    for (const [name, value] of Object.entries(fields)) {
+      const input = form.elements[name];
+      if (input && input.value !== input.defaultValue) changes[name] = value;
+    }
+    if (Object.keys(changes).length === 0) return [];
     return [{ ...base, uuid: uuid4(), recorded_at: base.created_at, data: { base_version, changes } }];
   }
   return [{ ...base, uuid: uuid4(), recorded_at: base.created_at, data }];
@@ -202,6 +216,7 @@ async function saveForm(form, button) {
     say(text("pickNeed"), true);
     return;
   }
+  if (records.length === 0) return; // nothing changed
   if (form.dataset.outbox === "consent" && records[0].data.method === "signature" && records[0].data.state !== "withdrawn") {
     if (!records[0].data.signature) {
       say(text("signFirst"), true);
@@ -244,9 +259,10 @@ document.addEventListener("submit", async (event) => {
   if (form.dataset.confirmed === "1") return;
   event.preventDefault();
   await flush();
-  const left = (await outbox.all()).length;
-  if (left > 0 && !window.confirm(text("confirmLogout", left))) return;
-  await outbox.clear();
+  const me = Number(bar.dataset.user);
+  const mine = (await outbox.all()).filter((r) => r.user === me);
+  if (mine.length > 0 && !window.confirm(text("confirmLogout", mine.length))) return;
+  for (const record of mine) await outbox.remove(record.uuid);
   form.dataset.confirmed = "1";
   form.requestSubmit();
 });

@@ -118,3 +118,25 @@ def test_vendored_htmx_is_the_pinned_file():
     assert hashlib.sha256(data).hexdigest() == (
         "e209dda5c8235479f3166defc7750e1dbcd5a5c1808b7792fc2e6733768fb447"
     )
+
+
+def test_offline_page_carries_nothing_of_the_session(auth, make_user):
+    user = make_user("worker", name="Mette Holm")
+    auth.login(user.email)
+    html = auth.client.get("/offline").get_data(as_text=True)
+    assert "Mette Holm" not in html and 'id="outbox-bar"' not in html and "logout" not in html
+
+
+def test_service_worker_version_follows_the_app_shell(app, tmp_path, monkeypatch):
+    from fieldapp.web.pwa import views
+
+    with app.test_request_context():
+        before = views.service_worker_version()
+        changed = tmp_path / "static"
+        for name in views.SHELL_FILES:
+            target = changed / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes((views.STATIC_DIR / name).read_bytes())
+        (changed / "js/outbox.js").write_text("/* a new release */\n", encoding="utf-8")
+        monkeypatch.setattr(views, "STATIC_DIR", changed)
+        assert views.service_worker_version() != before

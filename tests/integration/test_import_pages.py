@@ -107,3 +107,29 @@ def test_a_partial_list_must_be_confirmed_as_complete(app, auth, lead):
     assert accepted.status_code == 200
     cases, in_arrears = counts(app)
     assert in_arrears < 40
+
+
+def test_htmx_upload_problems_are_shown_not_swallowed(auth, lead, tmp_path):
+    empty = tmp_path / "tom.csv"
+    empty.write_bytes(b"")
+    token = auth.csrf("/imports")
+    response = auth.client.post(
+        "/imports",
+        data={"kind": "arrears", "new_landlord": "X", "file": (io.BytesIO(b""), "tom.csv")},
+        headers={"HX-Request": "true", "X-CSRFToken": token},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200 and "tom.csv was refused" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("value", ["²", "99999999999999999999", "-1"])
+def test_odd_numbers_in_forms_are_refused_not_500(auth, lead, make_case, value):
+    case = make_case()
+    responses = [
+        auth.post("/cases", {"worker": value, "landlord": value}, page="/cases"),
+        auth.post("/cases/assign", {"case": value, "worker": value}, page="/cases"),
+        auth.post(f"/cases/{case}", {"version": value, "status": "new"}, page=f"/cases/{case}"),
+        auth.post(f"/cases/{case}/assign", {"worker": value}, page=f"/cases/{case}"),
+        upload(auth, DANISH, landlord=value),
+    ]
+    assert all(r.status_code in (200, 400) for r in responses), [r.status_code for r in responses]

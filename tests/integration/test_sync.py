@@ -268,3 +268,83 @@ def test_action_status_updates_latest_wins_and_history_is_kept(app, auth, case_i
     with app.app_context():
         assert db.session.get(Action, action_id).status == "done"
         assert count(app, ActionUpdate) == 2
+
+
+def test_a_record_of_another_user_is_not_taken_under_this_login(app, auth, case_id, worker):
+    record = {**visit(case_id), "user": worker.id + 1000}
+    result = send(auth.client, record).get_json()["results"][0]
+    assert (result["status"], result["field"]) == ("rejected", "user")
+    assert send(auth.client, {**visit(case_id), "user": worker.id}).status_code == 200
+    assert count(app, Visit) == 1
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        {"data": {"channel": "door", "result": "met", "notes": "null\x00byte"}},
+        {"recorded_at": "0001-01-01T00:00:00+05:00"},
+        {"case_id": 2**70},
+        {"case_id": True},
+        {"data": {"channel": "door", "result": "met", "follow_up_on": "9999-99-99"}},
+    ],
+)
+def test_hostile_values_are_refused_or_cleaned_and_the_rest_goes_through(
+    app, auth, case_id, hostile
+):
+    bad = {**visit(case_id), **hostile}
+    good = visit(case_id)
+    response = send(auth.client, bad, good)
+    assert response.status_code == 200
+    statuses = [r["status"] for r in response.get_json()["results"]]
+    assert statuses[1] == "applied" and statuses[0] in ("applied", "rejected")
+    with app.app_context():
+        assert all("\x00" not in v.notes for v in db.session.scalars(select(Visit)))
+
+
+def test_two_edits_at_the_same_moment_make_one_change_and_one_conflict(
+    app, backend, case_id, worker
+):
+    if backend == "sqlite":
+        pytest.skip("SQLite lets one writer in at a time; the race needs PostgreSQL")
+    import threading
+
+    from tests.support import AuthActions
+
+    clients = []
+    for _ in range(2):
+        phone = AuthActions(app.test_client())
+        phone.login(worker.email)
+        clients.append(phone.client)
+    barrier = threading.Barrier(2)
+    answers: list[str] = []
+
+    def edit(client, phone_number):
+        record = {
+            "uuid": str(uuid.uuid4()),
+            "type": "case_edit",
+            "case_id": case_id,
+            "data": {"base_version": 1, "changes": {"phone": phone_number}},
+        }
+        barrier.wait()
+        answers.append(send(client, record).get_json()["results"][0]["status"])
+
+    threads = [
+        threading.Thread(target=edit, args=(c, n))
+        for c, n in zip(clients, ("+4511111111", "+4522222222"), strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == ["applied", "conflict"]
+    with app.app_context():
+        assert db.session.get(Case, case_id).version == 2
+        assert count(app, CaseConflict) == 1
+
+
+def test_sync_behind_a_proxy_checks_the_configured_public_origin(app, auth, case_id):
+    app.config["PUBLIC_ORIGIN"] = "https://doorstep.example.dk"
+    ours = {"X-Doorstep-Sync": "1", "Origin": "https://doorstep.example.dk"}
+    plain = {"X-Doorstep-Sync": "1", "Origin": "http://doorstep.example.dk"}
+    assert send(auth.client, visit(case_id), headers=plain).status_code == 403
+    assert send(auth.client, visit(case_id), headers=ours).status_code == 200

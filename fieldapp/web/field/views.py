@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import abort, current_app, jsonify, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import joinedload
 
 from ...extensions import csrf, db
@@ -63,14 +61,51 @@ def card(case_id: int):
 
 
 def _same_origin() -> bool:
-    """The sync call must come from our own pages: a custom header plus a matching Origin."""
+    """The sync call must come from our own pages: a custom header plus a matching Origin.
+
+    Behind a reverse proxy that rewrites Host, set FIELDAPP_PUBLIC_ORIGIN to the address the
+    phones use (e.g. https://doorstep.example.dk).
+    """
     if request.headers.get(SYNC_HEADER) != "1":
         return False
     origin = request.headers.get("Origin")
     if origin is None:
         # Browsers send Origin on every cross-site POST; its absence means same-site.
         return request.headers.get("Sec-Fetch-Site", "same-origin") == "same-origin"
-    return urlsplit(origin).netloc == request.host
+    expected = current_app.config["PUBLIC_ORIGIN"] or f"{request.scheme}://{request.host}"
+    return origin.rstrip("/") == expected.rstrip("/")
+
+
+def _apply_one(record: object) -> SyncResult:
+    """Apply and commit one record on its own, so one bad record never blocks the others."""
+    try:
+        result = apply_record(db.session, current_user, record)
+        if result.status not in ("applied", "conflict"):
+            db.session.rollback()
+            return result
+        record_event(
+            db.session,
+            current_user,
+            "sync",
+            str(record.get("type", ""))[:40],
+            str(record.get("case_id", ""))[:64],
+            client_address(),
+            result.status,
+        )
+        db.session.commit()
+        return result
+    except IntegrityError:
+        # The same record arrived in a parallel request a moment ago (a double tap).
+        db.session.rollback()
+        uuid = str(record.get("uuid", ""))[:40] if isinstance(record, dict) else ""
+        return SyncResult(uuid, "duplicate", "already received")
+    except (SQLAlchemyError, ValueError, OverflowError) as error:
+        # A value the database cannot hold: refuse the record, keep serving the rest. The
+        # message names the kind of problem only; the values may be personal data.
+        db.session.rollback()
+        uuid = str(record.get("uuid", ""))[:40] if isinstance(record, dict) else ""
+        current_app.logger.warning("sync: record refused by the database: %s", type(error).__name__)
+        return SyncResult(uuid, "rejected", "a value could not be stored", "data")
 
 
 @bp.post("/sync")
@@ -94,25 +129,7 @@ def sync():
     results: list[SyncResult] = []
     visited: set[int] = set()
     for record in records:
-        result = apply_record(db.session, current_user, record)
-        if result.status in ("applied", "conflict"):
-            try:
-                record_event(
-                    db.session,
-                    current_user,
-                    "sync",
-                    record.get("type", ""),
-                    record.get("case_id", ""),
-                    client_address(),
-                    result.status,
-                )
-                db.session.commit()
-            except IntegrityError:
-                # The same record arrived in a parallel request a moment ago (a double tap).
-                db.session.rollback()
-                result = SyncResult(result.uuid, "duplicate", "already received")
-        else:
-            db.session.rollback()
+        result = _apply_one(record)
         if result.status == "applied" and record.get("type") == "visit":
             visited.add(record["case_id"])
         results.append(result)

@@ -9,13 +9,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import delete, func, select
 
-from ...extensions import db
+from ...extensions import db, htmx
 from ...models import LANDLORD_KINDS, ImportBatch, Landlord, StagedUpload, Tenancy
 from ...models.types import utcnow
 from ...services.cases import landlords
 from ...services.imports import ImportReport, find_landlord, import_arrears, import_legal_steps
 from ...services.tabular import ARREARS_FIELDS, LEGAL_STEP_FIELDS, FileRefused
-from ..security import roles_required
+from ..security import is_number, roles_required
 from . import bp
 
 KINDS = ("arrears", "legal_steps")
@@ -23,6 +23,8 @@ STAGED_FOR = timedelta(hours=24)
 
 
 def _form_page(error: str | None = None, status: int = 200, form: dict | None = None):
+    if htmx:
+        status = 200  # htmx swaps only 2xx answers; the message must reach the lead
     batches = db.session.scalars(
         select(ImportBatch).order_by(ImportBatch.created_at.desc()).limit(20)
     ).all()
@@ -71,7 +73,7 @@ def _parse_upload_form() -> tuple[dict, str | None]:
             if values["new_landlord_kind"] not in LANDLORD_KINDS:
                 return values, _("Choose the kind of the new landlord.")
         elif (
-            not values["landlord"].isdigit()
+            not is_number(values["landlord"])
             or db.session.get(Landlord, int(values["landlord"])) is None
         ):
             return values, _("Choose the landlord whose list this is, or name a new one.")

@@ -23,7 +23,7 @@ from ...services.meetings import (
     record_decision,
 )
 from ..labels import AGENDA_REASON_LABELS, DEADLINE_LABELS
-from ..security import client_address, roles_required
+from ..security import client_address, is_number, roles_required
 from . import bp
 from .pdf import minutes_pdf
 
@@ -63,7 +63,7 @@ def create():
     except ValueError:
         message = _("Date: %(value)r is not a date (YYYY-MM-DD).", value=form.get("held_on", ""))
         return _list_page(message, 400, dict(form))
-    partner_ids = [int(v) for v in form.getlist("partner") if v.isdigit()]
+    partner_ids = [int(v) for v in form.getlist("partner") if is_number(v)]
     try:
         meeting = create_meeting(
             db.session,
@@ -125,7 +125,7 @@ def decide(meeting_id: int, item_id: int):
         except ValueError:
             error = _("Due date: %(value)r is not a date (YYYY-MM-DD).", value=form["due_on"])
     partner_raw = form.get("partner_id", "")
-    partner_id = int(partner_raw) if partner_raw.isdigit() else None
+    partner_id = int(partner_raw) if is_number(partner_raw) else None
     if error is None:
         try:
             record_decision(
@@ -164,7 +164,7 @@ def _reader(meeting_id: int, action: str):
     found = _meeting_or_404(meeting_id)
     partner = None
     raw = request.args.get("partner", "")
-    if raw.isdigit():
+    if is_number(raw):
         partner = db.session.get(Partner, int(raw))
         if partner is None:
             abort(404)

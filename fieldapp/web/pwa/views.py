@@ -12,18 +12,27 @@ from ... import ROOT
 from . import bp
 
 SW_DIR = ROOT / "service-worker"
+STATIC_DIR = ROOT / "static"
 # Concatenated in this order; constants first so the others can use them.
 SW_PARTS = ("constants.js", "strategies.js", "outbox-sync.js", "main.js")
 
 
+# The app shell the worker precaches: a change to any of these must reach phones as a new
+# version, or an old outbox.js would go on making records the server has learnt to refuse.
+SHELL_FILES = ("css/app.css", "js/app.js", "js/outbox.js", "js/card.js", "js/vendor/htmx.min.js")
+
+
 @lru_cache(maxsize=4)
 def _service_worker_source(mtimes: tuple[float, ...], salt: str) -> tuple[str, str]:
-    """The worker's source and its version, a hash of the sources (new code, new version).
+    """The worker's source and its version, a hash of its sources and of the app shell.
 
     The salt (FIELDAPP_SERVICE_WORKER_SALT) forces a new version without a code change.
     """
     body = "\n".join((SW_DIR / name).read_text(encoding="utf-8") for name in SW_PARTS)
-    version = hashlib.sha256((salt + body).encode()).hexdigest()[:12]
+    digest = hashlib.sha256((salt + body).encode())
+    for name in SHELL_FILES:
+        digest.update((STATIC_DIR / name).read_bytes())
+    version = digest.hexdigest()[:12]
     return f'const SW_VERSION = "{version}";\n{body}', version
 
 
@@ -33,7 +42,8 @@ def service_worker_version() -> str:
 
 
 def _mtimes() -> tuple[float, ...]:
-    return tuple((SW_DIR / name).stat().st_mtime for name in SW_PARTS)
+    files = [SW_DIR / name for name in SW_PARTS] + [STATIC_DIR / name for name in SHELL_FILES]
+    return tuple(path.stat().st_mtime for path in files)
 
 
 @bp.get("/service-worker.js")
@@ -89,4 +99,6 @@ def manifest():
 @bp.get("/offline")
 def offline():
     """The page the service worker shows when a page is not cached and there is no network."""
-    return render_template("offline.html")
+    # Precached by the service worker for whoever uses the phone later: render it as if
+    # nobody were logged in, so it carries no name, token or outbox of this session.
+    return render_template("offline.html", shell=True)

@@ -30,7 +30,7 @@ from ...services.cases import (
 )
 from ...services.sync import open_conflicts, resolve_conflict
 from ...services.worklist import dashboard_figures
-from ..security import client_address, roles_required
+from ..security import client_address, is_number, roles_required
 from . import bp
 
 FILTERS_KEY = "case_filters"
@@ -90,14 +90,14 @@ def cases():
 @roles_required("lead")
 def assign():
     """Give the ticked cases to a worker, or take them back ("not assigned")."""
-    ids = [int(v) for v in request.form.getlist("case") if v.isdigit()]
+    ids = [int(v) for v in request.form.getlist("case") if is_number(v)]
     raw_worker = request.form.get("worker", "")
     filters, _problems = CaseFilters.from_form(session.get(FILTERS_KEY, {}))
     problems: list[str] = []
     if not ids:
         problems.append(_("Tick at least one case to assign."))
     worker = None
-    if raw_worker not in ("0", "") and raw_worker.isdigit():
+    if raw_worker not in ("0", "") and is_number(raw_worker):
         worker = db.session.get(User, int(raw_worker))
     if raw_worker == "" or (raw_worker != "0" and worker is None):
         problems.append(_("Choose the worker to assign the cases to."))
@@ -179,7 +179,7 @@ def update(case_id: int):
     case = _case_for_current_user(case_id)
     form = request.form
     version = form.get("version", "")
-    if not version.isdigit():
+    if not is_number(version):
         return _case_page(case, _("The form is missing the case version; reload the page."), 400)
     try:
         update_case(
@@ -208,7 +208,7 @@ def assign_one(case_id: int):
     """Reassign one case from its page; the history keeps who had it before."""
     case = _case_for_current_user(case_id)
     raw = request.form.get("worker", "")
-    worker = db.session.get(User, int(raw)) if raw.isdigit() and raw != "0" else None
+    worker = db.session.get(User, int(raw)) if is_number(raw) and raw != "0" else None
     if raw != "0" and worker is None:
         return _case_page(case, _("Choose the worker to assign the case to."), 400)
     try:
