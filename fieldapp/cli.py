@@ -1,4 +1,4 @@
-"""The `fieldapp` command: demo, users, database upgrades, the register's imports, reports."""
+"""The `fieldapp` command: demo, users, database upgrades, imports, reports, routes."""
 
 from __future__ import annotations
 
@@ -37,6 +37,8 @@ def register_commands(app) -> None:
         import_arrears_command,
         import_legal_steps_command,
         report,
+        geocode_command,
+        plan_routes_command,
     ):
         app.cli.add_command(command)
 
@@ -342,6 +344,111 @@ def report_outcomes(year_from: int, year_to: int, output_format: str, output: st
     except OSError as error:
         raise click.ClickException(f"Cannot write {output}: {error.strerror or error}.") from None
     click.echo(f"Wrote {len(rows)} years ({year_from}–{year_to}) to {output}.", err=True)
+
+
+@click.command("geocode")
+@click.option("--limit", type=int, default=None, help="Look up at most this many households.")
+@with_appcontext
+def geocode_command(limit: int | None) -> None:
+    """Geocode households without coordinates (FIELDAPP_GEOCODER); list what the lead must fix.
+
+    Hand-placed pins are never moved. Exit status 1 when some addresses need the lead.
+    """
+    from sqlalchemy import select
+
+    from .models import Organisation
+    from .services.geocoding import GeocoderNotConfigured, geocode_households, make_geocoder
+
+    try:
+        check_schema_current()
+        organisation = db.session.scalar(select(Organisation).order_by(Organisation.id))
+        geocoder = make_geocoder(current_app.config, organisation.country if organisation else "")
+    except (SchemaBehind, GeocoderNotConfigured) as error:
+        raise click.ClickException(str(error)) from None
+
+    def progress(done: int, total: int, household) -> None:
+        click.echo(f"[{done}/{total}] {household.address}, {household.postcode} {household.town}")
+        db.session.commit()  # a long run keeps what it found if it is interrupted
+
+    report = geocode_households(db.session, geocoder, limit=limit, progress=progress)
+    db.session.commit()
+    click.echo(
+        f"Placed {report.placed} of {report.looked_up} households "
+        f"({report.from_cache} answers from the cache); {len(report.problems)} to fix."
+    )
+    for problem in report.problems:
+        click.echo(
+            f"  household {problem.household_id}: {problem.address}: "
+            f"{problem.reason} — {problem.detail}"
+        )
+    click.get_current_context().exit(1 if report.problems else 0)
+
+
+@click.command("plan-routes")
+@click.option(
+    "--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), required=True, help="YYYY-MM-DD"
+)
+@click.option("--team", "team_name", default=None, help="The team (default: the only one).")
+@click.option(
+    "--time-limit", type=float, default=None, help="Seconds the solver may think (default 5)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option(
+    "--publish", is_flag=True, help="Save and publish the plan (replacing that day's routes)."
+)
+@with_appcontext
+def plan_routes_command(
+    day: datetime, team_name: str | None, time_limit: float | None, as_json: bool, publish: bool
+) -> None:
+    """Plan a team's day of visits; without --publish nothing is stored."""
+    from sqlalchemy import select
+
+    from .models import Team
+    from .services.routing import REASONS, PlanningError, plan_day, publish_routes, save_plan
+
+    try:
+        check_schema_current()
+    except SchemaBehind as error:
+        raise click.ClickException(str(error)) from None
+    if team_name:
+        team = db.session.scalar(select(Team).where(Team.name == team_name))
+        if team is None:
+            raise click.BadParameter(f"no team named {team_name!r}", param_hint="--team")
+    else:
+        teams = list(db.session.scalars(select(Team).order_by(Team.id)))
+        if len(teams) != 1:
+            names = ", ".join(t.name for t in teams) or "none"
+            raise click.UsageError(f"Choose the team with --team (teams: {names}).")
+        team = teams[0]
+    try:
+        plan = plan_day(db.session, day.date(), team.id, time_limit=time_limit)
+        if publish:
+            save_plan(db.session, plan, None)
+            publish_routes(db.session, day.date(), team.id, None)
+    except PlanningError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    if publish:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    if as_json:
+        click.echo(json.dumps(plan.to_dict(), ensure_ascii=False, indent=2))
+        return
+    for route in plan.routes:
+        click.echo(
+            f"{route.worker} ({route.travel_mode}): {len(route.stops)} visits, "
+            f"{route.travel_km:.1f} km"
+        )
+        for number, stop in enumerate(route.stops, start=1):
+            click.echo(
+                f"  {number:>2}. {stop.arrive:%H:%M}–{stop.depart:%H:%M} case {stop.case_id}"
+                + (" (mandatory)" if stop.mandatory else "")
+            )
+    for item in plan.unassigned:
+        click.echo(f"not planned: case {item.case_id}: {REASONS.get(item.reason, item.reason)}")
+    state = "published" if publish else "not stored (use --publish)"
+    click.echo(f"{plan.solver}, {plan.seconds:.1f} s; {state}.")
 
 
 if __name__ == "__main__":

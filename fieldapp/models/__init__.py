@@ -34,6 +34,7 @@ from .household import Household, Tenancy
 from .meeting import Meeting, MeetingItem
 from .organisation import Organisation, Team
 from .parties import LANDLORD_KINDS, PARTNER_KINDS, Landlord, Partner
+from .routing import ROUTE_STATES, TRAVEL_MODES, GeocodeResult, Route, RouteStop
 from .user import ROLES, LoginFailure, User, UserSession
 
 __all__ = [
@@ -73,6 +74,11 @@ __all__ = [
     "PARTNER_KINDS",
     "Partner",
     "ROLES",
+    "ROUTE_STATES",
+    "GeocodeResult",
+    "Route",
+    "RouteStop",
+    "TRAVEL_MODES",
     "Team",
     "StagedUpload",
     "Tenancy",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Time
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -29,6 +29,13 @@ class User(UserMixin, db.Model):
     # Comma-separated language codes the person speaks (matters for route planning).
     languages: Mapped[str] = mapped_column(String(100), default="")
     phone: Mapped[str] = mapped_column(String(40), default="")
+    # Route planning: how the person gets around (walk, bike, car), their working hours in the
+    # organisation's zone, and where their day starts and ends (empty: the office).
+    travel_mode: Mapped[str] = mapped_column(String(10), default="bike", server_default="bike")
+    work_start: Mapped[time] = mapped_column(Time, default=time(8), server_default="08:00:00")
+    work_end: Mapped[time] = mapped_column(Time, default=time(15, 30), server_default="15:30:00")
+    start_lat: Mapped[float | None] = mapped_column(Float)
+    start_lon: Mapped[float | None] = mapped_column(Float)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

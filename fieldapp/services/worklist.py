@@ -3,20 +3,48 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
-from ..models import OPEN_STATUSES, Case, Tenancy, User
+from ..models import OPEN_STATUSES, Case, Organisation, Route, RouteStop, Team, Tenancy, User
 
 
 def _with_household():
     return joinedload(Case.tenancy).joinedload(Tenancy.household)
 
 
+def local_today(session: Session, worker: User) -> date:
+    """Today's date in the zone of the worker's organisation (or the first organisation's)."""
+    zone = session.scalar(
+        select(Organisation.timezone).join(Team).where(Team.id == worker.team_id)
+    ) or session.scalar(select(Organisation.timezone).order_by(Organisation.id))
+    return datetime.now(UTC).astimezone(ZoneInfo(zone or "Europe/Copenhagen")).date()
+
+
 def todays_cases(session: Session, worker: User, limit: int = 40) -> list[Case]:
-    """The worker's open cases, most urgent first (until a route is planned for the day)."""
+    """The worker's day: the open cases of their published route for today in route order,
+    or without a published route, their open cases most urgent first."""
+    route_id = session.scalar(
+        select(Route.id).where(
+            Route.worker_id == worker.id,
+            Route.day == local_today(session, worker),
+            Route.state == "published",
+        )
+    )
+    if route_id is not None:
+        return list(
+            session.scalars(
+                select(Case)
+                .join(RouteStop, RouteStop.case_id == Case.id)
+                .options(_with_household())
+                .where(RouteStop.route_id == route_id, Case.status.in_(OPEN_STATUSES))
+                .order_by(RouteStop.position)
+                .limit(limit)
+            )
+        )
     return list(
         session.scalars(
             select(Case)

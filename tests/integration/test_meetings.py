@@ -35,8 +35,10 @@ def lead(make_user, auth):
 @pytest.fixture
 def partners(app):
     with app.app_context():
-        rows = [Partner(name="NAV Drammen", kind="nav"),
-                Partner(name="Gjeldsrådgivning", kind="debt_counselling")]
+        rows = [
+            Partner(name="NAV Drammen", kind="nav"),
+            Partner(name="Gjeldsrådgivning", kind="debt_counselling"),
+        ]
         db.session.add_all(rows)
         db.session.commit()
         return {p.kind: p.id for p in rows}
@@ -48,15 +50,31 @@ def give_consent(app, case_id, worker_id, scopes):
         text = ConsentText(language="nb", version=1, body="Samtykke ...")
         db.session.add(text)
         db.session.flush()
-        db.session.add(Consent(client_uuid=new_uuid(), case_id=case_id, worker_id=worker_id,
-                               state="given", scopes=scopes, method="paper", text_id=text.id,
-                               language="nb", recorded_at=datetime.now(UTC)))
+        db.session.add(
+            Consent(
+                client_uuid=new_uuid(),
+                case_id=case_id,
+                worker_id=worker_id,
+                state="given",
+                scopes=scopes,
+                method="paper",
+                text_id=text.id,
+                language="nb",
+                recorded_at=datetime.now(UTC),
+            )
+        )
         db.session.commit()
 
 
 def plan(auth, held_on=TODAY, partner_ids=()):
-    response = auth.post("/meetings", {"held_on": held_on.isoformat(), "title": "Uke 48",
-                                       "partner": [str(p) for p in partner_ids]})
+    response = auth.post(
+        "/meetings",
+        {
+            "held_on": held_on.isoformat(),
+            "title": "Uke 48",
+            "partner": [str(p) for p in partner_ids],
+        },
+    )
     assert response.status_code == 303, response.get_data(as_text=True)
     return int(response.headers["Location"].rsplit("/", 1)[1])
 
@@ -64,7 +82,8 @@ def plan(auth, held_on=TODAY, partner_ids=()):
 def reasons(app, meeting_id) -> dict[int, list[str]]:
     with app.app_context():
         items = db.session.scalars(
-            select(MeetingItem).where(MeetingItem.meeting_id == meeting_id)
+            select(MeetingItem)
+            .where(MeetingItem.meeting_id == meeting_id)
             .order_by(MeetingItem.position)
         ).all()
         return {item.case_id: item.reasons for item in items}
@@ -94,14 +113,24 @@ def test_agenda_is_built_from_the_register_with_reasons(app, auth, lead, make_ca
     age(app, fresh, 3, contacted=False)
     with app.app_context():
         tenancy_id = db.session.get(Case, grew).tenancy_id
-        db.session.add_all([
-            ArrearsRecord(tenancy_id=tenancy_id, as_of=TODAY - timedelta(days=20), amount=1000),
-            ArrearsRecord(tenancy_id=tenancy_id, as_of=TODAY - timedelta(days=6), amount=2000),
-        ])
-        db.session.add(Action(client_uuid=new_uuid(), case_id=overdue, worker_id=lead.id,
-                              description="Apply for housing benefit", owner="tenant",
-                              due_on=TODAY - timedelta(days=2), status="agreed",
-                              recorded_at=datetime.now(UTC)))
+        db.session.add_all(
+            [
+                ArrearsRecord(tenancy_id=tenancy_id, as_of=TODAY - timedelta(days=20), amount=1000),
+                ArrearsRecord(tenancy_id=tenancy_id, as_of=TODAY - timedelta(days=6), amount=2000),
+            ]
+        )
+        db.session.add(
+            Action(
+                client_uuid=new_uuid(),
+                case_id=overdue,
+                worker_id=lead.id,
+                description="Apply for housing benefit",
+                owner="tenant",
+                due_on=TODAY - timedelta(days=2),
+                status="agreed",
+                recorded_at=datetime.now(UTC),
+            )
+        )
         db.session.commit()
     found = reasons(app, plan(auth))
     assert found == {
@@ -120,15 +149,20 @@ def test_since_the_last_meeting_counts_from_that_meeting(app, auth, lead, make_c
     assert reasons(app, later) == {case: ["new_in_arrears"]}
 
 
-def test_decision_becomes_an_action_the_worker_sees(app, auth, lead, make_case, make_user,
-                                                    partners):
+def test_decision_becomes_an_action_the_worker_sees(
+    app, auth, lead, make_case, make_user, partners
+):
     worker = make_user("worker", team="Team A")
     case = make_case(worker_id=worker.id)
     meeting = plan(auth, partner_ids=partners.values())
     with app.app_context():
         item = db.session.scalars(select(MeetingItem.id)).one()
-    data = {"decision": "NAV trekker husleien fra stønaden", "partner_id": partners["nav"],
-            "responsible": "Kari Nordmann", "due_on": (TODAY + timedelta(days=7)).isoformat()}
+    data = {
+        "decision": "NAV trekker husleien fra stønaden",
+        "partner_id": partners["nav"],
+        "responsible": "Kari Nordmann",
+        "due_on": (TODAY + timedelta(days=7)).isoformat(),
+    }
     page = f"/meetings/{meeting}"
     assert auth.post(f"{page}/items/{item}", data, page=page).status_code == 303
     # Correcting the decision updates the same action, it does not add a second one.
@@ -153,8 +187,9 @@ def test_bad_decisions_are_refused_with_a_message(app, auth, lead, make_case):
     page = f"/meetings/{meeting}"
     empty = auth.post(f"{page}/items/{item}", {"decision": "  "}, page=page)
     assert empty.status_code == 400 and "write what was decided" in empty.get_data(as_text=True)
-    bad_date = auth.post(f"{page}/items/{item}", {"decision": "x", "due_on": "next week"},
-                         page=page)
+    bad_date = auth.post(
+        f"{page}/items/{item}", {"decision": "x", "due_on": "next week"}, page=page
+    )
     assert bad_date.status_code == 400 and "next week" in bad_date.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalars(select(Action)).all() == []
@@ -166,16 +201,19 @@ def test_htmx_decision_returns_the_item_only(app, auth, lead, make_case):
     with app.app_context():
         item = db.session.scalars(select(MeetingItem.id)).one()
     token = auth.csrf(f"/meetings/{meeting}")
-    response = auth.client.post(f"/meetings/{meeting}/items/{item}",
-                                data={"decision": "Debt counselling booked"},
-                                headers={"HX-Request": "true", "X-CSRFToken": token})
+    response = auth.client.post(
+        f"/meetings/{meeting}/items/{item}",
+        data={"decision": "Debt counselling booked"},
+        headers={"HX-Request": "true", "X-CSRFToken": token},
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and html.lstrip().startswith("<section")
     assert "Decision saved" in html and "<html" not in html
 
 
 def test_print_shows_each_partner_only_what_the_tenant_consented_to(
-        app, auth, lead, make_case, partners):
+    app, auth, lead, make_case, partners
+):
     consented = make_case(name="Lars Bakken")
     not_consented = make_case(name="Emma Johansen")
     give_consent(app, consented, lead.id, ["debt_counselling"])
@@ -190,8 +228,9 @@ def test_print_shows_each_partner_only_what_the_tenant_consented_to(
         html = response.get_data(as_text=True)
         assert "Lars Bakken" not in html and "Emma Johansen" not in html
         assert f"#{consented}" in html and f"#{not_consented}" in html
-    assert re.search(r"@page \{ size: A4", auth.client.get("/static/css/print.css")
-                     .get_data(as_text=True))
+    assert re.search(
+        r"@page \{ size: A4", auth.client.get("/static/css/print.css").get_data(as_text=True)
+    )
 
 
 def test_only_leads_have_meetings(app, make_user, make_case):
@@ -221,7 +260,8 @@ def test_pdf_minutes_keep_need_to_know(app, auth, lead, make_case, partners):
     meeting = plan(auth, partner_ids=partners.values())
     with app.app_context():
         item = db.session.scalars(
-            select(MeetingItem.id).where(MeetingItem.case_id == consented)).one()
+            select(MeetingItem.id).where(MeetingItem.case_id == consented)
+        ).one()
     page = f"/meetings/{meeting}"
     auth.post(f"{page}/items/{item}", {"decision": "Gjeldsrådgivning innen fredag"}, page=page)
 
