@@ -195,6 +195,9 @@ def seed_demo(session: Session, password: str, today: date | None = None, seed: 
             demo_password=password,
         ),
     ]
+    # Between them the team speaks the households' languages (the planner matches them).
+    workers[0].languages = "da,en,tr"
+    workers[1].languages = "da,en,so"
     workers[2].languages = "da,ar,en"
     create_user(
         session,

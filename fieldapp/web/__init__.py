@@ -21,8 +21,10 @@ def register_blueprints(app: Flask) -> None:
     from .pwa import bp as pwa_bp
     from .register import bp as register_bp
     from .reports import bp as reports_bp
+    from .routes import bp as routes_bp
 
-    areas = (auth_bp, field_bp, register_bp, imports_bp, meetings_bp, reports_bp, admin_bp, pwa_bp)
+    areas = (auth_bp, field_bp, register_bp, imports_bp, routes_bp, meetings_bp, reports_bp)
+    areas += (admin_bp, pwa_bp)
     for blueprint in areas:
         app.register_blueprint(blueprint)
 

@@ -8,6 +8,7 @@ from flask import Flask
 from flask_babel import format_date as babel_format_date
 from flask_babel import format_datetime as babel_format_datetime
 from flask_babel import format_decimal as babel_format_decimal
+from flask_babel import format_time as babel_format_time
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
@@ -152,6 +153,15 @@ AGENDA_REASON_LABELS = {
     "arrears_grew": _l("Arrears grew"),
     "no_contact": _l("No contact yet"),
 }
+UNASSIGNED_LABELS = {
+    "no_coordinates": _l("no position on the map"),
+    "no_worker_speaks_language": _l("no worker speaks the household's language"),
+    "not_reachable_in_hours": _l("cannot be reached within the working hours"),
+    "not_enough_hours": _l("the hours are full"),
+    "optional_not_worth_it": _l("left for another day"),
+    "already_visited": _l("already visited that day"),
+    "no_workers": _l("no worker chosen"),
+}
 SORT_LABELS = {
     "priority": _l("Priority"),
     "deadline": _l("Next deadline"),
@@ -211,6 +221,10 @@ def init_labels(app: Flask) -> None:
     def _format_datetime(value) -> str:
         return babel_format_datetime(value, "short") if value else ""
 
+    @app.template_filter("format_time")
+    def _format_time(value) -> str:
+        return babel_format_time(value, "short") if value else ""
+
     @app.template_filter("format_date")
     def _format_date(value: date | None) -> str:
         return babel_format_date(value, "medium") if value else ""
@@ -241,5 +255,6 @@ def init_labels(app: Flask) -> None:
             "owner_labels": OWNER_LABELS,
             "action_status_labels": ACTION_STATUS_LABELS,
             "agenda_reason_label": lambda code: AGENDA_REASON_LABELS.get(code, code),
+            "unassigned_label": lambda code: UNASSIGNED_LABELS.get(code, code),
             "field_label": lambda code: FIELD_LABELS.get(code or "", code or ""),
         }
