@@ -242,3 +242,48 @@ def geocode_households(
         if progress is not None:
             progress(done, len(households), household)
     return report
+
+
+def _office_and_country(session: Session) -> tuple[tuple[float, float] | None, str]:
+    organisation = session.scalar(select(Organisation).order_by(Organisation.id))
+    if organisation is None:
+        return None, ""
+    office = None
+    if organisation.office_lat is not None and organisation.office_lon is not None:
+        office = (organisation.office_lat, organisation.office_lon)
+    return office, organisation.country
+
+
+def geocode_next(
+    session: Session, geocoder: Geocoder, after_id: int, size: int = 10
+) -> tuple[GeocodeReport, int | None]:
+    """Geocode the next few households without a position after a cursor (a household id).
+
+    For a run split over several requests (the import page shows its progress): returns what
+    this batch did and the cursor to go on from, or None when there is nothing left. Households
+    the geocoder could not place are not visited again in the same run.
+    """
+    office, country = _office_and_country(session)
+    households = list(
+        session.scalars(
+            select(Household)
+            .where(
+                (Household.lat.is_(None)) | (Household.lon.is_(None)),
+                Household.geo_source != MANUAL,
+                Household.id > after_id,
+            )
+            .order_by(Household.id)
+            .limit(size)
+        )
+    )
+    report = GeocodeReport()
+    for household in households:
+        problem, cached = geocode_household(session, geocoder, household, office, country)
+        report.looked_up += 1
+        report.from_cache += int(cached)
+        if problem is None:
+            report.placed += 1
+        else:
+            report.problems.append(problem)
+    session.flush()
+    return report, (households[-1].id if len(households) == size else None)

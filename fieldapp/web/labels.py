@@ -162,6 +162,11 @@ UNASSIGNED_LABELS = {
     "already_visited": _l("already visited that day"),
     "no_workers": _l("no worker chosen"),
 }
+GEOCODE_PROBLEM_LABELS = {
+    "not_found": _l("the geocoder does not know this address"),
+    "too_far": _l("found too far from the municipality"),
+    "failed": _l("the geocoder did not answer; try again later"),
+}
 SORT_LABELS = {
     "priority": _l("Priority"),
     "deadline": _l("Next deadline"),
@@ -256,5 +261,6 @@ def init_labels(app: Flask) -> None:
             "action_status_labels": ACTION_STATUS_LABELS,
             "agenda_reason_label": lambda code: AGENDA_REASON_LABELS.get(code, code),
             "unassigned_label": lambda code: UNASSIGNED_LABELS.get(code, code),
+            "geocode_problem_label": lambda code: GEOCODE_PROBLEM_LABELS.get(code, code),
             "field_label": lambda code: FIELD_LABELS.get(code or "", code or ""),
         }

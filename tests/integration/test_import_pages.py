@@ -133,3 +133,62 @@ def test_odd_numbers_in_forms_are_refused_not_500(auth, lead, make_case, value):
         upload(auth, DANISH, landlord=value),
     ]
     assert all(r.status_code in (200, 400) for r in responses), [r.status_code for r in responses]
+
+
+def test_after_an_import_the_positions_are_found_with_progress(app, auth, lead, tmp_path):
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from tests.integration.test_geocoding import FakeNominatim, settings  # noqa: F401
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeNominatim)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        app.config.update(settings(f"http://127.0.0.1:{server.server_address[1]}"))
+        rows = ["Lejemålsnr.;Navn;Adresse;Postnr.;By;Restance"]
+        rows += [f"G-{n};Lejer {n};Stengade {n};3000;Helsingør;1.000,00" for n in range(1, 13)]
+        rows += [
+            "G-90;Lejer 90;Ingenvej 9;3000;Helsingør;1.000,00",
+            "G-91;Lejer 91;Karl Johans gate 1;0154;Oslo;1.000,00",
+        ]
+        path = tmp_path / "liste.csv"
+        path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        report = confirm(auth, upload(auth, path, new_landlord="Nord"))
+        html = report.get_data(as_text=True)
+        assert "14 addresses have no position yet" in html and 'id="geocode-start"' in html
+        token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+        with app.app_context():
+            from fieldapp.models import Organisation
+
+            for organisation in db.session.scalars(select(Organisation)):
+                organisation.office_lat, organisation.office_lon = 56.0361, 12.6136
+            db.session.commit()
+        data = {"total": "14"}
+        seen_counts, problems = [], []
+        for _ in range(10):
+            response = auth.client.post(
+                "/imports/geocode", data=data, headers={"HX-Request": "true", "X-CSRFToken": token}
+            )
+            fragment = response.get_data(as_text=True)
+            seen_counts.append(re.search(r"(\d+) of 14 addresses", fragment).group(1))
+            problems += re.findall(r"<li>(.*?)</li>", fragment, re.S)
+            after = re.search(r'name="after" value="(\d+)"', fragment)
+            if after is None:
+                assert 'id="geocode-done"' in fragment
+                break
+            data = {"after": after.group(1), "done": seen_counts[-1], "total": "14"}
+        assert seen_counts == ["10", "14"]
+        assert len(problems) == 2
+        assert any("Ingenvej" in p and "does not know" in p for p in problems)
+        assert any("Karl Johans" in p and "too far" in p for p in problems)
+        with app.app_context():
+            from fieldapp.models import Household
+
+            placed = db.session.scalars(
+                select(Household.address).where(Household.lat.is_not(None))
+            ).all()
+            assert sorted(placed) == sorted(f"Stengade {n}" for n in range(1, 13))
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import abort, render_template, request
+from flask import abort, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import delete, func, select
 
 from ...extensions import db, htmx
-from ...models import LANDLORD_KINDS, ImportBatch, Landlord, StagedUpload, Tenancy
+from ...models import (
+    LANDLORD_KINDS,
+    Household,
+    ImportBatch,
+    Landlord,
+    Organisation,
+    StagedUpload,
+    Tenancy,
+)
 from ...models.types import utcnow
 from ...services.cases import landlords
+from ...services.geocoding import MANUAL, GeocoderNotConfigured, geocode_next, make_geocoder
 from ...services.imports import ImportReport, find_landlord, import_arrears, import_legal_steps
 from ...services.tabular import ARREARS_FIELDS, LEGAL_STEP_FIELDS, FileRefused
 from ..security import is_number, roles_required
@@ -259,4 +268,63 @@ def confirm(staged_id: str):
     # The import service writes the audit line itself (it also serves the CLI).
     db.session.delete(staged)
     db.session.commit()
-    return render_template("imports/report.html", report=report, kind=staged.kind)
+    return render_template(
+        "imports/report.html",
+        report=report,
+        kind=staged.kind,
+        missing_positions=households_without_position_count() if staged.kind == "arrears" else 0,
+        geocoder=bool(current_app.config.get("GEOCODER")),
+    )
+
+
+def households_without_position_count() -> int:
+    """How many households still need a position (for the report page's offer)."""
+    return (
+        db.session.scalar(
+            select(func.count(Household.id)).where(
+                (Household.lat.is_(None)) | (Household.lon.is_(None)),
+                Household.geo_source != MANUAL,
+            )
+        )
+        or 0
+    )
+
+
+@bp.post("/geocode")
+@roles_required("lead")
+def geocode():
+    """Find positions for households without one, ten per request, showing the progress.
+
+    The page posts again by itself (htmx) until every address is done; without JavaScript
+    the lead presses Continue. Addresses the geocoder cannot place are listed to fix.
+    """
+    form = request.form
+    after = int(form["after"]) if is_number(form.get("after")) else 0
+    done = int(form["done"]) if is_number(form.get("done")) else 0
+    total = int(form["total"]) if is_number(form.get("total")) else 0
+    total = total or households_without_position_count()
+    try:
+        organisation = db.session.scalar(select(Organisation).order_by(Organisation.id))
+        geocoder = make_geocoder(current_app.config, organisation.country if organisation else "")
+    except GeocoderNotConfigured as error:
+        return render_template(
+            "imports/_geocode.html",
+            error=str(error),
+            done=done,
+            total=total,
+            after=None,
+            problems=[],
+        )
+    report, cursor = geocode_next(db.session, geocoder, after)
+    db.session.commit()
+    done = min(total, done + report.looked_up)
+    template = "imports/_geocode.html" if htmx else "imports/geocode.html"
+    return render_template(
+        template,
+        error=None,
+        done=done,
+        total=total,
+        after=cursor,
+        problems=report.problems,
+        placed=report.placed,
+    )
