@@ -285,3 +285,21 @@ def test_months_of_rent_are_written_the_readers_way(auth, lead, make_case):
     auth.client.post("/language", data={"lang": "da", "csrf_token": token})
     danish = auth.client.get(f"/cases/{case}").get_data(as_text=True)
     assert "2.5 months" in english and "2,5 måneders" in danish
+
+
+def test_lead_places_a_pin_by_hand_and_it_wins(app, auth, lead, make_case):
+    from fieldapp.models import Household
+
+    case = make_case()
+    bad = auth.post(
+        f"/cases/{case}/position", {"lat": "north", "lon": "12.6"}, page=f"/cases/{case}"
+    )
+    assert bad.status_code == 400 and "north" in bad.get_data(as_text=True)
+    ok = auth.post(
+        f"/cases/{case}/position", {"lat": "56.0402", "lon": "12.6011"}, page=f"/cases/{case}"
+    )
+    assert ok.status_code == 303
+    with app.app_context():
+        household = db.session.get(Case, case).tenancy.household
+        assert (household.lat, household.lon, household.geo_source) == (56.0402, 12.6011, "manual")
+        assert db.session.get(Household, household.id).geo_source == "manual"

@@ -28,6 +28,7 @@ from ...services.cases import (
     other_cases_of_household,
     update_case,
 )
+from ...services.geocoding import place_pin
 from ...services.sync import open_conflicts, resolve_conflict
 from ...services.worklist import dashboard_figures
 from ..security import client_address, is_number, roles_required
@@ -264,3 +265,33 @@ def arrears_chart(history, width: int = 320, height: int = 90) -> dict | None:
             }
         )
     return {"width": width, "height": height, "bars": bars}
+
+
+@bp.post("/cases/<int:case_id>/position")
+@roles_required("lead")
+def position(case_id: int):
+    """Place or move the household's pin by hand; a hand-placed pin always wins."""
+    case = _case_for_current_user(case_id)
+    form = request.form
+    try:
+        lat, lon = float(form.get("lat", "")), float(form.get("lon", ""))
+    except ValueError:
+        lat = lon = float("nan")
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        message = _(
+            "Position: %(lat)r, %(lon)r is not a latitude and longitude.",
+            lat=form.get("lat", ""),
+            lon=form.get("lon", ""),
+        )
+        return _case_page(case, message, 400)
+    place_pin(case.tenancy.household, lat, lon)
+    record_event(
+        db.session,
+        current_user,
+        "update",
+        "household_position",
+        case.tenancy.household_id,
+        client_address(),
+    )
+    db.session.commit()
+    return redirect(url_for("register.case_page", case_id=case.id), code=303)
