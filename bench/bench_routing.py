@@ -1,7 +1,10 @@
 """Route planning benchmark: realistic days for a team, solved with PyVRP in the given time
-and in ten times that, printing solve time, travel, visits planned and the gap.
+and in ten times that, and with VROOM (pyvroom) on the same travel-time matrices, printing solve
+time, travel, visits planned, mandatory visits planned, the plan's net value and the gap
+to PyVRP's ten-times-longer run.
 
-    python bench/bench_routing.py [--time-limit 3] [--seed 1]
+    pip install -e ".[bench]"     # pyvroom, for the comparison (PyVRP alone without it)
+    python bench/bench_routing.py [--time-limit 3] [--seed 1] [--vroom-level 5] [--no-vroom]
 
 Instances are households clustered in a town's estates around Helsingør; workers mostly on
 bikes (one on foot, one by car), 8:00–15:30, a fifth of them speaking Arabic; a tenth of the
@@ -13,8 +16,10 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-from datetime import date
+import time as clock
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -22,12 +27,17 @@ from fieldapp.config import Config  # noqa: E402
 from fieldapp.services.routing import (  # noqa: E402
     MANDATORY_PRIZE,
     Candidate,
+    PlannedRoute,
+    PlannedStop,
     WorkerDay,
+    _travel_matrices,
     solve_day,
 )
 
 OFFICE = (56.0361, 12.6136)
 INSTANCES = [(3, 50), (5, 120), (8, 200), (10, 300)]
+DAY = date(2026, 11, 24)
+ZONE = "Europe/Copenhagen"
 SETTINGS = {key: getattr(Config, key) for key in dir(Config) if key.isupper()}
 
 
@@ -90,22 +100,115 @@ def value(routes, cases) -> tuple[int, int, float, float]:
     return visits, mandatory, sum(r.travel_km for r in routes), net
 
 
+def solve_vroom(team, cases, level: int, threads: int, timeout: float | None = None):
+    """The same day with VROOM: routes (as PyVRP's are reported), wall time.
+
+    Same locations and travel-time matrices as `solve_day` (durations in seconds, one profile
+    per travel mode), each worker a vehicle with their shift as time window and start/end
+    point, the interpreter rule as skills, the service time per job. VROOM has no prizes and no
+    hard "mandatory": its objective is lexicographic (largest sum of priorities, then most
+    jobs, then least cost), so optional cases get their register priority (0–99) and
+    mandatory ones 100; those it leaves out are counted by the caller.
+    """
+    import vroom
+
+    service = SETTINGS["ROUTING_SERVICE_MINUTES"] * 60
+    depots = sorted({p for w in team for p in (w.start, w.end)})
+    points = depots + [(c.lat, c.lon) for c in cases]
+    matrices = _travel_matrices(SETTINGS, points, {w.mode for w in team})
+    languages = sorted({lang for w in team for lang in w.languages} | {c.language for c in cases})
+    skill = {lang: n + 1 for n, lang in enumerate(languages)}
+    problem = vroom.Input()
+    for mode, (distances, durations) in matrices.items():
+        problem.set_durations_matrix(profile=mode, matrix_input=durations.astype("uint32"))
+        problem.set_distances_matrix(profile=mode, matrix_input=distances.astype("uint32"))
+    for n, worker in enumerate(team):
+        problem.add_vehicle(
+            vroom.Vehicle(
+                id=n,
+                start=depots.index(worker.start),
+                end=depots.index(worker.end),
+                profile=worker.mode,
+                skills={skill[lang] for lang in worker.languages},
+                time_window=vroom.TimeWindow(worker.shift_start, worker.shift_end),
+            )
+        )
+    for n, case in enumerate(cases):
+        needs = {skill[case.language]} if case.needs_interpreter and case.language else set()
+        problem.add_job(
+            vroom.Job(
+                id=n,
+                location=len(depots) + n,
+                default_service=service,
+                skills=needs,
+                priority=100 if case.mandatory else max(0, min(99, case.priority)),
+            )
+        )
+    started = clock.perf_counter()
+    limit = None if timeout is None else timedelta(seconds=timeout)
+    solution = problem.solve(exploration_level=level, nb_threads=threads, timeout=limit)
+    seconds = clock.perf_counter() - started
+
+    midnight = datetime.combine(DAY, time(0), ZoneInfo(ZONE))
+    routes = []
+    frame = solution.routes
+    for n, worker in enumerate(team):
+        steps = frame[frame["vehicle_id"] == n]
+        route = PlannedRoute(
+            worker.user_id, worker.email, worker.mode, worker.start, worker.end, midnight, midnight
+        )
+        routes.append(route)
+        if steps.empty:
+            continue
+        distances = matrices[worker.mode][0]
+        metres, previous = 0, None
+        for step in steps.itertuples():
+            at = midnight + timedelta(seconds=int(step.arrival))
+            if previous is not None:
+                metres += int(distances[previous, step.location_index])
+            previous = step.location_index
+            if step.type == "start":
+                route.starts_at = at
+            elif step.type == "end":
+                route.ends_at = at
+            elif step.type == "job":
+                case = cases[int(step.id)]
+                arrive = at + timedelta(seconds=int(step.waiting_time))
+                depart = arrive + timedelta(seconds=service)
+                route.stops.append(
+                    PlannedStop(case.case_id, case.lat, case.lon, arrive, depart, case.mandatory)
+                )
+        route.travel_km = round(metres / 1000, 2)
+    return routes, seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time-limit", type=float, default=3.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--vroom-level", type=int, default=5, help="exploration level 1-5")
+    parser.add_argument("--threads", type=int, default=2, help="VROOM's threads (2 cores here)")
+    parser.add_argument("--no-vroom", action="store_true", help="PyVRP only")
     args = parser.parse_args()
+    if not args.no_vroom:
+        try:
+            import vroom  # noqa: F401
+        except ImportError:
+            print('pyvroom is not installed (pip install -e ".[bench]"): PyVRP only')
+            args.no_vroom = True
     print(
-        f"{'workers':>7} {'cands':>5} {'mand':>4} | {'time s':>6} {'km':>6} {'visits':>6} "
-        f"{'mand':>4} | {'10x s':>6} {'km':>6} {'visits':>6} | {'gap %':>6}"
+        f"{'workers':>7} {'cands':>5} {'mand':>4} {'solver':<10} | {'time s':>6} {'km':>6} "
+        f"{'visits':>6} {'mand':>4} {'net h':>6} | {'gap %':>6}"
     )
     for workers, candidates in INSTANCES:
         team, cases = instance(workers, candidates, args.seed)
+        total_mandatory = sum(c.mandatory for c in cases)
+        head = f"{workers:>7} {candidates:>5} {total_mandatory:>4}"
         results = []
         for limit in (args.time_limit, args.time_limit * 10):
             routes, _, seconds = solve_day(
-                date(2026, 11, 24),
-                "Europe/Copenhagen",
+                DAY,
+                ZONE,
                 team,
                 cases,
                 SETTINGS,
@@ -114,14 +217,30 @@ def main() -> None:
                 seed=args.seed,
             )
             results.append((seconds, *value(routes, cases)))
-        (t1, v1, m1, km1, net1), (t2, v2, _, km2, net2) = results
+        (t1, v1, m1, km1, net1), (t2, v2, m2, km2, net2) = results
         gap = 100 * (net2 - net1) / abs(net2) if net2 else 0.0
         print(
-            f"{workers:>7} {candidates:>5} {sum(c.mandatory for c in cases):>4} | "
-            f"{t1:>6.1f} {km1:>6.1f} {v1:>6} {m1:>4} | {t2:>6.1f} {km2:>6.1f} {v2:>6} | "
+            f"{head} {'pyvrp':<10} | {t1:>6.1f} {km1:>6.1f} {v1:>6} {m1:>4} {net1 / 3600:>6.1f} | "
             f"{gap:>6.2f}",
             flush=True,
         )
+        print(
+            f"{head} {'pyvrp 10x':<10} | {t2:>6.1f} {km2:>6.1f} {v2:>6} {m2:>4} "
+            f"{net2 / 3600:>6.1f} |",
+            flush=True,
+        )
+        if not args.no_vroom:
+            # At PyVRP's time limit, and without a limit (VROOM's own stopping rule); the gap
+            # is to PyVRP's ten-times-longer run, in the same net value.
+            for label, timeout in (("vroom", args.time_limit), ("vroom full", None)):
+                routes, seconds = solve_vroom(team, cases, args.vroom_level, args.threads, timeout)
+                visits, mandatory, km, net = value(routes, cases)
+                print(
+                    f"{head} {label:<10} | {seconds:>6.1f} {km:>6.1f} {visits:>6} "
+                    f"{mandatory:>4} {net / 3600:>6.1f} | {100 * (net2 - net) / abs(net2):>6.2f}  "
+                    f"{total_mandatory - mandatory} mandatory left out",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -202,10 +202,22 @@ def osrm_table(
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - configured
             body = json.loads(response.read())
+    except urllib.error.HTTPError as error:  # OSRM answers 400 with {"code", "message"}
+        try:
+            detail = json.loads(error.read())
+            said = f" {detail.get('code')!r}: {detail.get('message', '')}".rstrip(": ")
+        except (ValueError, AttributeError, OSError):
+            said = ""
+        raise PlanningError(f"routing server {base_url} answered HTTP {error.code}{said}") from None
     except (urllib.error.URLError, TimeoutError, ValueError) as error:
         raise PlanningError(f"routing server {base_url} did not answer: {error}") from None
-    if body.get("code") != "Ok" or "durations" not in body:
-        raise PlanningError(f"routing server {base_url} answered {body.get('code')!r}")
+    if not isinstance(body, dict) or body.get("code") != "Ok" or "durations" not in body:
+        code = body.get("code") if isinstance(body, dict) else None
+        message = body.get("message", "") if isinstance(body, dict) else ""
+        raise PlanningError(f"routing server {base_url} answered {code!r} {message}".rstrip())
+    size = len(points)
+    if len(body["durations"]) != size or any(len(row) != size for row in body["durations"]):
+        raise PlanningError(f"routing server {base_url} answered a table of the wrong size")
 
     def matrix(rows: list[list[float | None]]) -> np.ndarray:
         return np.array(
