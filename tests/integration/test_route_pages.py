@@ -60,51 +60,59 @@ def test_moving_and_dropping_a_stop_keeps_times_true(app, lead):
     target = next(worker for worker in stops if worker != source)
     with app.app_context():
         stop_id = db.session.scalars(
-            select(RouteStop.id).join(Route).where(Route.worker_id == source,
-                                                   Route.state == "draft")
-            .order_by(RouteStop.position)).first()
+            select(RouteStop.id)
+            .join(Route)
+            .where(Route.worker_id == source, Route.state == "draft")
+            .order_by(RouteStop.position)
+        ).first()
         moved_case = db.session.get(RouteStop, stop_id).case_id
-    response = lead.post(f"/routes/stops/{stop_id}/move",
-                         {"worker": str(target), "day": DAY.isoformat()},
-                         page=f"/routes?day={DAY.isoformat()}")
+    response = lead.post(
+        f"/routes/stops/{stop_id}/move",
+        {"worker": str(target), "day": DAY.isoformat()},
+        page=f"/routes?day={DAY.isoformat()}",
+    )
     assert response.status_code == 303
     after = draft_stops(app)
     assert moved_case in after[target] and moved_case not in after[source]
     assert after[target][-1] == moved_case
     with app.app_context():
-        route = db.session.scalars(select(Route).where(Route.worker_id == target,
-                                                       Route.state == "draft")).one()
+        route = db.session.scalars(
+            select(Route).where(Route.worker_id == target, Route.state == "draft")
+        ).one()
         assert [s.position for s in route.stops] == list(range(1, len(route.stops) + 1))
         assert route.stops[-1].arrive_at >= route.stops[-2].depart_at
         dropped = route.stops[0].id
         dropped_case = route.stops[0].case_id
-    lead.post(f"/routes/stops/{dropped}/drop", {"day": DAY.isoformat()},
-              page=f"/routes?day={DAY.isoformat()}")
+    lead.post(
+        f"/routes/stops/{dropped}/drop",
+        {"day": DAY.isoformat()},
+        page=f"/routes?day={DAY.isoformat()}",
+    )
     assert dropped_case not in draft_stops(app)[target]
 
 
 def test_publishing_gives_each_worker_their_route_in_order(app, lead):
     plan(lead)
-    response = lead.post("/routes/publish", {"day": DAY.isoformat()},
-                         page=f"/routes?day={DAY.isoformat()}")
+    response = lead.post(
+        "/routes/publish", {"day": DAY.isoformat()}, page=f"/routes?day={DAY.isoformat()}"
+    )
     assert response.status_code == 303
     page = lead.client.get(f"/routes?day={DAY.isoformat()}").get_data(as_text=True)
     assert "Published: this is the workers' today." in page
     with app.app_context():
         worker = db.session.scalar(select(User).where(User.email == "worker@example.org"))
-        route = db.session.scalars(select(Route).where(Route.worker_id == worker.id,
-                                                       Route.state == "published")).one()
+        route = db.session.scalars(
+            select(Route).where(Route.worker_id == worker.id, Route.state == "published")
+        ).one()
         assert route.day == DAY
 
 
-def test_published_routes_cannot_be_edited_by_hand_and_others_are_refused(app, lead,
-                                                                          make_user):
+def test_published_routes_cannot_be_edited_by_hand_and_others_are_refused(app, lead, make_user):
     plan(lead)
     lead.post("/routes/publish", {"day": DAY.isoformat()}, page="/routes")
     with app.app_context():
         stop_id = db.session.scalars(select(RouteStop.id)).first()
-    refused = lead.post(f"/routes/stops/{stop_id}/drop", {"day": DAY.isoformat()},
-                        page="/routes")
+    refused = lead.post(f"/routes/stops/{stop_id}/drop", {"day": DAY.isoformat()}, page="/routes")
     assert refused.status_code == 400
     assert "planning and publishing again" in refused.get_data(as_text=True)
     worker = AuthActions(app.test_client())
