@@ -1,0 +1,86 @@
+"""Budgets the suite can count exactly (never wall time): SQL statements per page, bytes of
+JavaScript a phone downloads."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, select
+
+from fieldapp.extensions import db
+from fieldapp.models import Case, User
+from fieldapp.services.demo import seed_demo
+from tests.support import AuthActions
+
+ROOT = Path(__file__).parents[2]
+# Every page's statements stay flat however many cases there are (no N+1).
+QUERY_BUDGETS = {"/today": 8, "/cases": 9, "/dashboard": 11}
+CARD_BUDGET = 16
+JS_BUDGET_BYTES = 75_000  # uncompressed; htmx is two thirds of it
+
+
+@contextmanager
+def count_queries(app):
+    """Count the SQL statements the app sends while the block runs."""
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def demo(app):
+    with app.app_context():
+        seed_demo(db.session, "demo")
+        db.session.commit()
+    return app
+
+
+@pytest.mark.parametrize(
+    ("email", "page"),
+    [
+        ("worker@example.org", "/today"),
+        ("lead@example.org", "/cases"),
+        ("lead@example.org", "/dashboard"),
+    ],
+)
+def test_pages_stay_within_their_query_budget(demo, email, page):
+    client = AuthActions(demo.test_client())
+    client.login(email, "demo")
+    client.client.get(page)  # warm: the session's first touch is not the page's cost
+    with count_queries(demo) as statements:
+        assert client.client.get(page).status_code == 200
+    assert len(statements) <= QUERY_BUDGETS[page], statements
+
+
+def test_case_card_stays_within_its_query_budget(demo):
+    with demo.app_context():
+        worker = db.session.scalar(select(User).where(User.email == "worker@example.org"))
+        case_id = db.session.scalars(
+            select(Case.id).where(Case.assigned_worker_id == worker.id)
+        ).first()
+    client = AuthActions(demo.test_client())
+    client.login("worker@example.org", "demo")
+    client.client.get("/today")
+    with count_queries(demo) as statements:
+        assert client.client.get(f"/field/cases/{case_id}").status_code == 200
+    assert len(statements) <= CARD_BUDGET, statements
+
+
+def test_javascript_shipped_to_the_phone_stays_small(client):
+    html = client.get("/login").get_data(as_text=True)
+    import re
+
+    sources = re.findall(r'<script src="([^"]+)"', html) + ["/service-worker.js"]
+    sizes = {src: len(client.get(src).data) for src in sources}
+    assert sum(sizes.values()) <= JS_BUDGET_BYTES, sizes
