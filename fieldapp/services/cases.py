@@ -10,17 +10,22 @@ from sqlalchemy.orm import Session, joinedload
 
 from ..models import (
     CASE_CAUSES,
+    CASE_OUTCOMES,
     CASE_STATUSES,
     LEGAL_STEP_KINDS,
     OPEN_STATUSES,
+    Action,
     ArrearsRecord,
     Case,
     CaseEvent,
+    Consent,
     Household,
     Landlord,
     LegalStep,
+    Need,
     Tenancy,
     User,
+    Visit,
 )
 from ..models.types import utcnow
 from .tabular import normalise_address, normalise_name
@@ -309,8 +314,6 @@ def update_case(
     outcome: str | None = None,
 ) -> list[str]:
     """Change a case's own fields from a form based on `version`; refuse a stale form."""
-    from ..models import CASE_OUTCOMES
-
     stale = StaleCase(
         "Someone changed this case while you had it open. Your change was not saved; "
         "look at the case again and repeat it."
@@ -392,8 +395,6 @@ class TimelineEntry:
 def case_timeline(session: Session, case: Case) -> list[TimelineEntry]:
     """Everything that happened on the case, newest first: its events and every visit,
     consent, need and action recorded in the field."""
-    from ..models import Action, Consent, Need, Visit
-
     events = session.scalars(
         select(CaseEvent).options(joinedload(CaseEvent.user)).where(CaseEvent.case_id == case.id)
     ).all()
@@ -401,7 +402,8 @@ def case_timeline(session: Session, case: Case) -> list[TimelineEntry]:
         TimelineEntry(e.at, e.kind, dict(e.detail or {}), e.user.name if e.user else "")
         for e in events
     ]
-    names = dict(session.execute(select(User.id, User.name)).all())
+    # (when, kind, detail, worker id) of the field records; names are fetched once after.
+    field: list[tuple] = []
     for visit in session.scalars(select(Visit).where(Visit.case_id == case.id)):
         detail = {
             "channel": visit.channel,
@@ -409,22 +411,13 @@ def case_timeline(session: Session, case: Case) -> list[TimelineEntry]:
             "notes": visit.notes,
             "next_step": visit.next_step,
         }
-        entries.append(
-            TimelineEntry(visit.occurred_at, "visit", detail, names.get(visit.worker_id, ""))
-        )
+        field.append((visit.occurred_at, "visit", detail, visit.worker_id))
     for consent in session.scalars(select(Consent).where(Consent.case_id == case.id)):
         detail = {"state": consent.state, "scopes": list(consent.scopes), "method": consent.method}
-        entries.append(
-            TimelineEntry(consent.recorded_at, "consent", detail, names.get(consent.worker_id, ""))
-        )
+        field.append((consent.recorded_at, "consent", detail, consent.worker_id))
     for need in session.scalars(select(Need).where(Need.case_id == case.id)):
-        entries.append(
-            TimelineEntry(
-                need.recorded_at,
-                "need",
-                {"need": need.need, "note": need.note},
-                names.get(need.worker_id, ""),
-            )
+        field.append(
+            (need.recorded_at, "need", {"need": need.need, "note": need.note}, need.worker_id)
         )
     for action in session.scalars(select(Action).where(Action.case_id == case.id)):
         detail = {
@@ -433,9 +426,17 @@ def case_timeline(session: Session, case: Case) -> list[TimelineEntry]:
             "status": action.status,
             "due_on": action.due_on,
         }
-        entries.append(
-            TimelineEntry(action.recorded_at, "action", detail, names.get(action.worker_id, ""))
-        )
+        field.append((action.recorded_at, "action", detail, action.worker_id))
+    worker_ids = {worker_id for *_, worker_id in field}
+    names = (
+        dict(session.execute(select(User.id, User.name).where(User.id.in_(worker_ids))).all())
+        if worker_ids
+        else {}
+    )
+    entries += [
+        TimelineEntry(at, kind, detail, names.get(worker_id, ""))
+        for at, kind, detail, worker_id in field
+    ]
     entries.sort(key=lambda e: (e.at, e.kind), reverse=True)
     return entries
 

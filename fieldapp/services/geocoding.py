@@ -12,7 +12,7 @@ from geopy.distance import geodesic
 from geopy.exc import GeopyError
 from geopy.extra.rate_limiter import RateLimiter
 from geopy.geocoders import get_geocoder_for_service
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import GeocodeResult, Household, Organisation
@@ -195,19 +195,24 @@ def geocode_household(
     return None, cached
 
 
+def _needs_position():
+    """Households with no coordinates and no hand-placed pin."""
+    return ((Household.lat.is_(None)) | (Household.lon.is_(None))) & (
+        Household.geo_source != MANUAL
+    )
+
+
 def households_without_position(session: Session, limit: int | None = None) -> list[Household]:
     """Households with no coordinates and no hand-placed pin, oldest first."""
-    query = (
-        select(Household)
-        .where(
-            (Household.lat.is_(None)) | (Household.lon.is_(None)),
-            Household.geo_source != MANUAL,
-        )
-        .order_by(Household.id)
-    )
+    query = select(Household).where(_needs_position()).order_by(Household.id)
     if limit is not None:
         query = query.limit(limit)
     return list(session.scalars(query))
+
+
+def count_without_position(session: Session) -> int:
+    """How many households still need a position (route planning cannot place them)."""
+    return session.scalar(select(func.count(Household.id)).where(_needs_position())) or 0
 
 
 def geocode_households(
@@ -221,13 +226,7 @@ def geocode_households(
     `progress(done, total, household)` is called after each household. Flushes, never
     commits: the caller commits (a long run may commit from the callback).
     """
-    organisation = session.scalar(select(Organisation).order_by(Organisation.id))
-    office = None
-    country = ""
-    if organisation is not None:
-        country = organisation.country
-        if organisation.office_lat is not None and organisation.office_lon is not None:
-            office = (organisation.office_lat, organisation.office_lon)
+    office, country = _office_and_country(session)
     households = households_without_position(session, limit)
     report = GeocodeReport()
     for done, household in enumerate(households, start=1):
@@ -267,11 +266,7 @@ def geocode_next(
     households = list(
         session.scalars(
             select(Household)
-            .where(
-                (Household.lat.is_(None)) | (Household.lon.is_(None)),
-                Household.geo_source != MANUAL,
-                Household.id > after_id,
-            )
+            .where(_needs_position(), Household.id > after_id)
             .order_by(Household.id)
             .limit(size)
         )

@@ -253,10 +253,10 @@ def consented_scopes(session: Session, case_ids: list[int]) -> dict[int, set[str
 def agenda_for(session: Session, meeting: Meeting, partner: Partner | None) -> list[AgendaLine]:
     """The agenda as a reader may see it (need-to-know).
 
-    The lead's own view (partner None and `for_lead`) is handled by the caller; here a
-    partner sees a tenant's details only when the tenant consented to that partner's kind,
-    and the shared print for the whole table shows details only when every partner present
-    is covered. Everyone else sees the case reference.
+    A partner's copy shows a tenant's details only when the tenant consented to that
+    partner's kind; the copy for the whole table (partner None) only when every partner
+    present is covered. Everyone else sees the case reference. (The lead's working page
+    shows everything and does not use this.)
     """
     scopes = consented_scopes(session, [item.case_id for item in meeting.items])
     if partner is not None:

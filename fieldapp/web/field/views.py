@@ -78,6 +78,7 @@ def _same_origin() -> bool:
 
 def _apply_one(record: object) -> SyncResult:
     """Apply and commit one record on its own, so one bad record never blocks the others."""
+    uuid = str(record.get("uuid", ""))[:40] if isinstance(record, dict) else ""
     try:
         result = apply_record(db.session, current_user, record)
         if result.status not in ("applied", "conflict"):
@@ -97,15 +98,14 @@ def _apply_one(record: object) -> SyncResult:
     except IntegrityError:
         # The same record arrived in a parallel request a moment ago (a double tap).
         db.session.rollback()
-        uuid = str(record.get("uuid", ""))[:40] if isinstance(record, dict) else ""
         return SyncResult(uuid, "duplicate", "already received")
     except (SQLAlchemyError, ValueError, OverflowError) as error:
         # A value the database cannot hold: refuse the record, keep serving the rest. The
         # message names the kind of problem only; the values may be personal data.
         db.session.rollback()
-        uuid = str(record.get("uuid", ""))[:40] if isinstance(record, dict) else ""
         current_app.logger.warning("sync: record refused by the database: %s", type(error).__name__)
-        return SyncResult(uuid, "rejected", "a value could not be stored", "data")
+        message = "a value in it could not be stored; it stays on this phone: tell your team lead"
+        return SyncResult(uuid, "rejected", message, "data")
 
 
 @bp.post("/sync")

@@ -12,7 +12,6 @@ from sqlalchemy import delete, func, select
 from ...extensions import db, htmx
 from ...models import (
     LANDLORD_KINDS,
-    Household,
     ImportBatch,
     Landlord,
     Organisation,
@@ -21,7 +20,12 @@ from ...models import (
 )
 from ...models.types import utcnow
 from ...services.cases import landlords
-from ...services.geocoding import MANUAL, GeocoderNotConfigured, geocode_next, make_geocoder
+from ...services.geocoding import (
+    GeocoderNotConfigured,
+    count_without_position,
+    geocode_next,
+    make_geocoder,
+)
 from ...services.imports import ImportReport, find_landlord, import_arrears, import_legal_steps
 from ...services.tabular import ARREARS_FIELDS, LEGAL_STEP_FIELDS, FileRefused
 from ..security import is_number, roles_required
@@ -272,21 +276,8 @@ def confirm(staged_id: str):
         "imports/report.html",
         report=report,
         kind=staged.kind,
-        missing_positions=households_without_position_count() if staged.kind == "arrears" else 0,
+        missing_positions=count_without_position(db.session) if staged.kind == "arrears" else 0,
         geocoder=bool(current_app.config.get("GEOCODER")),
-    )
-
-
-def households_without_position_count() -> int:
-    """How many households still need a position (for the report page's offer)."""
-    return (
-        db.session.scalar(
-            select(func.count(Household.id)).where(
-                (Household.lat.is_(None)) | (Household.lon.is_(None)),
-                Household.geo_source != MANUAL,
-            )
-        )
-        or 0
     )
 
 
@@ -302,7 +293,7 @@ def geocode():
     after = int(form["after"]) if is_number(form.get("after")) else 0
     done = int(form["done"]) if is_number(form.get("done")) else 0
     total = int(form["total"]) if is_number(form.get("total")) else 0
-    total = total or households_without_position_count()
+    total = total or count_without_position(db.session)
     try:
         organisation = db.session.scalar(select(Organisation).order_by(Organisation.id))
         geocoder = make_geocoder(current_app.config, organisation.country if organisation else "")
