@@ -84,6 +84,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     login_manager.init_app(app)
 
+    from .services.push import load_vapid_key
+
+    # Created on first start when none is configured (services.push.load_vapid_key).
+    app.extensions["doorstep_vapid"] = load_vapid_key(settings["VAPID_PRIVATE_KEY"])
+
     from . import models  # noqa: F401  (register every table with the metadata)
     from .web import register_blueprints
 

@@ -39,6 +39,8 @@ def register_commands(app) -> None:
         report,
         geocode_command,
         plan_routes_command,
+        vapid_keys_command,
+        send_reminders_command,
     ):
         app.cli.add_command(command)
 
@@ -50,6 +52,7 @@ def _serve(host: str, port: int) -> None:
         raise click.ClickException(str(error)) from None
     from werkzeug.serving import run_simple
 
+    _start_reminder_thread()
     # app.run() refuses inside a Flask CLI command; serve with Werkzeug's server directly.
     run_simple(host, port, current_app._get_current_object(), threaded=True)
 
@@ -453,3 +456,112 @@ def plan_routes_command(
 
 if __name__ == "__main__":
     main()
+
+
+@click.command("vapid-keys")
+@with_appcontext
+def vapid_keys_command() -> None:
+    """Show the VAPID public key (the key pair is made on first start if none is configured)."""
+    from .services.push import public_key_b64
+
+    setting = current_app.config["VAPID_PRIVATE_KEY"]
+    where = "from FIELDAPP_VAPID_PRIVATE_KEY" if setting.lstrip().startswith("-") else setting
+    click.echo(f"VAPID private key: {where}")
+    click.echo(
+        f"VAPID public key (applicationServerKey): "
+        f"{public_key_b64(current_app.extensions['doorstep_vapid'])}"
+    )
+    subject = current_app.config["VAPID_SUBJECT"]
+    click.echo(f"VAPID subject: {subject or 'not set - set FIELDAPP_VAPID_SUBJECT to send'}")
+    click.echo(
+        "Every app server must use this same key: copy the file, or put the PEM in "
+        "FIELDAPP_VAPID_PRIVATE_KEY. A new key makes every phone subscribe again."
+    )
+
+
+def make_push_sender():
+    """A sender with the app's VAPID key and settings; PushSetupError says what is missing."""
+    from .services.push import PushSender
+
+    config = current_app.config
+    return PushSender(
+        current_app.extensions["doorstep_vapid"],
+        config["VAPID_SUBJECT"],
+        config["PUSH_TIMEOUT_SECONDS"],
+    )
+
+
+def run_reminders(now: datetime | None = None):
+    """Send what is due now with the app's settings; the SendReport."""
+    from .models.types import utcnow
+    from .services.reminders import send_due
+
+    config = current_app.config
+    return send_due(
+        db.session,
+        make_push_sender(),
+        now or utcnow(),
+        lease_seconds=config["PUSH_LEASE_SECONDS"],
+        max_attempts=config["PUSH_MAX_ATTEMPTS"],
+    )
+
+
+@click.command("send-reminders")
+@click.option("--now", "now_text", default=None, help="Pretend it is this UTC time (ISO 8601).")
+@with_appcontext
+def send_reminders_command(now_text: str | None) -> None:
+    """Send every push reminder that is due, then exit (run it every few minutes from cron).
+
+    Safe to run on several servers at once: each reminder reaches each device once.
+    """
+    from datetime import UTC
+
+    from .services.push import PushSetupError
+
+    now = None
+    if now_text:
+        try:
+            now = datetime.fromisoformat(now_text)
+        except ValueError:
+            raise click.BadParameter(
+                f"{now_text!r} is not an ISO 8601 time", param_hint="--now"
+            ) from None
+        now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+    try:
+        check_schema_current()
+        report = run_reminders(now)
+    except (PushSetupError, SchemaBehind) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(report.line())
+
+
+def _start_reminder_thread() -> None:
+    """The embedded server's own sender, every PUSH_SCHEDULER_SECONDS, when push is set up."""
+    import threading
+
+    from .services.push import PushSetupError
+
+    app = current_app._get_current_object()
+    interval = app.config["PUSH_SCHEDULER_SECONDS"]
+    if interval <= 0:
+        return
+    try:
+        make_push_sender()
+    except PushSetupError as error:
+        click.echo(f"Push reminders are off: {error}")
+        return
+
+    def loop() -> None:
+        stop = threading.Event()
+        while not stop.wait(interval):
+            with app.app_context():
+                try:
+                    run_reminders()
+                except Exception as error:  # noqa: BLE001 - keep serving; the next run retries
+                    db.session.rollback()
+                    app.logger.error("reminders: run failed: %s", type(error).__name__)
+                finally:
+                    db.session.remove()
+
+    threading.Thread(target=loop, name="doorstep-reminders", daemon=True).start()
+    click.echo(f"Sending push reminders every {interval} s.")

@@ -68,6 +68,25 @@ class Config:
     ROUTING_PRIZE_SECONDS_PER_POINT = 60
     # Cases met or spoken to within this many days are not candidates unless mandatory.
     ROUTING_RECENT_CONTACT_DAYS = 7
+    # Web Push (services.push). The VAPID private key: a PEM file's path or the PEM itself;
+    # empty = instance/vapid_private.pem, created on first start. Every app server must use
+    # the same key, or browsers' subscriptions (bound to its public key) stop working.
+    VAPID_PRIVATE_KEY = ""
+    # A contact for the push services' operators (mailto: or https:); required for sending.
+    VAPID_SUBJECT = ""
+    # Push services the server will send to (scheme://host, * wildcards): a subscription's
+    # endpoint is a URL the browser gives, and the server must not post to just any address.
+    PUSH_SERVICES = (
+        "https://fcm.googleapis.com,https://updates.push.services.mozilla.com,"
+        "https://*.push.apple.com,https://*.notify.windows.com"
+    )
+    PUSH_TIMEOUT_SECONDS = 10.0
+    PUSH_MAX_ATTEMPTS = 6
+    # A sender's claim on a delivery; a sender that dies mid-way loses it after this long.
+    PUSH_LEASE_SECONDS = 300
+    # The embedded server (`fieldapp run` / `fieldapp demo`) sends due reminders this often
+    # when VAPID_SUBJECT is set; 0 = never (use `fieldapp send-reminders` from cron instead).
+    PUSH_SCHEDULER_SECONDS = 120
     TESTING = False
 
 
@@ -97,6 +116,8 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         settings["DATABASE_URL"] = f"sqlite:///{instance / 'fieldapp.sqlite3'}"
     if not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = _instance_secret(instance)
+    if not settings["VAPID_PRIVATE_KEY"]:
+        settings["VAPID_PRIVATE_KEY"] = str(instance / "vapid_private.pem")
     return settings
 
 

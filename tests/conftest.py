@@ -40,6 +40,7 @@ def base_config(database_url: str, tmp_path: Path) -> dict:
         "TESTING": True,
         "DATABASE_URL": database_url,
         "SECRET_KEY": "test-secret-key",
+        "VAPID_PRIVATE_KEY": str(tmp_path / "vapid_private.pem"),
         "COOKIE_SECURE": False,  # the Werkzeug test client speaks plain http
         "CHECK_SCHEMA": True,
     }

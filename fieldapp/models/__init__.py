@@ -34,6 +34,14 @@ from .household import Household, Tenancy
 from .meeting import Meeting, MeetingItem
 from .organisation import Organisation, Team
 from .parties import LANDLORD_KINDS, PARTNER_KINDS, Landlord, Partner
+from .push import (
+    DELIVERY_STATES,
+    REMINDER_KINDS,
+    PushAttempt,
+    PushDelivery,
+    PushSubscription,
+    Reminder,
+)
 from .routing import ROUTE_STATES, TRAVEL_MODES, GeocodeResult, Route, RouteStop
 from .user import ROLES, LoginFailure, User, UserSession
 
@@ -72,6 +80,12 @@ __all__ = [
     "OPEN_STATUSES",
     "Organisation",
     "PARTNER_KINDS",
+    "DELIVERY_STATES",
+    "REMINDER_KINDS",
+    "PushAttempt",
+    "PushDelivery",
+    "PushSubscription",
+    "Reminder",
     "Partner",
     "ROLES",
     "ROUTE_STATES",

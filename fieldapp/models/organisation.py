@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, String
+from datetime import time
+
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, String, Time
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -32,6 +34,15 @@ class Organisation(db.Model):
     shelter_months: Mapped[float] = mapped_column(Float, default=6.0, server_default="6")
     # Evictions a year before the prevention work began (e.g. Helsingør's 75 in 2014).
     baseline_evictions_per_year: Mapped[int | None] = mapped_column(Integer)
+    # Push reminders (services.reminders): days before a hearing or eviction, sent at the
+    # start of the working day; nothing is sent in quiet hours, which end when that day starts.
+    reminder_offsets: Mapped[str] = mapped_column(
+        String(40), default="7,2,1", server_default="7,2,1"
+    )
+    quiet_hours_start: Mapped[time] = mapped_column(
+        Time, default=time(20), server_default="20:00:00"
+    )
+    quiet_hours_end: Mapped[time] = mapped_column(Time, default=time(8), server_default="08:00:00")
 
     teams: Mapped[list[Team]] = relationship(back_populates="organisation")
 

@@ -62,10 +62,11 @@ def score(facts: TriageInput) -> tuple[int, list[dict]]:
     return min(100, sum(weight for weight, _ in points)), [reason for _, reason in points]
 
 
-def next_deadline(steps: list[LegalStep], today: date) -> tuple[date | None, str | None]:
-    """The nearest hearing or eviction date still ahead, unless the matter was dropped after it."""
+def live_deadlines(steps: list[LegalStep], today: date) -> list[LegalStep]:
+    """Hearings and eviction dates still ahead, nearest first, unless the matter was dropped
+    (withdrawn, cancelled, executed) on or after their date."""
     ended = max((s.date for s in steps if s.kind in _ENDING_KINDS), default=None)
-    ahead = sorted(
+    return sorted(
         (
             s
             for s in steps
@@ -73,6 +74,11 @@ def next_deadline(steps: list[LegalStep], today: date) -> tuple[date | None, str
         ),
         key=lambda s: s.date,
     )
+
+
+def next_deadline(steps: list[LegalStep], today: date) -> tuple[date | None, str | None]:
+    """The nearest hearing or eviction date still ahead, unless the matter was dropped after it."""
+    ahead = live_deadlines(steps, today)
     return (ahead[0].date, ahead[0].kind) if ahead else (None, None)
 
 

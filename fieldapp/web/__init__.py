@@ -18,13 +18,14 @@ def register_blueprints(app: Flask) -> None:
     from .field import bp as field_bp
     from .imports import bp as imports_bp
     from .meetings import bp as meetings_bp
+    from .push import bp as push_bp
     from .pwa import bp as pwa_bp
     from .register import bp as register_bp
     from .reports import bp as reports_bp
     from .routes import bp as routes_bp
 
     areas = (auth_bp, field_bp, register_bp, imports_bp, routes_bp, meetings_bp, reports_bp)
-    areas += (admin_bp, pwa_bp)
+    areas += (push_bp, admin_bp, pwa_bp)
     for blueprint in areas:
         app.register_blueprint(blueprint)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import abort, request
+from flask import abort, current_app, request
 from flask_login import current_user, login_required
 
 
@@ -37,3 +37,21 @@ def is_number(raw: str | None, limit: int = 2**31 - 1) -> bool:
     turn into 500s further on.
     """
     return bool(raw) and raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) <= limit
+
+
+def from_own_pages(header: str) -> bool:
+    """A JSON call without a CSRF token (sync, push subscriptions: the token may have expired
+    offline, and a service worker has none) must carry our custom header (a cross-site form
+    cannot send one) and, when the browser says where it came from, our own origin.
+
+    Behind a reverse proxy that rewrites Host, set FIELDAPP_PUBLIC_ORIGIN to the address the
+    phones use (e.g. https://doorstep.example.dk).
+    """
+    if request.headers.get(header) != "1":
+        return False
+    origin = request.headers.get("Origin")
+    if origin is None:
+        # Browsers send Origin on every cross-site POST; its absence means same-site.
+        return request.headers.get("Sec-Fetch-Site", "same-origin") == "same-origin"
+    expected = current_app.config["PUBLIC_ORIGIN"] or f"{request.scheme}://{request.host}"
+    return origin.rstrip("/") == expected.rstrip("/")

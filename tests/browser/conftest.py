@@ -58,6 +58,7 @@ def start_demo_server(
         **os.environ,
         "FIELDAPP_DATABASE_URL": database_url,
         "FIELDAPP_SECRET_KEY": "browser-test-secret",
+        "FIELDAPP_VAPID_PRIVATE_KEY": str(folder / "vapid_private.pem"),
         **(extra_env or {}),
     }
     process = subprocess.Popen(

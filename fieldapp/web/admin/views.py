@@ -12,6 +12,7 @@ from ...models import ROLES, ConsentText, Team, User
 from ...services.accounts import AccountError, create_user, end_user_sessions
 from ...services.audit import record_event
 from ...services.fieldwork import LANGUAGES, add_consent_text, current_consent_texts
+from ...services.push import remove_user_subscriptions
 from ..security import client_address, roles_required
 from . import bp
 
@@ -66,6 +67,7 @@ def set_active(user_id: int):
     user.active = request.form.get("active") == "1"
     if not user.active:
         end_user_sessions(db.session, user, "disabled")
+        remove_user_subscriptions(db.session, user.id)
     record_event(
         db.session,
         current_user,

@@ -15,7 +15,7 @@ from ...services.fieldwork import case_card, current_consent_texts
 from ...services.sync import SyncResult, apply_record, may_record_on
 from ...services.triage import refresh_priorities
 from ...services.worklist import todays_cases
-from ..security import client_address, roles_required
+from ..security import client_address, from_own_pages, roles_required
 from . import bp
 
 SYNC_HEADER = "X-Doorstep-Sync"
@@ -60,22 +60,6 @@ def card(case_id: int):
     )
 
 
-def _same_origin() -> bool:
-    """The sync call must come from our own pages: a custom header plus a matching Origin.
-
-    Behind a reverse proxy that rewrites Host, set FIELDAPP_PUBLIC_ORIGIN to the address the
-    phones use (e.g. https://doorstep.example.dk).
-    """
-    if request.headers.get(SYNC_HEADER) != "1":
-        return False
-    origin = request.headers.get("Origin")
-    if origin is None:
-        # Browsers send Origin on every cross-site POST; its absence means same-site.
-        return request.headers.get("Sec-Fetch-Site", "same-origin") == "same-origin"
-    expected = current_app.config["PUBLIC_ORIGIN"] or f"{request.scheme}://{request.host}"
-    return origin.rstrip("/") == expected.rstrip("/")
-
-
 def _apply_one(record: object) -> SyncResult:
     """Apply and commit one record on its own, so one bad record never blocks the others."""
     uuid = str(record.get("uuid", ""))[:40] if isinstance(record, dict) else ""
@@ -117,7 +101,7 @@ def sync():
         return jsonify(error="login_required", message="Please log in again."), 401
     if current_user.role not in ("worker", "lead"):
         abort(403)
-    if not _same_origin():
+    if not from_own_pages(SYNC_HEADER):
         return jsonify(error="origin", message="Sync must come from the Doorstep app."), 403
     payload = request.get_json(silent=True)
     records = payload.get("records") if isinstance(payload, dict) else None

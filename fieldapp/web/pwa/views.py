@@ -14,7 +14,7 @@ from . import bp
 SW_DIR = ROOT / "service-worker"
 STATIC_DIR = ROOT / "static"
 # Concatenated in this order; constants first so the others can use them.
-SW_PARTS = ("constants.js", "strategies.js", "outbox-sync.js", "main.js")
+SW_PARTS = ("constants.js", "strategies.js", "outbox-sync.js", "push.js", "main.js")
 
 
 # The app shell the worker precaches: a change to any of these must reach phones as a new
