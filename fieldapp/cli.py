@@ -537,8 +537,6 @@ def send_reminders_command(now_text: str | None) -> None:
 
 def _start_reminder_thread() -> None:
     """The embedded server's own sender, every PUSH_SCHEDULER_SECONDS, when push is set up."""
-    import threading
-
     from .services.push import PushSetupError
 
     app = current_app._get_current_object()
@@ -550,9 +548,18 @@ def _start_reminder_thread() -> None:
     except PushSetupError as error:
         click.echo(f"Push reminders are off: {error}")
         return
+    start_reminder_scheduler(app, interval)
+    click.echo(f"Sending push reminders every {interval} s.")
+
+
+def start_reminder_scheduler(app, interval: float):
+    """Run `send-reminders` in a daemon thread every `interval` seconds; set the returned
+    event to stop it. Several of these (or cron jobs) may run at once: see services.reminders."""
+    import threading
+
+    stop = threading.Event()
 
     def loop() -> None:
-        stop = threading.Event()
         while not stop.wait(interval):
             with app.app_context():
                 try:
@@ -564,4 +571,4 @@ def _start_reminder_thread() -> None:
                     db.session.remove()
 
     threading.Thread(target=loop, name="doorstep-reminders", daemon=True).start()
-    click.echo(f"Sending push reminders every {interval} s.")
+    return stop

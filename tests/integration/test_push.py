@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from fieldapp.cli import run_reminders
+from fieldapp.cli import run_reminders, start_reminder_scheduler
 from fieldapp.extensions import db
 from fieldapp.models import (
     Action,
@@ -604,3 +604,58 @@ def test_the_vapid_key_is_made_once_private_and_shown(app, runner):
     )
     assert public_key_b64(again.extensions["doorstep_vapid"]) == server_key(app)
     assert open(path).read() == before
+
+
+def test_a_lead_adds_a_hearing_and_every_device_gets_one_reminder_per_offset(
+    push_app, service, make_user, make_case
+):
+    worker = make_user("worker")
+    lead = make_user("lead")
+    other_lead = make_user("lead")
+    case_id = make_case(worker_id=worker.id)
+    devices = [subscribe(push_app, service, user) for user in (worker, lead, other_lead)]
+    auth = AuthActions(logged_in(push_app, lead))
+    page = auth.client.get(f"/cases/{case_id}").get_data(as_text=True)
+    version = page.split('name="version" value="')[1].split('"')[0]
+    response = auth.post(
+        f"/cases/{case_id}/legal-steps",
+        {"kind": "hearing", "date": HEARING.isoformat(), "version": version},
+        page=f"/cases/{case_id}",
+    )
+    assert response.status_code in (200, 303)
+    for days in range(9, -1, -1):
+        for hour in (6, 8, 12, 21):
+            send(push_app, local(HEARING - timedelta(days=days), hour))
+    for device in devices:
+        assert [d.payload["title"] for d in service.for_device(device)] == [
+            "Hearing in 7 days",
+            "Hearing in 2 days",
+            "Hearing tomorrow",
+        ]
+    assert service.requests == 9
+
+
+def test_the_embedded_scheduler_sends_without_cron(push_app, service, make_user, make_case):
+    worker = make_user("worker")
+    make_case(worker_id=worker.id)
+    phone = subscribe(push_app, service, worker)
+    with push_app.app_context():
+        from fieldapp.models import Organisation
+
+        organisation = db.session.scalar(select(Organisation))
+        # No quiet hours and a reminder the day before: a hearing tomorrow is due right now.
+        organisation.reminder_offsets = "1"
+        organisation.quiet_hours_start = organisation.quiet_hours_end = datetime.min.time()
+        tomorrow = datetime.now(ZONE).date() + timedelta(days=1)
+        case_id = db.session.scalar(select(Case.id))
+        db.session.add(LegalStep(case_id=case_id, kind="hearing", date=tomorrow, source="test"))
+        db.session.commit()
+    stop = start_reminder_scheduler(push_app, 0.2)
+    try:
+        for _ in range(100):
+            if service.for_device(phone):
+                break
+            threading.Event().wait(0.1)
+    finally:
+        stop.set()
+    assert [d.payload["title"] for d in service.for_device(phone)] == ["Hearing tomorrow"]
