@@ -85,7 +85,7 @@ def run(database_url: str, records: int, batch: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=500)
-    parser.add_argument("--batch", type=int, default=10)
+    parser.add_argument("--batch", type=int, default=25)
     parser.add_argument("--postgres", default="")
     args = parser.parse_args()
     import logging

@@ -128,6 +128,35 @@ def may_record_on(worker: User, case: Case) -> bool:
     )
 
 
+def prefetch(session: Session, records: list) -> tuple[set[tuple[str, str]], list[Case]]:
+    """For a batch: the (type, uuid) pairs already in the register, in one query per type,
+    and the cases the records name, loaded into the session (so each record costs no lookup).
+    A record that arrives in a parallel request after this is caught by the unique constraint.
+    Keep the returned cases referenced while applying: the session holds them only weakly.
+    """
+    by_kind: dict[str, set[str]] = {}
+    case_ids: set[int] = set()
+    for record in records:
+        if not isinstance(record, dict) or record.get("type") not in RECORD_MODELS:
+            continue
+        try:
+            by_kind.setdefault(record["type"], set()).add(
+                str(uuid_module.UUID(str(record.get("uuid", ""))))
+            )
+        except ValueError:
+            continue
+        if _is_id(record.get("case_id")):
+            case_ids.add(record["case_id"])
+    known: set[tuple[str, str]] = set()
+    for kind, uuids in by_kind.items():
+        models = [RECORD_MODELS[kind]] + ([CaseConflict] if kind == "case_edit" else [])
+        for model in models:
+            found = session.scalars(select(model.client_uuid).where(model.client_uuid.in_(uuids)))
+            known |= {(kind, value) for value in found}
+    cases = list(session.scalars(select(Case).where(Case.id.in_(case_ids)))) if case_ids else []
+    return known, cases
+
+
 def already_applied(session: Session, kind: str, client_uuid: str) -> bool:
     """True when a record with this phone UUID is in the register (or kept as a conflict)."""
     model = RECORD_MODELS[kind]
@@ -140,9 +169,14 @@ def already_applied(session: Session, kind: str, client_uuid: str) -> bool:
 
 
 def apply_record(
-    session: Session, worker: User, record: object, now: datetime | None = None
+    session: Session,
+    worker: User,
+    record: object,
+    now: datetime | None = None,
+    known: set[tuple[str, str]] | None = None,
 ) -> SyncResult:
-    """Validate and apply one outbox record; flushes, the caller commits per record."""
+    """Validate and apply one outbox record; flushes, the caller commits. `known` is what
+    prefetch() found already applied in this batch (None: look it up here)."""
     now = now or utcnow()
     if not isinstance(record, dict):
         return SyncResult("", "rejected", "a record must be an object", "")
@@ -156,7 +190,11 @@ def apply_record(
     kind = record.get("type")
     if kind not in RECORD_MODELS:
         return SyncResult(client_uuid, "rejected", f"type: {kind!r} is not known", "type")
-    if already_applied(session, kind, client_uuid):
+    if (
+        (kind, client_uuid) in known
+        if known is not None
+        else already_applied(session, kind, client_uuid)
+    ):
         return SyncResult(client_uuid, "duplicate", "already received")
     author = record.get("user")
     if author is not None and author != worker.id:
@@ -183,6 +221,17 @@ def apply_record(
         return SyncResult(client_uuid, "rejected", str(rejected), rejected.field)
 
 
+BATCHED = "doorstep_sync_batched"
+
+
+def _flush_unless_batched(session: Session) -> None:
+    """Flush now, so a database error belongs to this record; in a batch that commits as one
+    (session.info[BATCHED]), any error fails the whole batch anyway, and one flush at the
+    commit writes the inserts together."""
+    if not session.info.get(BATCHED):
+        session.flush()
+
+
 def _visit(session, worker, case, client_uuid, data, at) -> SyncResult:
     visit = Visit(
         client_uuid=client_uuid,
@@ -204,7 +253,7 @@ def _visit(session, worker, case, client_uuid, data, at) -> SyncResult:
             case.status = "in_contact"
     elif case.status == "new":
         case.status = "attempting_contact"
-    session.flush()
+    _flush_unless_batched(session)
     # The priority (days without contact) is refreshed once per sync request, by the caller.
     return SyncResult(client_uuid, "applied")
 
@@ -244,7 +293,7 @@ def _consent(session, worker, case, client_uuid, data, at) -> SyncResult:
             recorded_at=at,
         )
     )
-    session.flush()
+    _flush_unless_batched(session)
     return SyncResult(client_uuid, "applied")
 
 
@@ -259,7 +308,7 @@ def _need(session, worker, case, client_uuid, data, at) -> SyncResult:
             recorded_at=at,
         )
     )
-    session.flush()
+    _flush_unless_batched(session)
     return SyncResult(client_uuid, "applied")
 
 
@@ -285,7 +334,7 @@ def _action(session, worker, case, client_uuid, data, at) -> SyncResult:
             recorded_at=at,
         )
     )
-    session.flush()
+    _flush_unless_batched(session)
     return SyncResult(client_uuid, "applied")
 
 

@@ -5,7 +5,10 @@
 
 const DB_NAME = "doorstep";
 const STORE = "outbox";
-const BATCH = 10;
+// Up to 25 records or about 200 kB a request (a signature is an image): few round trips on a
+// slow line, and a request small enough to get through before the timeout.
+const BATCH = 25;
+const BATCH_CHARS = 200000;
 const REQUEST_TIMEOUT_MS = 15000;
 const bar = document.getElementById("outbox-bar");
 let sending = false;
@@ -118,8 +121,16 @@ export async function flush() {
   try {
     const me = Number(bar.dataset.user);
     const pending = (await outbox.all()).filter((r) => r.state !== "rejected" && r.user === me);
-    for (let start = 0; start < pending.length; start += BATCH) {
-      const batch = pending.slice(start, start + BATCH);
+    for (let start = 0; start < pending.length; ) {
+      const batch = [];
+      let chars = 0;
+      while (start < pending.length && batch.length < BATCH) {
+        const size = JSON.stringify(pending[start]).length;
+        if (batch.length && chars + size > BATCH_CHARS) break;
+        batch.push(pending[start]);
+        chars += size;
+        start += 1;
+      }
       let response;
       try {
         response = await postBatch(batch);
