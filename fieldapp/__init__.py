@@ -10,7 +10,7 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import load_config
-from .extensions import babel, csrf, db, htmx, login_manager, migrate, talisman
+from .extensions import babel, compress, csrf, db, htmx, login_manager, migrate, talisman
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -60,6 +60,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SECURE=settings["COOKIE_SECURE"],
         MAX_CONTENT_LENGTH=25 * 1024 * 1024,
+        # Compress code and styles only: HTML and JSON carry CSRF tokens and echo what people
+        # typed, and compressing secrets next to attacker-chosen text leaks them (BREACH).
+        COMPRESS_MIMETYPES=[
+            "text/css",
+            "text/javascript",
+            "application/javascript",
+            "application/manifest+json",
+            "image/svg+xml",
+        ],
     )
     if settings["PROXY_HOPS"]:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
@@ -72,6 +81,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             event.listen(db.engine, "connect", _sqlite_pragmas)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     htmx.init_app(app)
+    compress.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
     talisman.init_app(

