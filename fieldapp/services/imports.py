@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Integer, cast, func, insert, literal, null, select
+from sqlalchemy import JSON, Integer, cast, func, insert, literal, null, select, text
 from sqlalchemy.orm import Session, joinedload
 
 from ..models import (
@@ -403,6 +403,35 @@ def _finish(
     session.flush()
 
 
+def _insert_with_ids(session: Session, model, rows: list[dict]) -> list[int]:
+    """Insert rows and return their new ids, in order.
+
+    PostgreSQL: take the ids from the table's sequence first and insert with a plain
+    executemany; psycopg parses a RETURNING statement of a thousand rows of placeholders in
+    Python, which made a first list of 20,000 rows three times slower. SQLite: RETURNING.
+    """
+    if not rows:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        table = model.__table__.name
+        ids = list(
+            session.scalars(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
+                    "FROM generate_series(1, :count)"
+                ),
+                {"table": table, "count": len(rows)},
+            )
+        )
+        session.execute(
+            insert(model), [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
+        )
+        return ids
+    return list(
+        session.scalars(insert(model).returning(model.id, sort_by_parameter_order=True), rows)
+    )
+
+
 def _as_datetime(day: date) -> datetime:
     """A list date as the aware UTC timestamp Tenancy.arrears_as_of stores."""
     return datetime.combine(day, time(), tzinfo=UTC)
@@ -643,8 +672,9 @@ class _ArrearsWriter:
         if not self.creates:
             return
         session, now = self.session, utcnow()
-        household_ids = session.scalars(
-            insert(Household).returning(Household.id, sort_by_parameter_order=True),
+        household_ids = _insert_with_ids(
+            session,
+            Household,
             [
                 {
                     "name": row.tenant_name,
@@ -658,9 +688,10 @@ class _ArrearsWriter:
                 }
                 for row, entry in self.creates
             ],
-        ).all()
-        tenancy_ids = session.scalars(
-            insert(Tenancy).returning(Tenancy.id, sort_by_parameter_order=True),
+        )
+        tenancy_ids = _insert_with_ids(
+            session,
+            Tenancy,
             [
                 {
                     "household_id": household_id,
@@ -674,7 +705,7 @@ class _ArrearsWriter:
                 }
                 for (row, _), household_id in zip(self.creates, household_ids, strict=True)
             ],
-        ).all()
+        )
         # Every new case is the same but for its tenancy, so INSERT ... SELECT sends one id per
         # row instead of a row of parameters (which psycopg parses one by one, slowly).
         team = literal(self.team_id, Integer) if self.team_id is not None else null()

@@ -149,9 +149,7 @@ def refresh_priorities(
         priority, reasons = score(facts)
         new = (priority, reasons, deadline, kind)
         if new != (row.priority, row.priority_reasons, row.next_deadline, row.next_deadline_kind):
-            changes.append(
-                {"case": row.id, "p": priority, "r": reasons, "d": deadline, "k": kind}
-            )
+            changes.append({"case": row.id, "p": priority, "r": reasons, "d": deadline, "k": kind})
     if changes:
         session.flush()  # pending changes of these cases go first, then the figures
         table = Case.__table__
