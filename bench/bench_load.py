@@ -141,9 +141,7 @@ def lead_user(base: str, stats: Stats, until: float, rng: random.Random) -> None
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text if page else "")
         if token:
             form = {"csrf_token": token.group(1), "status": "new", "sort": "priority"}
-            stats.timed(
-                "case list filtered", lambda: session.post(f"{base}/cases", data=form)
-            )
+            stats.timed("case list filtered", lambda: session.post(f"{base}/cases", data=form))
         ids = re.findall(r'href="/cases/(\d+)"', page.text if page else "")
         if ids:
             case = rng.choice(ids)
@@ -162,9 +160,7 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=10, help="of them, leads")
     parser.add_argument("--duration", type=float, default=300, help="seconds of load")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
-    parser.add_argument(
-        "--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    )
+    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="doorstep-load-"))

@@ -121,12 +121,16 @@ def offline_and_axe(base: str, case_url: str) -> tuple[list[float], dict[str, in
         for path in pages:
             page.goto(path)
             violations[path] = _axe(page)
-        lead = browser.new_context(base_url=base, locale="en-GB", bypass_csp=True, **PHONE).new_page()
+        lead = browser.new_context(
+            base_url=base, locale="en-GB", bypass_csp=True, **PHONE
+        ).new_page()
         log_in(lead, "lead@example.org")
         for path in ("/dashboard", "/cases", "/imports", "/routes", "/settings/reminders"):
             lead.goto(path)
             violations[path] = _axe(lead)
-        anonymous = browser.new_context(base_url=base, locale="en-GB", bypass_csp=True, **PHONE).new_page()
+        anonymous = browser.new_context(
+            base_url=base, locale="en-GB", bypass_csp=True, **PHONE
+        ).new_page()
         anonymous.goto("/login")
         violations["/login"] = _axe(anonymous)
         browser.close()

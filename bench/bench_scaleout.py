@@ -7,7 +7,7 @@ Usage:
                                    [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 A scratch database is seeded with the demo town; every open case with a hearing or eviction
-date gets a reminder due now (offsets 1-60 days, no quiet hours), and `--devices`
+date in the next 14 days gets a reminder due now (offsets 1-5, 7, 10, 14 days, no quiet hours), and `--devices`
 subscriptions of the demo workers and lead point at a push service on 127.0.0.1 (the tests' own,
 which checks VAPID and decrypts every message). Both servers send reminders every
 `--senders-every` seconds; meanwhile `--records` visit records go to /sync, each batch sent to
@@ -56,7 +56,7 @@ def add_subscriptions(database_url: str, service: PushService, key: str, count: 
         connection.execute(
             text("update organisation set reminder_offsets = :offsets,"
                  " quiet_hours_start = '00:00:00', quiet_hours_end = '00:00:00'"),
-            {"offsets": ",".join(str(d) for d in range(1, 61))},
+            {"offsets": "1,2,3,4,5,7,10,14"},
         )  # fmt: skip
         for n in range(count):
             device = service.subscribe(key)
@@ -112,9 +112,7 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--records", type=int, default=2000)
     parser.add_argument("--senders-every", type=float, default=1.0)
-    parser.add_argument(
-        "--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    )
+    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="doorstep-scale-"))
@@ -143,7 +141,10 @@ def main() -> None:
             servers.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "fieldapp.cli", "run", "--port", str(port)],
-                    env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    env=env,
+                    cwd=ROOT,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
                 )  # fmt: skip
             )
         for port, process in zip(ports, servers, strict=True):
@@ -171,8 +172,9 @@ def main() -> None:
         with engine.connect() as connection:
             reminders = connection.execute(text("select count(*) from reminder")).scalar()
             states = dict(
-                connection.execute(text("select state, count(*) from push_delivery group by state"))
-                .all()
+                connection.execute(
+                    text("select state, count(*) from push_delivery group by state")
+                ).all()
             )
             visits = connection.execute(
                 text("select count(*) from visit where notes = ''")

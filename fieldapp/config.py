@@ -86,7 +86,7 @@ class Config:
     PUSH_LEASE_SECONDS = 300
     # The embedded server (`fieldapp run` / `fieldapp demo`) sends due reminders this often
     # when VAPID_SUBJECT is set; 0 = never (use `fieldapp send-reminders` from cron instead).
-    PUSH_SCHEDULER_SECONDS = 120
+    PUSH_SCHEDULER_SECONDS = 120.0
     TESTING = False
 
 

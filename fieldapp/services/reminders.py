@@ -62,6 +62,7 @@ MAX_TTL_SECONDS = 28 * 24 * 3600
 ROUTE_ANNOUNCE_WINDOW = timedelta(hours=36)
 MAX_BACKOFF_SECONDS = 3600
 OFFSET_LIMIT_DAYS = 60
+MAX_OFFSETS = 8
 
 
 @dataclass
@@ -95,6 +96,8 @@ def parse_offsets(text: str) -> list[int]:
         days.add(int(part))
     if not days:
         raise ValueError("give at least one number of days, e.g. 7, 2, 1")
+    if len(days) > MAX_OFFSETS:
+        raise ValueError(f"{len(days)} reminders before each date; at most {MAX_OFFSETS}")
     return sorted(days, reverse=True)
 
 

@@ -262,6 +262,13 @@ def test_the_organisation_sets_the_offsets(push_app, service, team):
     assert bad.status_code == 400
     text = bad.get_data(as_text=True)
     assert "&#39;x&#39;" in text and "25:99" in text
+    many = auth.post(
+        "/settings/reminders/organisation",
+        {"offsets": ",".join(str(n) for n in range(1, 30)), "quiet_start": "20:00",
+         "quiet_end": "08:00"},
+        page="/settings/reminders",
+    )  # fmt: skip
+    assert many.status_code == 400 and "at most 8" in many.get_data(as_text=True)
     good = auth.post(
         "/settings/reminders/organisation",
         {"offsets": "3", "quiet_start": "21:00", "quiet_end": "07:30"},
