@@ -129,7 +129,10 @@ def worker_user(base: str, email: str, stats: Stats, until: float, rng: random.R
                 "data": {"channel": "door", "result": "not_home", "notes": ""},
             }
             body = {"records": [record]}
-            stats.timed("sync", lambda: session.post(f"{base}/sync", json=body, headers=headers))
+            stats.timed(
+                "sync",
+                lambda body=body: session.post(f"{base}/sync", json=body, headers=headers),
+            )
         time.sleep(rng.uniform(0.5, 1.5))
 
 
@@ -141,7 +144,9 @@ def lead_user(base: str, stats: Stats, until: float, rng: random.Random) -> None
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text if page else "")
         if token:
             form = {"csrf_token": token.group(1), "status": "new", "sort": "priority"}
-            stats.timed("case list filtered", lambda: session.post(f"{base}/cases", data=form))
+            stats.timed(
+                "case list filtered", lambda form=form: session.post(f"{base}/cases", data=form)
+            )
         ids = re.findall(r'href="/cases/(\d+)"', page.text if page else "")
         if ids:
             case = rng.choice(ids)
