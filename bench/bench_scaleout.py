@@ -7,11 +7,12 @@ Usage:
                                    [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 A scratch database is seeded with the demo town; every open case with a hearing or eviction
-date in the next 14 days gets a reminder due now (offsets 1-5, 7, 10, 14 days, no quiet
-hours), and `--devices` subscriptions of the demo workers and lead point at a push service
-on 127.0.0.1 (the tests' own, which checks VAPID and decrypts every message). Both servers send reminders every
-`--senders-every` seconds; meanwhile `--records` visit records go to /sync, each batch sent to
-one server and replayed to the other, as a phone whose connection moved might.
+date in the next 14 days gets a reminder due now (offsets 1-5, 7, 10 and 14 days, no quiet
+hours), and `--devices` subscriptions of the demo workers and lead point at a push service on
+127.0.0.1 (the tests' own, which checks VAPID and decrypts every message). Both servers send
+reminders every `--senders-every` seconds; meanwhile `--records` visit records go to /sync,
+each batch sent to one server and replayed to the other, as a phone whose connection moved
+might.
 """
 
 from __future__ import annotations
