@@ -16,6 +16,7 @@ import csv
 import io
 import logging
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -196,20 +197,27 @@ def bench(
     label: str,
     database: Callable[[], AbstractContextManager[str]],
     files: list[tuple[str, bytes]],
+    runs: int,
 ) -> None:
-    """Time the imports on one fresh database and trace memory on another; print a table."""
-    with database() as url:
-        timed = run_imports(url, files, trace=False)
+    """Time the imports on `runs` fresh databases (the median is printed, with the range: these
+    machines vary by a third between runs) and trace memory on another; print a table."""
+    timings = []
+    for _ in range(runs):
+        with database() as url:
+            timings.append(run_imports(url, files, trace=False))
     with database() as url:
         traced = run_imports(url, files, trace=True)
-    for (name, data), fast, slow in zip(files, timed, traced, strict=True):
+    for index, ((name, data), slow) in enumerate(zip(files, traced, strict=True)):
+        seconds = sorted(run[index].seconds for run in timings)
+        fast = timings[0][index]
+        median = statistics.median(seconds)
         rows = fast.report.new + fast.report.updated + fast.report.unchanged
         rows += fast.report.rejected
         counts = ", ".join(f"{k} {v}" for k, v in fast.report.counts().items())
         print(
-            f"{label:<10} {name:<22} {rows:>7} rows  {fast.seconds:7.2f} s  "
-            f"{rows / fast.seconds:8.0f} rows/s  peak {slow.peak_bytes / 2**20:7.1f} MiB  "
-            f"({len(data) / 2**20:.1f} MiB file; {counts})"
+            f"{label:<10} {name:<14} {rows:>7} rows  median {median:6.2f} s "
+            f"({seconds[0]:.2f}-{seconds[-1]:.2f}, {runs} runs)  {rows / median:6.0f} rows/s  "
+            f"peak {slow.peak_bytes / 2**20:6.1f} MiB  ({len(data) / 2**20:.1f} MiB file; {counts})"
         )
 
 
@@ -218,6 +226,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=20_000, help="rows in the first list")
     parser.add_argument("--postgres", metavar="URL", help="server URL to bench PostgreSQL too")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per backend")
     args = parser.parse_args()
 
     people = tenants(args.rows)
@@ -226,9 +235,9 @@ def main() -> None:
         ("changed list", list_bytes(changed_list(people), "29-11-2026")),
     ]
     print(f"Python {sys.version.split()[0]}; {args.rows} tenancies in the first list")
-    bench("sqlite", sqlite_database, files)
+    bench("sqlite", sqlite_database, files, args.runs)
     if args.postgres:
-        bench("postgresql", lambda: postgres_database(args.postgres), files)
+        bench("postgresql", lambda: postgres_database(args.postgres), files, args.runs)
 
 
 if __name__ == "__main__":

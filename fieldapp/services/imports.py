@@ -406,30 +406,74 @@ def _finish(
 def _insert_with_ids(session: Session, model, rows: list[dict]) -> list[int]:
     """Insert rows and return their new ids, in order.
 
-    PostgreSQL: take the ids from the table's sequence first and insert with a plain
-    executemany; psycopg parses a RETURNING statement of a thousand rows of placeholders in
-    Python, which made a first list of 20,000 rows three times slower. SQLite: RETURNING.
+    PostgreSQL: the ids come from the table's sequence first, then the rows go in by COPY;
+    a RETURNING statement of a thousand rows of placeholders is parsed in Python by psycopg,
+    which made a first list of 20,000 rows three times slower. SQLite: RETURNING.
     """
     if not rows:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        table = model.__table__.name
         ids = list(
             session.scalars(
                 text(
                     "SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
                     "FROM generate_series(1, :count)"
                 ),
-                {"table": table, "count": len(rows)},
+                {"table": model.__table__.name, "count": len(rows)},
             )
         )
-        session.execute(
-            insert(model), [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
+        _bulk_insert(
+            session, model, [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
         )
         return ids
     return list(
         session.scalars(insert(model).returning(model.id, sort_by_parameter_order=True), rows)
     )
+
+
+def _bulk_insert(session: Session, model, rows: list[dict]) -> None:
+    """Insert many rows of one shape: COPY on PostgreSQL (several times faster than even a
+    pipelined executemany), executemany elsewhere. Values go through the columns' own
+    conversions (UTC timestamps stored naive, JSON as text), as an INSERT would do them."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(model), rows)
+        return
+    session.flush()
+    table = model.__table__
+    # COPY knows only server defaults: fill in the columns' Python-side ones as INSERT would.
+    defaults = {
+        column.name: column.default
+        for column in table.columns
+        if column.name not in rows[0] and column.default is not None
+    }
+    if defaults:
+        rows = [
+            {
+                **{
+                    name: default.arg(None) if default.is_callable else default.arg
+                    for name, default in defaults.items()
+                },
+                **row,
+            }
+            for row in rows
+        ]
+    names = list(rows[0])
+    dialect = session.get_bind().dialect
+    converters = [
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    ]
+    cursor = session.connection().connection.driver_connection.cursor()
+    columns = ", ".join(f'"{name}"' for name in names)
+    with cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    convert(row[name]) if convert else row[name]
+                    for name, convert in zip(names, converters, strict=True)
+                ]
+            )
 
 
 def _as_datetime(day: date) -> datetime:
@@ -728,8 +772,9 @@ class _ArrearsWriter:
                 )
             )
             case_ids.extend(session.scalars(select(Case.id).where(Case.tenancy_id.in_(chunk))))
-        session.execute(
-            insert(ArrearsRecord),
+        _bulk_insert(
+            session,
+            ArrearsRecord,
             [
                 {
                     "tenancy_id": tenancy_id,
@@ -742,8 +787,9 @@ class _ArrearsWriter:
                 for (row, _), tenancy_id in zip(self.creates, tenancy_ids, strict=True)
             ],
         )
-        session.execute(
-            insert(CaseEvent),
+        _bulk_insert(
+            session,
+            CaseEvent,
             [
                 {
                     "case_id": case_id,
