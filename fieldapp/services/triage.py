@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from ..models import OPEN_STATUSES, Case, Household, LegalStep, Tenancy
@@ -152,20 +153,44 @@ def refresh_priorities(
             changes.append({"case": row.id, "p": priority, "r": reasons, "d": deadline, "k": kind})
     if changes:
         session.flush()  # pending changes of these cases go first, then the figures
-        table = Case.__table__
-        session.execute(
-            update(table)
-            .where(table.c.id == bindparam("case"))
-            .values(
-                priority=bindparam("p"),
-                priority_reasons=bindparam("r"),
-                next_deadline=bindparam("d"),
-                next_deadline_kind=bindparam("k"),
-            ),
-            changes,
-        )
+        _write_figures(session, changes)
         changed = {change["case"] for change in changes}
         for obj in list(session.identity_map.values()):
             if isinstance(obj, Case) and obj.id in changed:
                 session.expire(obj, _FIGURES)
     return len(cases)
+
+
+def _write_figures(session: Session, changes: list[dict]) -> None:
+    """One UPDATE from arrays on PostgreSQL (an executemany of 20,000 rows is 20,000 round
+    trips in a pipeline); an executemany elsewhere."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text(
+                "UPDATE case_file AS c SET priority = v.p, priority_reasons = v.r::json,"
+                " next_deadline = v.d, next_deadline_kind = v.k"
+                " FROM unnest(CAST(:ids AS integer[]), CAST(:ps AS integer[]),"
+                " CAST(:rs AS text[]), CAST(:ds AS date[]), CAST(:ks AS varchar[]))"
+                " AS v(id, p, r, d, k) WHERE c.id = v.id"
+            ),
+            {
+                "ids": [c["case"] for c in changes],
+                "ps": [c["p"] for c in changes],
+                "rs": [json.dumps(c["r"]) for c in changes],
+                "ds": [c["d"] for c in changes],
+                "ks": [c["k"] for c in changes],
+            },
+        )
+        return
+    table = Case.__table__
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("case"))
+        .values(
+            priority=bindparam("p"),
+            priority_reasons=bindparam("r"),
+            next_deadline=bindparam("d"),
+            next_deadline_kind=bindparam("k"),
+        ),
+        changes,
+    )
