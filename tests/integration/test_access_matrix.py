@@ -1,0 +1,179 @@
+"""Who may reach what: every registered URL rule, every method, for every kind of person,
+against the policy written down below. A new endpoint without a line in POLICY fails the test,
+so access is decided when an endpoint is added, not discovered later.
+
+People: anonymous; the worker a case is assigned to; a colleague in the same team; the team's
+lead; a lead and a worker of another team; the administrator. Ids in URLs are the team A
+case (so "another team" means someone else's case) or, for other objects, ids that do not
+exist (an allowed person then gets 404, a refused one 403 before any look-up).
+
+Outcomes: "login" (anonymous: a redirect to /login or 401), "deny" (403, or 404 for an object
+the person may not know exists), "ok" (anything else: 2xx, 3xx, 400 or 422 for the empty
+form, 404 for an object that does not exist, 409).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+
+from tests.support import PASSWORD, csrf_from
+
+PEOPLE = ("anonymous", "worker", "colleague", "lead", "other_lead", "other_worker", "admin")
+EVERYONE = set(PEOPLE)
+LOGGED_IN = EVERYONE - {"anonymous"}
+TEAM_A = {"worker", "colleague", "lead"}
+FIELD = {"worker", "colleague", "lead", "other_lead", "other_worker"}  # workers and leads
+LEADS = {"lead", "other_lead"}
+
+# endpoint -> who gets through ("public": everyone, anonymous included). For case URLs the
+# case belongs to team A and is assigned to "worker"; a set there is about that case.
+POLICY: dict[str, set[str] | str] = {
+    "static": "public",
+    "pwa.manifest": "public",
+    "pwa.offline": "public",
+    "pwa.service_worker": "public",
+    "auth.login": "public",
+    "auth.set_language": "public",
+    "auth.index": LOGGED_IN,
+    "auth.logout": LOGGED_IN,
+    # the field app
+    "field.today": FIELD,
+    "field.card": {"worker", "colleague", "lead"},  # the team covers for each other
+    "field.sync": FIELD,  # each record is checked against its case (tests/integration/test_sync)
+    # the register: the team's lead; the assigned worker reads the case and adds dates
+    "register.dashboard": LEADS,
+    "register.cases": LEADS,
+    "register.assign": LEADS,
+    "register.resolve": LEADS,
+    "register.case_page": {"worker", "lead"},
+    "register.update": {"worker", "lead"},  # the worker follows the case to its outcome
+    "register.assign_one": {"lead"},
+    "register.legal_step": {"worker", "lead"},
+    "register.position": {"lead"},
+    "imports.upload": LEADS,
+    "imports.stage": LEADS,
+    "imports.confirm": LEADS,
+    "imports.repreview": LEADS,
+    "imports.geocode": LEADS,
+    "routes.plan_page": LEADS,
+    "routes.plan": LEADS,
+    "routes.publish": LEADS,
+    "routes.move": LEADS,
+    "routes.drop": LEADS,
+    "meetings.meetings": LEADS,
+    "meetings.create": LEADS,
+    "meetings.meeting": LEADS,
+    "meetings.decide": LEADS,
+    "meetings.minutes": LEADS,
+    "meetings.print_view": LEADS,
+    "reports.outcomes": LEADS,
+    "reports.assumptions": LEADS,
+    "reports.outcomes_csv_file": LEADS,
+    # reminders: everyone sees their own devices; only workers and leads subscribe
+    "push.settings": LOGGED_IN,
+    "push.subscribe": FIELD,
+    "push.unsubscribe": FIELD,
+    "push.remove_device": LOGGED_IN,
+    "push.organisation_settings": {"lead", "other_lead", "admin"},
+    # administration
+    "admin.users": {"admin"},
+    "admin.add_user": {"admin"},
+    "admin.set_active": {"admin"},
+    "admin.consent_texts": {"admin"},
+    "admin.add_text": {"admin"},
+}
+
+MISSING_ID = 999_999
+
+
+@pytest.fixture
+def town(app, make_user, make_case):
+    """Two teams with a lead and workers each, an administrator, and a case per team."""
+    people = {
+        "worker": make_user("worker", team="Team A"),
+        "colleague": make_user("worker", team="Team A"),
+        "lead": make_user("lead", team="Team A"),
+        "other_lead": make_user("lead", team="Team B"),
+        "other_worker": make_user("worker", team="Team B"),
+        "admin": make_user("admin"),
+    }
+    case_a = make_case(
+        worker_id=people["worker"].id, team="Team A", steps=[("hearing", date(2026, 12, 10))]
+    )
+    make_case(worker_id=people["other_worker"].id, team="Team B")
+    return people, case_a
+
+
+def _url(rule, case_id: int) -> str:
+    values = {}
+    for name in rule.arguments:
+        if name == "case_id":
+            values[name] = case_id
+        elif name == "filename":
+            values[name] = "css/app.css"
+        elif name == "staged_id":
+            values[name] = "0" * 32
+        else:
+            values[name] = MISSING_ID
+    path = rule.rule
+    for name, value in values.items():
+        path = re.sub(rf"<(?:[a-z]+:)?{name}>", str(value), path)
+    return path
+
+
+def _outcome(response) -> str:
+    location = response.headers.get("Location", "")
+    if response.status_code == 401 or (response.status_code in (302, 303) and "/login" in location):
+        return "login"
+    if response.status_code in (403, 404):
+        return "deny_or_missing"
+    return "ok"
+
+
+def test_every_endpoint_has_a_rule_and_keeps_to_it(app, town):
+    people, case_a = town
+    rules = [r for r in app.url_map.iter_rules()]
+    unruled = sorted({r.endpoint for r in rules} - set(POLICY))
+    assert not unruled, f"endpoints without an access rule in POLICY: {unruled}"
+    stale = sorted(set(POLICY) - {r.endpoint for r in rules})
+    assert not stale, f"rules for endpoints that no longer exist: {stale}"
+
+    wrong: list[str] = []
+    for person in PEOPLE:
+        client = app.test_client()
+        if person != "anonymous":
+            token = csrf_from(client.get("/login").get_data(as_text=True))
+            answer = client.post(
+                "/login",
+                data={"email": people[person].email, "password": PASSWORD, "csrf_token": token},
+            )
+            assert answer.status_code in (302, 303), person
+        token = csrf_from(client.get("/offline").get_data(as_text=True))
+        headers = {"X-CSRFToken": token, "X-Doorstep-Sync": "1", "X-Doorstep-Push": "1"}
+        for rule in rules:
+            if rule.endpoint == "auth.logout":
+                continue  # would end this person's session for the rest of the walk
+            policy = POLICY[rule.endpoint]
+            allowed = policy == "public" or person in policy
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                url = _url(rule, case_a)
+                response = client.open(url, method=method, headers=headers, json=None)
+                got = _outcome(response)
+                object_missing = response.status_code == 404 and any(
+                    a != "case_id" and a != "filename" for a in rule.arguments
+                )
+                if policy == "public":
+                    # a wrong login is a 401, a bad form a 400: never refused for who one is
+                    ok = response.status_code != 403 and response.status_code < 500
+                elif allowed:
+                    ok = got == "ok" or object_missing
+                elif person == "anonymous":
+                    ok = got == "login"
+                else:
+                    ok = got == "deny_or_missing"
+                if not ok:
+                    wrong.append(f"{person:<12} {method:<6} {url} -> {response.status_code}")
+    assert not wrong, "access differs from POLICY:\n" + "\n".join(wrong)
