@@ -137,10 +137,11 @@ def prefetch(session: Session, records: list) -> tuple[set[tuple[str, str]], lis
     by_kind: dict[str, set[str]] = {}
     case_ids: set[int] = set()
     for record in records:
-        if not isinstance(record, dict) or record.get("type") not in RECORD_MODELS:
+        kind = record.get("type") if isinstance(record, dict) else None
+        if not isinstance(kind, str) or kind not in RECORD_MODELS:
             continue
         try:
-            by_kind.setdefault(record["type"], set()).add(
+            by_kind.setdefault(kind, set()).add(
                 str(uuid_module.UUID(str(record.get("uuid", ""))))
             )
         except ValueError:
@@ -188,7 +189,7 @@ def apply_record(
             raw_uuid[:40], "rejected", f"uuid: {raw_uuid[:40]!r} is not a UUID", "uuid"
         )
     kind = record.get("type")
-    if kind not in RECORD_MODELS:
+    if not isinstance(kind, str) or kind not in RECORD_MODELS:
         return SyncResult(client_uuid, "rejected", f"type: {kind!r} is not known", "type")
     if (
         (kind, client_uuid) in known
