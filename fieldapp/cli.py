@@ -41,6 +41,7 @@ def register_commands(app) -> None:
         plan_routes_command,
         vapid_keys_command,
         send_reminders_command,
+        purge_command,
     ):
         app.cli.add_command(command)
 
@@ -506,6 +507,21 @@ def run_reminders(now: datetime | None = None):
     )
 
 
+def _parse_now(now_text: str | None) -> datetime | None:
+    """--now as an aware UTC time (naive means UTC); a bad value is a usage error naming it."""
+    from datetime import UTC
+
+    if not now_text:
+        return None
+    try:
+        now = datetime.fromisoformat(now_text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{now_text!r} is not an ISO 8601 time", param_hint="--now"
+        ) from None
+    return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+
+
 @click.command("send-reminders")
 @click.option("--now", "now_text", default=None, help="Pretend it is this UTC time (ISO 8601).")
 @with_appcontext
@@ -514,19 +530,9 @@ def send_reminders_command(now_text: str | None) -> None:
 
     Safe to run on several servers at once: each reminder reaches each device once.
     """
-    from datetime import UTC
-
     from .services.push import PushSetupError
 
-    now = None
-    if now_text:
-        try:
-            now = datetime.fromisoformat(now_text)
-        except ValueError:
-            raise click.BadParameter(
-                f"{now_text!r} is not an ISO 8601 time", param_hint="--now"
-            ) from None
-        now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+    now = _parse_now(now_text)
     try:
         check_schema_current()
         report = run_reminders(now)
@@ -572,3 +578,32 @@ def start_reminder_scheduler(app, interval: float):
 
     threading.Thread(target=loop, name="doorstep-reminders", daemon=True).start()
     return stop
+
+
+@click.command("purge")
+@click.option("--dry-run", is_flag=True, help="Show what would be anonymised; change nothing.")
+@click.option("--now", "now_text", default=None, help="Pretend it is this UTC time (ISO 8601).")
+@with_appcontext
+def purge_command(dry_run: bool, now_text: str | None) -> None:
+    """Anonymise closed cases past the organisation's retention period (run it from cron)."""
+    from .models.types import utcnow
+    from .services.audit import record_event
+    from .services.retention import purge
+
+    now = _parse_now(now_text) or utcnow()
+    try:
+        check_schema_current()
+    except SchemaBehind as error:
+        raise click.ClickException(str(error)) from None
+    report = purge(
+        db.session,
+        now,
+        consent_months=current_app.config["CONSENT_RETENTION_MONTHS"],
+        dry_run=dry_run,
+    )
+    if dry_run:
+        db.session.rollback()
+    else:
+        record_event(db.session, None, "purge", "case", "", "", report.line())
+        db.session.commit()
+    click.echo(report.line())

@@ -87,6 +87,9 @@ class Config:
     # The embedded server (`fieldapp run` / `fieldapp demo`) sends due reminders this often
     # when VAPID_SUBJECT is set; 0 = never (use `fieldapp send-reminders` from cron instead).
     PUSH_SCHEDULER_SECONDS = 120.0
+    # Consent records stay whole this long after their case closed (the proof of what was
+    # agreed); then `fieldapp purge` removes the signature image and the witness's name.
+    CONSENT_RETENTION_MONTHS = 60
     TESTING = False
 
 

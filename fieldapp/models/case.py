@@ -67,6 +67,8 @@ class Case(db.Model):
     last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by `fieldapp purge` (services.retention) when the case's free text was removed.
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Bumped on every change of the case's own fields; stale offline edits become conflicts.
     version: Mapped[int] = mapped_column(Integer, default=1)
 

@@ -42,6 +42,8 @@ class Organisation(db.Model):
     quiet_hours_start: Mapped[time] = mapped_column(
         Time, default=time(20), server_default="20:00:00"
     )
+    # Months after closing before a case is anonymised (services.retention).
+    retention_months: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
     quiet_hours_end: Mapped[time] = mapped_column(Time, default=time(8), server_default="08:00:00")
 
     teams: Mapped[list[Team]] = relationship(back_populates="organisation")

@@ -141,9 +141,7 @@ def prefetch(session: Session, records: list) -> tuple[set[tuple[str, str]], lis
         if not isinstance(kind, str) or kind not in RECORD_MODELS:
             continue
         try:
-            by_kind.setdefault(kind, set()).add(
-                str(uuid_module.UUID(str(record.get("uuid", ""))))
-            )
+            by_kind.setdefault(kind, set()).add(str(uuid_module.UUID(str(record.get("uuid", "")))))
         except ValueError:
             continue
         if _is_id(record.get("case_id")):

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from ...extensions import db, htmx
-from ...models import Case, Tenancy, User
+from ...models import Case, Household, Tenancy, User
+from ...models.types import utcnow
 from ...services.audit import record_event
 from ...services.cases import (
     CaseError,
@@ -29,6 +39,7 @@ from ...services.cases import (
     update_case,
 )
 from ...services.geocoding import place_pin
+from ...services.subject_access import household_record
 from ...services.sync import open_conflicts, resolve_conflict
 from ...services.worklist import dashboard_figures
 from ..security import client_address, is_number, roles_required
@@ -295,3 +306,55 @@ def position(case_id: int):
     )
     db.session.commit()
     return redirect(url_for("register.case_page", case_id=case.id), code=303)
+
+
+def _household_for_current_lead(household_id: int) -> Household:
+    """The household, if one of its cases belongs to this lead's team (404 otherwise: another
+    team's lead learns nothing, not even that the household exists)."""
+    household = db.session.get(Household, household_id)
+    if household is None:
+        abort(404)
+    teams = db.session.scalars(
+        select(Case.team_id)
+        .join(Tenancy, Tenancy.id == Case.tenancy_id)
+        .where(Tenancy.household_id == household.id)
+    ).all()
+    if current_user.team_id is not None and not any(
+        team in (None, current_user.team_id) for team in teams
+    ):
+        abort(404)
+    return household
+
+
+def _subject_access(household_id: int, form: str) -> dict:
+    household = _household_for_current_lead(household_id)
+    record = household_record(db.session, household, utcnow())
+    record_event(
+        db.session, current_user, "export", "household", household.id, client_address(), form
+    )
+    db.session.commit()
+    return record
+
+
+@bp.get("/households/<int:household_id>/record")
+@roles_required("lead")
+def subject_access(household_id: int):
+    """Everything held on a household, readable and printable (right of access, Art. 15)."""
+    return render_template(
+        "register/subject_access.html", record=_subject_access(household_id, "html")
+    )
+
+
+@bp.get("/households/<int:household_id>/record.json")
+@roles_required("lead")
+def subject_access_json(household_id: int):
+    """The same, machine-readable, as a download."""
+    record = _subject_access(household_id, "json")
+    response = current_app.response_class(
+        current_app.json.dumps(record, ensure_ascii=False, indent=2),
+        mimetype="application/json",
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="household-{household_id}.json"'
+    )
+    return response

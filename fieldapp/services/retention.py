@@ -1,0 +1,194 @@
+"""Storage limitation (GDPR Art. 5(1)(e)): closed cases are anonymised after the period the
+organisation sets, so the register keeps what the statistics need and nothing that names a
+person.
+
+What goes, for a case closed more than `Organisation.retention_months` ago:
+- the free text written about the case: visit notes and next steps, notes on needs,
+  descriptions of actions, notes on legal steps, the decisions and named responsible persons
+  of meeting items, and the field values of offline edits and conflicts (they hold phone
+  numbers and names);
+- once every case of the household is so anonymised: the household's name, address, postcode,
+  town, phone, position and the search keys made from them, and the tenancies' references.
+
+What stays, so that the yearly figures still add up: the case (status, cause, outcome, dates,
+team, worker), its legal steps and their dates, arrears figures, visits' channel and result,
+needs' kinds, actions' owners and statuses, the household row (as an id, with its number of
+adults and children) and the tenancy's landlord. Consent records stay whole (the proof of what
+was agreed, on which version of the text) until `CONSENT_RETENTION_MONTHS` after closing; then
+their signature image and witness name go too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, select, update
+from sqlalchemy.orm import Session, aliased
+
+from ..models import (
+    Action,
+    Case,
+    CaseConflict,
+    CaseEdit,
+    Consent,
+    Household,
+    LegalStep,
+    MeetingItem,
+    Need,
+    Organisation,
+    Tenancy,
+    Visit,
+)
+
+
+@dataclass
+class PurgeReport:
+    """What a purge did (or, dry, would do)."""
+
+    cases: list[int] = field(default_factory=list)
+    households: list[int] = field(default_factory=list)
+    consents: int = 0
+    dry_run: bool = False
+
+    def line(self) -> str:
+        verb = "would be" if self.dry_run else "were"
+        return (
+            f"{len(self.cases)} closed cases and {len(self.households)} households {verb} "
+            f"anonymised; {self.consents} consent signatures {verb} removed."
+        )
+
+
+def _months(months: int) -> timedelta:
+    return timedelta(days=round(months * 365.25 / 12))
+
+
+def _cutoffs(session: Session, now: datetime) -> dict[int | None, datetime]:
+    """Per team (None: cases without one, under the first organisation), the closing time
+    before which a case is due for anonymising."""
+    cutoffs: dict[int | None, datetime] = {}
+    first = None
+    for organisation in session.scalars(select(Organisation).order_by(Organisation.id)):
+        cutoff = now - _months(organisation.retention_months)
+        first = cutoff if first is None else first
+        for team in organisation.teams:
+            cutoffs[team.id] = cutoff
+    if first is not None:
+        cutoffs[None] = first
+    return cutoffs
+
+
+def due_cases(session: Session, now: datetime) -> list[int]:
+    """Closed, not yet anonymised cases closed before their organisation's cut-off."""
+    ids: list[int] = []
+    for team_id, cutoff in _cutoffs(session, now).items():
+        team_filter = Case.team_id.is_(None) if team_id is None else Case.team_id == team_id
+        ids += session.scalars(
+            select(Case.id).where(
+                team_filter,
+                Case.status == "closed",
+                Case.closed_at < cutoff,
+                Case.anonymised_at.is_(None),
+            )
+        )
+    return sorted(ids)
+
+
+def purge(
+    session: Session, now: datetime, *, consent_months: int, dry_run: bool = False
+) -> PurgeReport:
+    """Anonymise what is due; the caller commits (or, for a dry run, rolls back)."""
+    report = PurgeReport(dry_run=dry_run)
+    report.cases = due_cases(session, now)
+    for chunk in _chunks(report.cases):
+        _anonymise_cases(session, chunk, now)
+    session.flush()
+    report.households = _households_done(session)
+    for chunk in _chunks(report.households):
+        _anonymise_households(session, chunk)
+    consent_cutoff = now - _months(consent_months)
+    old_consents = (
+        select(Consent.id)
+        .join(Case, Case.id == Consent.case_id)
+        .where(Case.anonymised_at.is_not(None), Case.closed_at < consent_cutoff)
+        .where((Consent.signature != "") | (Consent.witness != ""))
+    )
+    consent_ids = list(session.scalars(old_consents))
+    report.consents = len(consent_ids)
+    for chunk in _chunks(consent_ids):
+        session.execute(
+            update(Consent).where(Consent.id.in_(chunk)).values(signature="", witness="")
+        )
+    session.flush()
+    return report
+
+
+def _chunks(ids: list[int], size: int = 500):
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _anonymise_cases(session: Session, ids: list[int], now: datetime) -> None:
+    session.execute(update(Visit).where(Visit.case_id.in_(ids)).values(notes="", next_step=""))
+    session.execute(update(Need).where(Need.case_id.in_(ids)).values(note=""))
+    session.execute(update(Action).where(Action.case_id.in_(ids)).values(description=""))
+    session.execute(update(LegalStep).where(LegalStep.case_id.in_(ids)).values(note=""))
+    session.execute(
+        update(MeetingItem).where(MeetingItem.case_id.in_(ids)).values(decision="", responsible="")
+    )
+    session.execute(update(CaseEdit).where(CaseEdit.case_id.in_(ids)).values(changes={}))
+    session.execute(
+        update(CaseConflict).where(CaseConflict.case_id.in_(ids)).values(proposed={}, current={})
+    )
+    session.execute(update(Case).where(Case.id.in_(ids)).values(anonymised_at=now))
+
+
+def _households_done(session: Session) -> list[int]:
+    """Households not yet blanked all of whose cases are anonymised."""
+    other = aliased(Case)
+    other_tenancy = aliased(Tenancy)
+    still_live = exists(
+        select(other.id)
+        .join(other_tenancy, other_tenancy.id == other.tenancy_id)
+        .where(other_tenancy.household_id == Household.id, other.anonymised_at.is_(None))
+    )
+    return list(
+        session.scalars(
+            select(Household.id)
+            .where((Household.name != "") | (Household.address != ""), ~still_live)
+            .where(
+                exists(
+                    select(Tenancy.id).where(
+                        Tenancy.household_id == Household.id,
+                        exists(
+                            select(Case.id).where(
+                                and_(Case.tenancy_id == Tenancy.id, Case.anonymised_at.is_not(None))
+                            )
+                        ),
+                    )
+                )
+            )
+            .order_by(Household.id)
+        )
+    )
+
+
+def _anonymise_households(session: Session, ids: list[int]) -> None:
+    session.execute(
+        update(Household)
+        .where(Household.id.in_(ids))
+        .values(
+            name="",
+            name_key="",
+            address="",
+            address_key="",
+            postcode="",
+            town="",
+            phone="",
+            lat=None,
+            lon=None,
+            geo_source="",
+            geo_accuracy="",
+        )
+    )
+    session.execute(update(Tenancy).where(Tenancy.household_id.in_(ids)).values(reference=None))

@@ -1,0 +1,149 @@
+"""Retention: `fieldapp purge` anonymises closed cases after the organisation's period, keeps
+what the statistics need (they add up the same before and after), leaves open and recent cases
+alone, and a dry run changes nothing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from fieldapp.extensions import db
+from fieldapp.models import (
+    Case,
+    Consent,
+    ConsentText,
+    Household,
+    LegalStep,
+    Organisation,
+    Tenancy,
+    User,
+    Visit,
+)
+from fieldapp.services.reports import outcome_figures
+
+NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def register(app, make_user, make_case):
+    """An old closed case (evicted, with a visit, a note and a signed consent), a recent
+    closed case, an open case, and an old closed case whose household has an open one."""
+    worker = make_user("worker", name="Mette Holm")
+    old = make_case(
+        name="Aisha Farah", address="Kongevejen 118", postcode="3000",
+        worker_id=worker.id, status="closed", outcome="evicted", children=2,
+        steps=[("petition", date(2023, 3, 1)), ("executed", date(2023, 6, 1))],
+    )  # fmt: skip
+    recent = make_case(
+        name="Lars Bakken", worker_id=worker.id, status="closed", outcome="paid_up",
+        steps=[("petition", date(2026, 5, 1))],
+    )  # fmt: skip
+    open_case = make_case(name="Signe Hansen", worker_id=worker.id)
+    shared = make_case(name="Omar Ali", address="Stengade 9", status="closed", outcome="paid_up")
+    with app.app_context():
+        session = db.session
+        closed = {old: datetime(2023, 6, 2, tzinfo=UTC), recent: datetime(2026, 6, 1, tzinfo=UTC)}
+        closed[shared] = datetime(2022, 1, 1, tzinfo=UTC)
+        for case_id, at in closed.items():
+            session.get(Case, case_id).closed_at = at
+        session.get(Case, old).tenancy.household.phone = "+4512345678"
+        # Omar Ali's household also has an open case at another landlord.
+        household_id = session.get(Case, shared).tenancy.household_id
+        landlord_id = session.get(Case, shared).tenancy.landlord_id
+        tenancy = Tenancy(household_id=household_id, landlord_id=landlord_id, reference="OTHER-1")
+        session.add(tenancy)
+        session.flush()
+        session.add(Case(tenancy_id=tenancy.id, team_id=session.get(Case, shared).team_id))
+        text = ConsentText(language="da", version=1, body="Samtykke")
+        session.add(text)
+        session.flush()
+        session.add_all(
+            [
+                Visit(
+                    client_uuid=str(uuid.uuid4()), case_id=old, worker_id=worker.id,
+                    channel="door", result="met", notes="Aisha says her son is ill",
+                    occurred_at=datetime(2023, 4, 1, tzinfo=UTC),
+                ),
+                Consent(
+                    client_uuid=str(uuid.uuid4()), case_id=old, worker_id=worker.id,
+                    state="given", scopes=["debt_counselling"], method="signature",
+                    witness="Jens Witness", text_id=text.id, language="da",
+                    signature="data:image/png;base64,AAAA",
+                    recorded_at=datetime(2023, 4, 1, tzinfo=UTC),
+                ),
+            ]
+        )  # fmt: skip
+        session.scalar(select(Organisation)).retention_months = 24
+        session.commit()
+    return {"old": old, "recent": recent, "open": open_case, "shared": shared}
+
+
+def figures(app):
+    with app.app_context():
+        return [vars(f) for f in outcome_figures(db.session, 2022, 2026, today=NOW.date())]
+
+
+def test_purge_anonymises_old_closed_cases_and_the_figures_still_add_up(app, register, runner):
+    before = figures(app)
+    dry = runner.invoke(args=["purge", "--dry-run", "--now", NOW.isoformat()])
+    assert dry.exit_code == 0, dry.output
+    assert "2 closed cases and 1 households would be anonymised" in dry.output
+    with app.app_context():
+        assert db.session.get(Case, register["old"]).tenancy.household.name == "Aisha Farah"
+
+    result = runner.invoke(args=["purge", "--now", NOW.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert "2 closed cases and 1 households were anonymised" in result.output
+    with app.app_context():
+        session = db.session
+        old = session.get(Case, register["old"])
+        household = old.tenancy.household
+        assert (household.name, household.address, household.postcode, household.phone) == (
+            "", "", "", ""
+        )  # fmt: skip
+        assert household.children == 2 and old.outcome == "evicted"
+        assert old.tenancy.reference is None and old.anonymised_at is not None
+        assert session.scalar(select(Visit.notes).where(Visit.case_id == old.id)) == ""
+        kinds = session.scalars(select(LegalStep.kind).where(LegalStep.case_id == old.id))
+        assert sorted(kinds) == ["executed", "petition"]
+        consent = session.scalar(select(Consent).where(Consent.case_id == old.id))
+        assert consent.signature and consent.witness  # kept: within the consent period
+        # Omar Ali's old case is anonymised; his household stays, it has an open case.
+        shared = session.get(Case, register["shared"])
+        assert shared.anonymised_at is not None
+        assert shared.tenancy.household.name == "Omar Ali"
+        for key in ("recent", "open"):
+            case = session.get(Case, register[key])
+            assert case.anonymised_at is None and case.tenancy.household.name != ""
+        assert session.scalar(select(User.name).where(User.role == "worker")) == "Mette Holm"
+    assert figures(app) == before
+
+    again = runner.invoke(args=["purge", "--now", NOW.isoformat()])
+    assert "0 closed cases and 0 households were anonymised" in again.output
+
+
+def test_consent_signatures_go_after_their_own_longer_period(app, register, runner):
+    later = (NOW + timedelta(days=365 * 3)).isoformat()
+    result = runner.invoke(args=["purge", "--now", later])
+    assert result.exit_code == 0, result.output
+    assert "1 consent signatures were removed" in result.output
+    with app.app_context():
+        consent = db.session.scalar(select(Consent).where(Consent.case_id == register["old"]))
+        assert (consent.signature, consent.witness) == ("", "")
+        assert consent.state == "given" and consent.text_id is not None
+
+
+def test_purge_refuses_a_bad_time(app, runner):
+    result = runner.invoke(args=["purge", "--now", "yesterday"])
+    assert result.exit_code == 2 and "'yesterday'" in result.output
+
+
+def test_the_household_query_ignores_households_without_anonymised_cases(app, register):
+    from fieldapp.services.retention import _households_done
+
+    with app.app_context():
+        assert _households_done(db.session) == []
+        assert db.session.scalar(select(Household.id).where(Household.name == "")) is None
