@@ -91,7 +91,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 
 @click.command("create-user")
 @click.argument("email")
-@click.option("--role", type=click.Choice(["worker", "lead", "admin"]), required=True)
+@click.option("--role", type=click.Choice(["worker", "lead", "admin", "dpo"]), required=True)
 @click.option("--team", "team_name", default=None, help="Team name; created if new.")
 @click.option("--name", default="", help="The person's full name.")
 @with_appcontext

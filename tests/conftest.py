@@ -157,7 +157,7 @@ def make_user(app):
                 email or f"{role}{next(counter)}@example.org",
                 password,
                 role,
-                team if role != "admin" else None,
+                team if role not in ("admin", "dpo") else None,
                 name or role.title(),
             )
             db.session.commit()

@@ -12,7 +12,8 @@ from ..extensions import db
 from .organisation import Team
 from .types import UTCDateTime, utcnow
 
-ROLES = ("worker", "lead", "admin")
+# dpo: the data protection officer, who reads the audit log and the records of processing.
+ROLES = ("worker", "lead", "admin", "dpo")
 
 
 class User(UserMixin, db.Model):

@@ -33,6 +33,7 @@ DEMO_LOGINS: list[tuple[str, str]] = [
     ("lead@example.org", "lead"),
     ("worker@example.org", "worker"),
     ("admin@example.org", "admin"),
+    ("dpo@example.org", "dpo"),
 ]
 DEMO_TEAM = "Boligsocialt team"
 DEMO_HOUSEHOLDS = 60
@@ -206,6 +207,15 @@ def seed_demo(session: Session, password: str, today: date | None = None, seed: 
         "admin",
         None,
         "Systemadministrator",
+        demo_password=password,
+    )
+    create_user(
+        session,
+        "dpo@example.org",
+        password,
+        "dpo",
+        None,
+        "Databeskyttelsesrådgiver",
         demo_password=password,
     )
 

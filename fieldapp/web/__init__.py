@@ -14,6 +14,7 @@ from ..services.accounts import SessionPolicy, load_session_user
 def register_blueprints(app: Flask) -> None:
     """Mount every area's blueprint and the app-wide handlers."""
     from .admin import bp as admin_bp
+    from .audit import bp as audit_bp
     from .auth import bp as auth_bp
     from .field import bp as field_bp
     from .imports import bp as imports_bp
@@ -25,7 +26,7 @@ def register_blueprints(app: Flask) -> None:
     from .routes import bp as routes_bp
 
     areas = (auth_bp, field_bp, register_bp, imports_bp, routes_bp, meetings_bp, reports_bp)
-    areas += (push_bp, admin_bp, pwa_bp)
+    areas += (push_bp, audit_bp, admin_bp, pwa_bp)
     for blueprint in areas:
         app.register_blueprint(blueprint)
 

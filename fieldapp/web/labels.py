@@ -16,6 +16,7 @@ ROLE_LABELS = {
     "worker": _l("Outreach worker"),
     "lead": _l("Team lead"),
     "admin": _l("Administrator"),
+    "dpo": _l("Data protection officer"),
 }
 DEADLINE_LABELS = {
     "petition": _l("Petition"),

@@ -3,7 +3,7 @@ against the policy written down below. A new endpoint without a line in POLICY f
 so access is decided when an endpoint is added, not discovered later.
 
 People: anonymous; the worker a case is assigned to; a colleague in the same team; the team's
-lead; a lead and a worker of another team; the administrator. Ids in URLs are the team A
+lead; a lead and a worker of another team; the administrator; the data protection officer. Ids in URLs are the team A
 case (so "another team" means someone else's case) or, for other objects, ids that do not
 exist (an allowed person then gets 404, a refused one 403 before any look-up).
 
@@ -21,7 +21,9 @@ import pytest
 
 from tests.support import PASSWORD, csrf_from
 
-PEOPLE = ("anonymous", "worker", "colleague", "lead", "other_lead", "other_worker", "admin")
+PEOPLE = (
+    "anonymous", "worker", "colleague", "lead", "other_lead", "other_worker", "admin", "dpo"
+)  # fmt: skip
 EVERYONE = set(PEOPLE)
 LOGGED_IN = EVERYONE - {"anonymous"}
 TEAM_A = {"worker", "colleague", "lead"}
@@ -75,11 +77,14 @@ POLICY: dict[str, set[str] | str] = {
     "reports.assumptions": LEADS,
     "reports.outcomes_csv_file": LEADS,
     # reminders: everyone sees their own devices; only workers and leads subscribe
-    "push.settings": LOGGED_IN,
+    "push.settings": LOGGED_IN - {"dpo"},
     "push.subscribe": FIELD,
     "push.unsubscribe": FIELD,
-    "push.remove_device": LOGGED_IN,
+    "push.remove_device": LOGGED_IN - {"dpo"},
     "push.organisation_settings": {"lead", "other_lead", "admin"},
+    # the audit log: a lead their team's part, the data protection officer all of it
+    "audit.search": LEADS | {"dpo"},
+    "audit.export": LEADS | {"dpo"},
     # administration
     "admin.users": {"admin"},
     "admin.add_user": {"admin"},
@@ -101,6 +106,7 @@ def town(app, make_user, make_case):
         "other_lead": make_user("lead", team="Team B"),
         "other_worker": make_user("worker", team="Team B"),
         "admin": make_user("admin"),
+        "dpo": make_user("dpo"),
     }
     case_a = make_case(
         worker_id=people["worker"].id, team="Team A", steps=[("hearing", date(2026, 12, 10))]

@@ -98,13 +98,14 @@ def test_demo_seed_has_every_state_and_the_demo_logins_work(app, client):
         outcomes = set(db.session.scalars(select(Case.outcome).where(Case.outcome.is_not(None))))
         assert statuses == set(CASE_STATUSES) and outcomes == set(CASE_OUTCOMES)
         roles = db.session.execute(select(User.role, func.count()).group_by(User.role)).all()
-        assert dict(roles) == {"lead": 1, "worker": 3, "admin": 1}
+        assert dict(roles) == {"lead": 1, "worker": 3, "admin": 1, "dpo": 1}
         assert db.session.scalar(select(func.max(Case.priority))) > 0
     auth = AuthActions(client)
     for email, page in [
         ("lead@example.org", "/dashboard"),
         ("worker@example.org", "/today"),
         ("admin@example.org", "/admin/users"),
+        ("dpo@example.org", "/audit"),
     ]:
         response = auth.login(email, "demo")
         assert response.headers["Location"] == page, email

@@ -15,7 +15,12 @@ from ...services.audit import record_event
 from ..security import client_address
 from . import bp
 
-LANDING = {"worker": "field.today", "lead": "register.dashboard", "admin": "admin.users"}
+LANDING = {
+    "worker": "field.today",
+    "lead": "register.dashboard",
+    "admin": "admin.users",
+    "dpo": "audit.search",
+}
 
 
 def landing_url(role: str) -> str:

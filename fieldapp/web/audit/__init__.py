@@ -1,0 +1,7 @@
+"""The audit log, searchable by team leads (their team) and the data protection officer (all)."""
+
+from flask import Blueprint
+
+bp = Blueprint("audit", __name__)
+
+from . import views  # noqa: E402,F401

@@ -1,0 +1,111 @@
+"""The audit log: every read of a case is written; a lead searches their team's part of it, the
+data protection officer all of it; CSV export; the database refuses to change or delete a
+line."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DatabaseError
+
+from fieldapp.extensions import db
+from fieldapp.models import AuditEvent
+from tests.support import PASSWORD, AuthActions
+
+
+def logged_in(app, user):
+    client = app.test_client()
+    assert AuthActions(client).login(user.email, PASSWORD).status_code in (302, 303)
+    return client
+
+
+@pytest.fixture
+def teams(app, make_user, make_case):
+    people = {
+        "worker": make_user("worker", name="Mette Holm"),
+        "lead": make_user("lead", name="Lone Lead"),
+        "other_lead": make_user("lead", team="Team B", name="Bo Lead"),
+        "other_worker": make_user("worker", team="Team B", name="Bent Worker"),
+        "dpo": make_user("dpo", name="Dorte DPO"),
+    }
+    case_a = make_case(worker_id=people["worker"].id)
+    case_b = make_case(worker_id=people["other_worker"].id, team="Team B")
+    return people, case_a, case_b
+
+
+def test_every_read_of_a_case_is_written_to_the_log(app, teams):
+    people, case_a, _ = teams
+    logged_in(app, people["lead"]).get(f"/cases/{case_a}")
+    logged_in(app, people["worker"]).get(f"/field/cases/{case_a}")
+    with app.app_context():
+        reads = db.session.execute(
+            select(AuditEvent.user_id, AuditEvent.address).where(
+                AuditEvent.action == "view",
+                AuditEvent.object_type == "case",
+                AuditEvent.object_id == str(case_a),
+            )
+        ).all()
+    assert sorted(user for user, _ in reads) == sorted([people["lead"].id, people["worker"].id])
+    assert all(address for _, address in reads)
+
+
+def test_a_lead_searches_their_teams_part_and_the_dpo_all_of_it(app, teams):
+    people, case_a, case_b = teams
+    logged_in(app, people["lead"]).get(f"/cases/{case_a}")
+    logged_in(app, people["other_lead"]).get(f"/cases/{case_b}")
+
+    lead = logged_in(app, people["lead"])
+    page = lead.get("/audit?action=view").get_data(as_text=True)
+    assert f"case {case_a}" in page and f"case {case_b}" not in page
+    assert "Bo Lead" not in page
+
+    dpo = logged_in(app, people["dpo"])
+    assert dpo.get("/login").status_code in (200, 302)
+    everything = dpo.get("/audit?action=view").get_data(as_text=True)
+    assert f"case {case_a}" in everything and f"case {case_b}" in everything
+    only_b = dpo.get(f"/audit?case={case_b}").get_data(as_text=True)
+    assert f"case {case_b}" in only_b and f"case {case_a}" not in only_b
+
+    bad = dpo.get("/audit?case=abc&from=2026-02-30")
+    assert bad.status_code == 400
+    assert "case: &#39;abc&#39;" in bad.get_data(as_text=True)
+
+    exported = dpo.get("/audit.csv?action=view")
+    assert exported.status_code == 200 and "attachment" in exported.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    assert {row["object_id"] for row in rows} >= {str(case_a), str(case_b)}
+    with app.app_context():
+        assert (
+            db.session.scalar(select(AuditEvent.detail).where(AuditEvent.object_type == "audit"))
+            == f"{len(rows)} events"
+        )
+
+
+def test_workers_and_administrators_cannot_read_the_log(app, teams, make_user):
+    people, _, _ = teams
+    assert logged_in(app, people["worker"]).get("/audit").status_code == 403
+    assert logged_in(app, make_user("admin")).get("/audit.csv").status_code == 403
+
+
+def test_the_database_refuses_to_change_or_delete_a_line(app, teams):
+    people, case_a, _ = teams
+    logged_in(app, people["lead"]).get(f"/cases/{case_a}")
+    with app.app_context():
+        for statement in (
+            "UPDATE audit_event SET detail = 'changed'",
+            "DELETE FROM audit_event",
+        ):
+            with pytest.raises(DatabaseError, match="append-only"):
+                db.session.execute(text(statement))
+            db.session.rollback()
+        assert db.session.scalar(select(AuditEvent.id)) is not None
+
+
+def test_a_dpo_lands_on_the_audit_log(app, teams):
+    people, _, _ = teams
+    client = app.test_client()
+    response = AuthActions(client).login(people["dpo"].email, PASSWORD)
+    assert response.headers["Location"].endswith("/audit")
