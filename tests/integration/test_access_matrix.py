@@ -3,9 +3,10 @@ against the policy written down below. A new endpoint without a line in POLICY f
 so access is decided when an endpoint is added, not discovered later.
 
 People: anonymous; the worker a case is assigned to; a colleague in the same team; the team's
-lead; a lead and a worker of another team; the administrator; the data protection officer. Ids in URLs are the team A
-case (so "another team" means someone else's case) or, for other objects, ids that do not
-exist (an allowed person then gets 404, a refused one 403 before any look-up).
+lead; a lead and a worker of another team; the administrator; the data protection officer.
+Ids in URLs are the team A case and its household (so "another team" means someone else's
+case) or, for other objects, ids that do not exist (an allowed person then gets 404, a refused
+one 403 before any look-up).
 
 Outcomes: "login" (anonymous: a redirect to /login or 401), "deny" (403, or 404 for an object
 the person may not know exists), "ok" (anything else: 2xx, 3xx, 400 or 422 for the empty
