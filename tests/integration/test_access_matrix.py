@@ -90,6 +90,7 @@ POLICY: dict[str, set[str] | str] = {
     "admin.users": {"admin"},
     "admin.add_user": {"admin"},
     "admin.set_active": {"admin"},
+    "admin.end_sessions": {"admin"},
     "admin.consent_texts": {"admin"},
     "admin.add_text": {"admin"},
 }

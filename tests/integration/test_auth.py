@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from fieldapp.extensions import db
 from fieldapp.models import AuditEvent, LoginFailure, UserSession
 from fieldapp.models.types import utcnow
-from tests.support import PASSWORD, csrf_from
+from tests.support import PASSWORD, AuthActions, csrf_from
 
 PAGES = {"worker": "/today", "lead": "/dashboard", "admin": "/admin/users"}
 
@@ -169,7 +169,6 @@ def test_sessions_expire_after_idle_and_absolute_time(app, auth, make_user, fiel
 
 
 def test_disabled_account_loses_its_sessions(app, make_user, auth):
-    from tests.support import AuthActions
 
     worker = make_user("worker")
     admin = make_user("admin")
@@ -209,3 +208,24 @@ def test_head_request_shows_the_form_and_counts_no_failure(app, client):
     assert client.head("/login").status_code == 200
     with app.app_context():
         assert db.session.scalars(select(LoginFailure)).all() == []
+
+
+def test_an_administrator_logs_a_user_out_everywhere(app, make_user):
+    worker = make_user("worker")
+    admin = make_user("admin")
+    phone, laptop = app.test_client(), app.test_client()
+    for device in (phone, laptop):
+        AuthActions(device).login(worker.email)
+        assert device.get("/today").status_code == 200
+    office = app.test_client()
+    auth = AuthActions(office)
+    auth.login(admin.email)
+    response = auth.post(f"/admin/users/{worker.id}/sessions/end", page="/admin/users")
+    assert response.status_code == 303
+    for device in (phone, laptop):
+        assert device.get("/today").status_code == 302  # to the login page
+    with app.app_context():
+        detail = db.session.scalar(
+            select(AuditEvent.detail).where(AuditEvent.detail.like("ended % sessions"))
+        )
+        assert detail == "ended 2 sessions"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -78,6 +78,21 @@ def set_active(user_id: int):
         "enabled" if user.active else "disabled",
     )
     db.session.commit()
+    return redirect(url_for("admin.users"), code=303)
+
+
+@bp.post("/users/<int:user_id>/sessions/end")
+@roles_required("admin")
+def end_sessions(user_id: int):
+    """End every session of a user (a lost phone): each device must log in again."""
+    user = db.get_or_404(User, user_id)
+    ended = end_user_sessions(db.session, user, "admin")
+    record_event(
+        db.session, current_user, "update", "user", user.id, client_address(),
+        f"ended {ended} sessions",
+    )  # fmt: skip
+    db.session.commit()
+    flash(_("%(name)s is logged out on every device.", name=user.name or user.email))
     return redirect(url_for("admin.users"), code=303)
 
 
