@@ -90,6 +90,8 @@ class Config:
     # Consent records stay whole this long after their case closed (the proof of what was
     # agreed); then `fieldapp purge` removes the signature image and the witness's name.
     CONSENT_RETENTION_MONTHS = 60
+    # How long an administrator's emergency access to a case lasts (break the glass).
+    BREAK_GLASS_MINUTES = 30
     TESTING = False
 
 

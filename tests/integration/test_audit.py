@@ -109,3 +109,38 @@ def test_a_dpo_lands_on_the_audit_log(app, teams):
     client = app.test_client()
     response = AuthActions(client).login(people["dpo"].email, PASSWORD)
     assert response.headers["Location"].endswith("/audit")
+
+
+def test_an_administrator_breaks_the_glass_with_a_reason_read_only_and_logged(
+    app, teams, make_user
+):
+    people, case_a, _ = teams
+    admin = make_user("admin", name="Ada Admin")
+    client = logged_in(app, admin)
+    auth = AuthActions(client)
+    refused = client.get(f"/cases/{case_a}")
+    assert refused.status_code == 403
+    assert 'name="reason"' in refused.get_data(as_text=True)
+    short = auth.post(f"/cases/{case_a}/break-glass", {"reason": "because"}, page="/admin/users")
+    assert short.status_code == 400
+    reason = "Complaint 2026-114 from the tenant: check what was recorded"
+    opened = auth.post(f"/cases/{case_a}/break-glass", {"reason": reason}, page="/admin/users")
+    assert opened.status_code == 303
+    page = client.get(f"/cases/{case_a}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert reason in html and "Lars Bakken" in html
+    assert f'action="/cases/{case_a}"' not in html  # no forms: read only
+    changed = auth.post(f"/cases/{case_a}", {"status": "closed"}, page="/admin/users")
+    assert changed.status_code == 403
+    with app.app_context():
+        lines = db.session.execute(
+            select(AuditEvent.action, AuditEvent.detail).where(
+                AuditEvent.user_id == admin.id, AuditEvent.object_id == str(case_a)
+            )
+        ).all()
+    assert ("break_glass", reason) in [tuple(line) for line in lines]
+    assert "view" in [line.action for line in lines]
+    # The grant lasts BREAK_GLASS_MINUTES; at 0 it has run out at once.
+    app.config["BREAK_GLASS_MINUTES"] = 0
+    assert client.get(f"/cases/{case_a}").status_code == 403

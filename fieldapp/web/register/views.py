@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from flask import (
     abort,
@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from ...extensions import db, htmx
-from ...models import Case, Household, Tenancy, User
+from ...models import AuditEvent, Case, Household, Tenancy, User
 from ...models.types import utcnow
 from ...services.audit import record_event
 from ...services.cases import (
@@ -137,8 +137,7 @@ def assign():
     return redirect(url_for("register.cases"), code=303)
 
 
-def _case_for_current_user(case_id: int) -> Case:
-    """The case, if this person may see it: the lead's team, or the worker it is assigned to."""
+def _load_case(case_id: int) -> Case:
     case = db.session.scalar(
         select(Case)
         .options(
@@ -150,6 +149,12 @@ def _case_for_current_user(case_id: int) -> Case:
     )
     if case is None:
         abort(404)
+    return case
+
+
+def _case_for_current_user(case_id: int) -> Case:
+    """The case, if this person may see it: the lead's team, or the worker it is assigned to."""
+    case = _load_case(case_id)
     if current_user.role == "lead":
         if current_user.team_id is not None and case.team_id not in (None, current_user.team_id):
             abort(403)
@@ -158,7 +163,27 @@ def _case_for_current_user(case_id: int) -> Case:
     return case
 
 
-def _case_page(case: Case, error: str | None = None, status: int = 200):
+def _break_glass_grant(case_id: int) -> AuditEvent | None:
+    """The administrator's recent emergency access to this case, if any: the audit line that
+    records it (with its reason) is the grant, so it can be neither forged nor extended."""
+    since = utcnow() - timedelta(minutes=current_app.config["BREAK_GLASS_MINUTES"])
+    return db.session.scalar(
+        select(AuditEvent)
+        .where(
+            AuditEvent.user_id == current_user.id,
+            AuditEvent.action == "break_glass",
+            AuditEvent.object_type == "case",
+            AuditEvent.object_id == str(case_id),
+            AuditEvent.at > since,
+        )
+        .order_by(AuditEvent.at.desc())
+        .limit(1)
+    )
+
+
+def _case_page(
+    case: Case, error: str | None = None, status: int = 200, grant: AuditEvent | None = None
+):
     record_event(db.session, current_user, "view", "case", case.id, client_address())
     db.session.commit()
     history = arrears_history(db.session, case.tenancy_id)
@@ -173,15 +198,40 @@ def _case_page(case: Case, error: str | None = None, status: int = 200):
         else [],
         "error": error,
         "today": date.today(),
+        "grant": grant,
+        "read_only": grant is not None,
     }
     return render_template("register/case.html", **context), status
 
 
 @bp.get("/cases/<int:case_id>")
-@roles_required("lead", "worker")
+@roles_required("lead", "worker", "admin")
 def case_page(case_id: int):
-    """Everything about one case: household, tenancy, arrears, legal timeline, history."""
+    """Everything about one case: household, tenancy, arrears, legal timeline, history.
+
+    An administrator sees it only read-only, for a while, after giving a reason (break the
+    glass); until then the answer is 403 with the form that asks for the reason."""
+    if current_user.role == "admin":
+        grant = _break_glass_grant(case_id)
+        if grant is None:
+            return render_template("register/break_glass.html", case_id=case_id), 403
+        return _case_page(_load_case(case_id), grant=grant)
     return _case_page(_case_for_current_user(case_id))
+
+
+@bp.post("/cases/<int:case_id>/break-glass")
+@roles_required("admin")
+def break_glass(case_id: int):
+    """Emergency access for an administrator: the reason goes to the audit log."""
+    reason = " ".join(request.form.get("reason", "").split())
+    if len(reason) < 10:
+        error = _("Give the reason in a sentence (at least 10 characters).")
+        return render_template("register/break_glass.html", case_id=case_id, error=error), 400
+    if db.session.get(Case, case_id) is None:
+        abort(404)
+    record_event(db.session, current_user, "break_glass", "case", case_id, client_address(), reason)
+    db.session.commit()
+    return redirect(url_for("register.case_page", case_id=case_id), code=303)
 
 
 @bp.post("/cases/<int:case_id>")
