@@ -87,6 +87,8 @@ POLICY: dict[str, set[str] | str] = {
     # the audit log: a lead their team's part, the data protection officer all of it
     "audit.search": LEADS | {"dpo"},
     "audit.export": LEADS | {"dpo"},
+    "audit.processing": {"dpo", "admin"},
+    "audit.processing_json": {"dpo", "admin"},
     # administration
     "admin.users": {"admin"},
     "admin.add_user": {"admin"},

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 from sqlalchemy import select, text
@@ -144,3 +145,26 @@ def test_an_administrator_breaks_the_glass_with_a_reason_read_only_and_logged(
     # The grant lasts BREAK_GLASS_MINUTES; at 0 it has run out at once.
     app.config["BREAK_GLASS_MINUTES"] = 0
     assert client.get(f"/cases/{case_a}").status_code == 403
+
+
+def test_records_of_processing_cover_every_table_and_read_the_live_settings(app, teams):
+    from fieldapp.services.processing import ACTIVITIES
+
+    people, _, _ = teams
+    covered = [name for activity in ACTIVITIES for name in activity.tables]
+    assert len(covered) == len(set(covered)), "a table in two activities"
+    assert set(covered) == {t.name for t in db.metadata.sorted_tables}
+    with app.app_context():
+        from fieldapp.models import Organisation
+
+        db.session.scalar(select(Organisation)).retention_months = 18
+        db.session.commit()
+    app.config["CONSENT_RETENTION_MONTHS"] = 48
+    client = logged_in(app, people["dpo"])
+    record = json.loads(client.get("/records-of-processing.json").get_data(as_text=True))
+    by_key = {a["activity"]: a for a in record["activities"]}
+    assert by_key["register"]["retention"].startswith("anonymised 18 months")
+    assert by_key["consent"]["retention"].startswith("kept whole 48 months")
+    assert by_key["register"]["tables"]["case_file"] == 2 and record["households_held"] == 2
+    assert client.get("/records-of-processing").status_code == 200
+    assert logged_in(app, people["lead"]).get("/records-of-processing").status_code == 403

@@ -8,7 +8,9 @@ from flask import current_app, render_template, request
 from flask_login import current_user
 
 from ...extensions import db
+from ...models.types import utcnow
 from ...services.audit import audit_csv, parse_audit_query, record_event, search_events
+from ...services.processing import records_of_processing
 from ..security import client_address, roles_required
 from . import bp
 
@@ -68,4 +70,24 @@ def export():
     db.session.commit()
     response = current_app.response_class(audit_csv(rows, _zone()), mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="audit.csv"'
+    return response
+
+
+@bp.get("/records-of-processing")
+@roles_required("dpo", "admin")
+def processing():
+    """Records of processing (Art. 30), generated from the live deployment."""
+    record = records_of_processing(db.session, current_app.config, utcnow())
+    return render_template("audit/processing.html", record=record)
+
+
+@bp.get("/records-of-processing.json")
+@roles_required("dpo", "admin")
+def processing_json():
+    """The same, for the supervisory authority or the municipality's own register."""
+    record = records_of_processing(db.session, current_app.config, utcnow())
+    response = current_app.response_class(
+        current_app.json.dumps(record, ensure_ascii=False, indent=2), mimetype="application/json"
+    )
+    response.headers["Content-Disposition"] = 'attachment; filename="records-of-processing.json"'
     return response
