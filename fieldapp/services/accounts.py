@@ -78,8 +78,8 @@ def create_user(
         raise AccountError(f"Unknown role {role!r}; use one of {', '.join(ROLES)}.")
     if session.scalar(select(User).where(User.email == email)) is not None:
         raise AccountError(f"A user with the e-mail {email} already exists.")
-    if len(password) < 8 and not (password == demo_password and is_demo_database(session)):
-        raise AccountError("The password must be at least 8 characters long.")
+    if len(password) < 12 and not (password == demo_password and is_demo_database(session)):
+        raise AccountError("The password must be at least 12 characters long (a phrase is easier).")
     team = None
     if team_name:
         team = session.scalar(select(Team).where(Team.name == team_name))

@@ -54,7 +54,7 @@ def test_create_user_reads_the_password_from_stdin(app, runner):
 @pytest.mark.parametrize(
     ("args", "password", "message"),
     [
-        (["nina@example.org", "--role", "worker"], "short", "at least 8 characters"),
+        (["nina@example.org", "--role", "worker"], "short", "at least 12 characters"),
         (["not-an-address", "--role", "worker"], "long enough pw", "Not an e-mail address"),
         (["nina@example.org", "--role", "boss"], "long enough pw", "Invalid value for '--role'"),
     ],
@@ -77,7 +77,7 @@ def test_create_user_refuses_a_duplicate(app, runner, make_user):
 
 def test_demo_password_only_opens_a_demo_database(app, client):
     with app.app_context():
-        with pytest.raises(AccountError, match="at least 8"):
+        with pytest.raises(AccountError, match="at least 12"):
             create_user(db.session, "x@example.org", "demo", "worker")
         db.session.rollback()
         create_user(db.session, "x@example.org", "demo-but-long", "worker")
