@@ -42,6 +42,8 @@ class Organisation(db.Model):
     quiet_hours_start: Mapped[time] = mapped_column(
         Time, default=time(20), server_default="20:00:00"
     )
+    # Leads and administrators must log in with a second factor (TOTP) when this is on.
+    require_totp: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # Months after closing before a case is anonymised (services.retention).
     retention_months: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
     quiet_hours_end: Mapped[time] = mapped_column(Time, default=time(8), server_default="08:00:00")

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
@@ -104,8 +105,10 @@ def authenticate(
     limits: LoginLimits,
     demo_password: str = "demo",
     now: datetime | None = None,
+    code: str = "",
 ) -> User | None:
-    """Return the user for a right e-mail and password; count a failure otherwise.
+    """Return the user for a right e-mail and password (and code, for an account with
+    two-factor login); count a failure otherwise.
 
     Raises LockedOut before checking the password when the account or the address has
     failed too often within the window, so a locked account cannot be guessed at.
@@ -123,6 +126,8 @@ def authenticate(
     ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
     if ok and password == demo_password and not is_demo_database(session):
         ok = False  # the demo password opens nothing outside a demo
+    if ok and user is not None and user.totp_enabled_at is not None:
+        ok = totp_matches(user.totp_secret or "", code, now)
     if not ok or user is None or not user.active:
         session.add(LoginFailure(email=email, address=address, at=now))
         session.flush()
@@ -209,3 +214,29 @@ def end_user_sessions(session: Session, user: User, reason: str = "admin") -> in
 def _end(row: UserSession, now: datetime, reason: str) -> None:
     row.ended_at = now
     row.ended_reason = reason
+
+
+def new_totp_secret() -> str:
+    """A fresh base32 secret for an authenticator app (160 bits, as RFC 4226 recommends)."""
+    return pyotp.random_base32(32)
+
+
+def totp_uri(secret: str, email: str) -> str:
+    """The otpauth:// address an authenticator app takes (tapped on the phone, or typed)."""
+    return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name="Doorstep")
+
+
+def totp_matches(secret: str, code: str, now: datetime | None = None) -> bool:
+    """A six-digit code of this 30-second step or the one before or after (clock drift)."""
+    code = "".join(code.split())
+    if not secret or len(code) != 6 or not code.isdigit():
+        return False
+    moment = now or utcnow()
+    return pyotp.TOTP(secret).verify(code, for_time=moment, valid_window=1)
+
+
+def totp_required(session: Session, user: User) -> bool:
+    """Leads and administrators must use two-factor login when their organisation says so."""
+    if user.role not in ("lead", "admin"):
+        return False
+    return bool(session.scalar(select(Organisation.require_totp).order_by(Organisation.id)))

@@ -94,6 +94,8 @@ POLICY: dict[str, set[str] | str] = {
     "admin.add_user": {"admin"},
     "admin.set_active": {"admin"},
     "admin.end_sessions": {"admin"},
+    "admin.two_factor_policy": {"admin"},
+    "auth.two_factor": LOGGED_IN,
     "admin.consent_texts": {"admin"},
     "admin.add_text": {"admin"},
 }

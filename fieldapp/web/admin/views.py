@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from ...extensions import db
-from ...models import ROLES, ConsentText, Team, User
+from ...models import ROLES, ConsentText, Organisation, Team, User
 from ...services.accounts import AccountError, create_user, end_user_sessions
 from ...services.audit import record_event
 from ...services.fieldwork import LANGUAGES, add_consent_text, current_consent_texts
@@ -20,9 +20,16 @@ from . import bp
 def _page(error: str | None = None, form: dict | None = None, status: int = 200):
     users = db.session.scalars(select(User).order_by(User.role, User.email)).all()
     teams = db.session.scalars(select(Team).order_by(Team.name)).all()
+    organisation = db.session.scalar(select(Organisation).order_by(Organisation.id))
     return (
         render_template(
-            "admin/users.html", users=users, teams=teams, roles=ROLES, error=error, form=form or {}
+            "admin/users.html",
+            users=users,
+            teams=teams,
+            roles=ROLES,
+            error=error,
+            form=form or {},
+            require_totp=bool(organisation and organisation.require_totp),
         ),
         status,
     )
@@ -93,6 +100,22 @@ def end_sessions(user_id: int):
     )  # fmt: skip
     db.session.commit()
     flash(_("%(name)s is logged out on every device.", name=user.name or user.email))
+    return redirect(url_for("admin.users"), code=303)
+
+
+@bp.post("/two-factor")
+@roles_required("admin")
+def two_factor_policy():
+    """Require (or stop requiring) two-factor login for leads and administrators."""
+    organisation = db.session.scalar(select(Organisation).order_by(Organisation.id))
+    if organisation is None:
+        abort(404)
+    organisation.require_totp = request.form.get("require") == "1"
+    record_event(
+        db.session, current_user, "update", "organisation", organisation.id, client_address(),
+        "two-factor login required" if organisation.require_totp else "two-factor login optional",
+    )  # fmt: skip
+    db.session.commit()
     return redirect(url_for("admin.users"), code=303)
 
 

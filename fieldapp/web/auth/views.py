@@ -5,12 +5,23 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import current_app, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 
 from ...extensions import db
-from ...services.accounts import LockedOut, LoginLimits, authenticate, end_session, start_session
+from ...models.types import utcnow
+from ...services.accounts import (
+    LockedOut,
+    LoginLimits,
+    authenticate,
+    end_session,
+    new_totp_secret,
+    start_session,
+    totp_matches,
+    totp_required,
+    totp_uri,
+)
 from ...services.audit import record_event
 from ..security import client_address
 from . import bp
@@ -64,7 +75,13 @@ def login():
     )
     try:
         user = authenticate(
-            db.session, email, password, client_address(), limits, config["DEMO_PASSWORD"]
+            db.session,
+            email,
+            password,
+            client_address(),
+            limits,
+            config["DEMO_PASSWORD"],
+            code=request.form.get("code", ""),
         )
     except LockedOut as locked:
         minutes = max(1, round(locked.retry_after_seconds / 60))
@@ -116,3 +133,73 @@ def set_language():
     if lang in ("da", "nb", "en"):
         session["lang"] = lang
     return redirect(_safe_next(request.form.get("back")) or url_for("auth.index"), code=303)
+
+
+@bp.route("/account/two-factor", methods=["GET", "POST"])
+@login_required
+def two_factor():
+    """Turn two-factor login on (scan or type the key, confirm with a code) or off."""
+    user = current_user
+    error = None
+    if request.method == "POST":
+        code = request.form.get("code", "")
+        if user.totp_enabled_at is None:
+            secret = session.get("totp_pending", "")
+            if totp_matches(secret, code):
+                user.totp_secret, user.totp_enabled_at = secret, utcnow()
+                session.pop("totp_pending", None)
+                record_event(db.session, user, "update", "user", user.id, client_address(),
+                             "two-factor login on")  # fmt: skip
+                db.session.commit()
+                flash(_("Two-factor login is on. Keep the app on your phone."))
+                return redirect(url_for("auth.two_factor"), code=303)
+            error = _("That code does not match. Type the six digits the app shows now.")
+        elif totp_required(db.session, user):
+            error = _("Your organisation requires two-factor login for your role.")
+        elif totp_matches(user.totp_secret or "", code):
+            user.totp_secret, user.totp_enabled_at = None, None
+            record_event(db.session, user, "update", "user", user.id, client_address(),
+                         "two-factor login off")  # fmt: skip
+            db.session.commit()
+            flash(_("Two-factor login is off."))
+            return redirect(url_for("auth.two_factor"), code=303)
+        else:
+            error = _("That code does not match. Type the six digits the app shows now.")
+    secret = None
+    if user.totp_enabled_at is None:
+        secret = session.get("totp_pending") or new_totp_secret()
+        session["totp_pending"] = secret
+    return render_template(
+        "auth/two_factor.html",
+        secret=secret,
+        uri=totp_uri(secret, user.email) if secret else None,
+        required=totp_required(db.session, user),
+        error=error,
+    ), 400 if error else 200
+
+
+@bp.before_app_request
+def _require_two_factor():
+    """Send a lead or administrator who must use two-factor login, and does not yet, to set it
+    up before anything else."""
+    if not current_user.is_authenticated or current_user.totp_enabled_at is not None:
+        return None
+    if request.endpoint in _OPEN_WITHOUT_TWO_FACTOR or request.endpoint is None:
+        return None
+    if not totp_required(db.session, current_user):
+        return None
+    if request.is_json or request.path == "/sync":
+        return {"error": "two_factor", "message": _("Set up two-factor login first.")}, 403
+    return redirect(url_for("auth.two_factor"))
+
+
+_OPEN_WITHOUT_TWO_FACTOR = {
+    "auth.two_factor",
+    "auth.logout",
+    "auth.login",
+    "auth.set_language",
+    "static",
+    "pwa.service_worker",
+    "pwa.manifest",
+    "pwa.offline",
+}
