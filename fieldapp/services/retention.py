@@ -192,3 +192,39 @@ def _anonymise_households(session: Session, ids: list[int]) -> None:
         )
     )
     session.execute(update(Tenancy).where(Tenancy.household_id.in_(ids)).values(reference=None))
+
+
+class ErasureRefused(ValueError):
+    """The household cannot be erased now; the message says why."""
+
+
+def erase_household(session: Session, household: Household, now: datetime) -> PurgeReport:
+    """Erase a household on request (GDPR Art. 17) as far as the law allows: what the purge
+    would remove after the retention period goes now, signatures included. Refused while a
+    case is open: the outreach is then a task in the public interest still going on."""
+    case_ids = list(
+        session.scalars(
+            select(Case.id)
+            .join(Tenancy, Tenancy.id == Case.tenancy_id)
+            .where(Tenancy.household_id == household.id)
+        )
+    )
+    open_cases = session.scalar(
+        select(Case.id).where(Case.id.in_(case_ids), Case.status != "closed").limit(1)
+    )
+    if open_cases is not None:
+        raise ErasureRefused(f"case {open_cases} is still open: close it first")
+    report = PurgeReport(cases=case_ids, households=[household.id])
+    if case_ids:
+        _anonymise_cases(session, case_ids, now)
+        report.consents = (
+            session.execute(
+                update(Consent)
+                .where(Consent.case_id.in_(case_ids))
+                .values(signature="", witness="")
+            ).rowcount
+            or 0
+        )
+    _anonymise_households(session, [household.id])
+    session.flush()
+    return report

@@ -59,6 +59,7 @@ POLICY: dict[str, set[str] | str] = {
     "register.position": {"lead"},
     "register.subject_access": {"lead"},  # the household of the team's case (404 for others)
     "register.subject_access_json": {"lead"},
+    "register.erase": {"lead"},
     "imports.upload": LEADS,
     "imports.stage": LEADS,
     "imports.confirm": LEADS,

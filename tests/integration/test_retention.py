@@ -147,3 +147,45 @@ def test_the_household_query_ignores_households_without_anonymised_cases(app, re
     with app.app_context():
         assert _households_done(db.session) == []
         assert db.session.scalar(select(Household.id).where(Household.name == "")) is None
+
+
+def test_a_lead_erases_a_household_on_request_unless_a_case_is_open(app, register, make_user):
+    from tests.support import PASSWORD, AuthActions
+
+    with app.app_context():
+        team_id = db.session.get(Case, register["recent"]).team_id
+        recent_household = db.session.get(Case, register["recent"]).tenancy.household_id
+        shared_household = db.session.get(Case, register["shared"]).tenancy.household_id
+    lead = make_user("lead", team="Team A")
+    assert team_id is not None
+    client = app.test_client()
+    auth = AuthActions(client)
+    auth.login(lead.email, PASSWORD)
+    before = figures(app)
+    page = f"/households/{recent_household}/record"
+    reason = "The tenant asked for erasure by letter of 2026-11-20"
+    short = auth.post(f"/households/{recent_household}/erase", {"reason": "x"}, page=page)
+    assert short.status_code == 303
+    with app.app_context():
+        assert db.session.get(Household, recent_household).name == "Lars Bakken"
+    done = auth.post(f"/households/{recent_household}/erase", {"reason": reason}, page=page)
+    assert done.status_code == 303
+    with app.app_context():
+        household = db.session.get(Household, recent_household)
+        assert (household.name, household.address) == ("", "")
+        case = db.session.get(Case, register["recent"])
+        assert case.anonymised_at is not None and case.outcome == "paid_up"
+    assert figures(app) == before
+    # Omar Ali's household has an open case: refused, nothing changed.
+    refused = auth.post(
+        f"/households/{shared_household}/erase",
+        {"reason": reason},
+        page=f"/households/{shared_household}/record",
+    )
+    assert refused.status_code == 303
+    with app.app_context():
+        assert db.session.get(Household, shared_household).name == "Omar Ali"
+        from fieldapp.models import AuditEvent
+
+        erased = db.session.scalar(select(AuditEvent.detail).where(AuditEvent.action == "erase"))
+        assert erased.startswith(reason)

@@ -39,6 +39,7 @@ from ...services.cases import (
     update_case,
 )
 from ...services.geocoding import place_pin
+from ...services.retention import ErasureRefused, erase_household
 from ...services.subject_access import household_record
 from ...services.sync import open_conflicts, resolve_conflict
 from ...services.worklist import dashboard_figures
@@ -408,3 +409,28 @@ def subject_access_json(household_id: int):
         f'attachment; filename="household-{household_id}.json"'
     )
     return response
+
+
+@bp.post("/households/<int:household_id>/erase")
+@roles_required("lead")
+def erase(household_id: int):
+    """Erase a household on the tenant's request, with the reason; refused while a case is
+    open. What the statistics need stays, as after the retention period."""
+    household = _household_for_current_lead(household_id)
+    reason = " ".join(request.form.get("reason", "").split())
+    if len(reason) < 10:
+        flash(_("Give the reason for the erasure in a sentence (at least 10 characters)."))
+        return redirect(url_for("register.subject_access", household_id=household_id), code=303)
+    try:
+        report = erase_household(db.session, household, utcnow())
+    except ErasureRefused as refused:
+        db.session.rollback()
+        flash(_("Not erased: %(reason)s.", reason=str(refused)))
+        return redirect(url_for("register.subject_access", household_id=household_id), code=303)
+    record_event(
+        db.session, current_user, "erase", "household", household_id, client_address(),
+        f"{reason} ({len(report.cases)} cases)",
+    )  # fmt: skip
+    db.session.commit()
+    flash(_("The household is erased; the case figures stay for the statistics."))
+    return redirect(url_for("register.cases"), code=303)
