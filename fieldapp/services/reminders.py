@@ -84,20 +84,29 @@ class SendReport:
 # --- organisation settings ---------------------------------------------------------------------
 
 
+class OffsetsError(ValueError):
+    """A list of reminder offsets that cannot be used: `problem` is "not_a_day", "none" or
+    "too_many", `value` the part or the count at fault (the page words it in its language)."""
+
+    def __init__(self, problem: str, value: str | int = "") -> None:
+        super().__init__(f"{problem}: {value!r}")
+        self.problem, self.value = problem, value
+
+
 def parse_offsets(text: str) -> list[int]:
-    """ "7, 2, 1" → [7, 2, 1]: days before an event, largest first; ValueError names the value."""
+    """ "7, 2, 1" → [7, 2, 1]: days before an event, largest first; OffsetsError otherwise."""
     days: set[int] = set()
     for part in text.replace(";", ",").split(","):
         part = part.strip()
         if not part:
             continue
         if not part.isascii() or not part.isdigit() or not 0 < int(part) <= OFFSET_LIMIT_DAYS:
-            raise ValueError(f"{part!r} is not a number of days from 1 to {OFFSET_LIMIT_DAYS}")
+            raise OffsetsError("not_a_day", part)
         days.add(int(part))
     if not days:
-        raise ValueError("give at least one number of days, e.g. 7, 2, 1")
+        raise OffsetsError("none")
     if len(days) > MAX_OFFSETS:
-        raise ValueError(f"{len(days)} reminders before each date; at most {MAX_OFFSETS}")
+        raise OffsetsError("too_many", len(days))
     return sorted(days, reverse=True)
 
 
@@ -194,9 +203,9 @@ def _due_for(session: Session, organisation: Organisation, now: datetime) -> Ite
         recipients = _people(worker_id, leads.get(team_id, ()))
         for step in live_deadlines(case_steps, today):
             due_now = [
-                (at_start_of(step.date - timedelta(days=days)), days)
+                (moment, days)
                 for days in offsets
-                if at_start_of(step.date - timedelta(days=days)) <= now
+                if (moment := at_start_of(step.date - timedelta(days=days))) <= now
             ]
             if not due_now:
                 continue

@@ -23,8 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session
 
 from ..models import (
     Action,
@@ -144,29 +144,22 @@ def _anonymise_cases(session: Session, ids: list[int], now: datetime) -> None:
 
 
 def _households_done(session: Session) -> list[int]:
-    """Households not yet blanked all of whose cases are anonymised."""
-    other = aliased(Case)
-    other_tenancy = aliased(Tenancy)
-    still_live = exists(
-        select(other.id)
-        .join(other_tenancy, other_tenancy.id == other.tenancy_id)
-        .where(other_tenancy.household_id == Household.id, other.anonymised_at.is_(None))
-    )
+    """Households not yet blanked that have an anonymised case and no other."""
+
+    def cases_of_household(*conditions):
+        return exists(
+            select(Case.id)
+            .join(Tenancy, Tenancy.id == Case.tenancy_id)
+            .where(Tenancy.household_id == Household.id, *conditions)
+        )
+
     return list(
         session.scalars(
             select(Household.id)
-            .where((Household.name != "") | (Household.address != ""), ~still_live)
             .where(
-                exists(
-                    select(Tenancy.id).where(
-                        Tenancy.household_id == Household.id,
-                        exists(
-                            select(Case.id).where(
-                                and_(Case.tenancy_id == Tenancy.id, Case.anonymised_at.is_not(None))
-                            )
-                        ),
-                    )
-                )
+                (Household.name != "") | (Household.address != ""),
+                cases_of_household(Case.anonymised_at.is_not(None)),
+                ~cases_of_household(Case.anonymised_at.is_(None)),
             )
             .order_by(Household.id)
         )

@@ -24,7 +24,7 @@ from ...services.push import (
     save_subscription,
     user_subscriptions,
 )
-from ...services.reminders import parse_offsets
+from ...services.reminders import MAX_OFFSETS, OFFSET_LIMIT_DAYS, OffsetsError, parse_offsets
 from ..security import client_address, from_own_pages, roles_required
 from . import bp
 
@@ -162,6 +162,22 @@ def _remove(subscription: PushSubscription) -> None:
     db.session.commit()
 
 
+def _offsets_message(error: OffsetsError) -> str:
+    if error.problem == "not_a_day":
+        return _(
+            "Days before: %(value)s is not a number of days from 1 to %(limit)s.",
+            value=repr(error.value),
+            limit=OFFSET_LIMIT_DAYS,
+        )
+    if error.problem == "too_many":
+        return _(
+            "Days before: %(count)s reminders before each date; at most %(limit)s.",
+            count=error.value,
+            limit=MAX_OFFSETS,
+        )
+    return _("Days before: give at least one number of days, e.g. 7, 2, 1.")
+
+
 def _parse_time(raw: str, name: str, errors: dict[str, str]) -> time | None:
     try:
         hours, minutes = raw.strip().split(":")
@@ -182,8 +198,8 @@ def organisation_settings():
     errors: dict[str, str] = {}
     try:
         offsets = parse_offsets(form["offsets"])
-    except ValueError as error:
-        errors["offsets"] = _("Days before: %(error)s", error=str(error))
+    except OffsetsError as error:
+        errors["offsets"] = _offsets_message(error)
         offsets = []
     start = _parse_time(form["quiet_start"], "quiet_start", errors)
     end = _parse_time(form["quiet_end"], "quiet_end", errors)
