@@ -13,5 +13,8 @@ const SHELL_URLS = [
   "/manifest.webmanifest",
 ];
 const NETWORK_TIMEOUT_MS = 4000;
-// The only pages kept for offline use: the day's route and its case cards.
+// The server's word on how long a page may be kept on the phone (ISO 8601).
+const KEEP_HEADER = "X-Doorstep-Keep-Until";
+// The only pages ever kept for offline use: Today and case cards (each only while the
+// server's X-Doorstep-Keep-Until allows).
 const FIELD_PAGE_PATTERNS = [/^\/today$/, /^\/field\/cases\/\d+$/];

@@ -16,6 +16,7 @@ self.addEventListener("activate", (event) => {
           .filter((name) => name.startsWith("doorstep-shell-") && name !== SHELL_CACHE)
           .map((name) => caches.delete(name)),
       );
+      await dropExpiredPages();
       await self.clients.claim();
     })(),
   );
@@ -34,9 +35,15 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(staleWhileRevalidate(request));
   } else if (request.mode === "navigate" || request.headers.get("HX-Request") === "true") {
     event.respondWith(networkFirst(request));
+    if (request.mode === "navigate") event.waitUntil(dropExpiredPages());
   }
 });
 
 self.addEventListener("sync", (event) => {
   if (event.tag === "outbox") event.waitUntil(askPagesToSync());
+});
+
+self.addEventListener("push", (event) => {
+  // A phone left in a drawer still lets go of yesterday's pages when a reminder wakes it.
+  event.waitUntil(dropExpiredPages());
 });

@@ -33,6 +33,7 @@ from ..models import (
 )
 from ..models.field import EDITABLE_HOUSEHOLD_FIELDS
 from ..models.types import utcnow
+from .access import may_change
 from .tabular import normalise_phone
 
 RECORD_MODELS = {
@@ -117,17 +118,6 @@ def _is_id(value: object) -> bool:
     return type(value) is int and 0 < value < 2**31
 
 
-def may_record_on(worker: User, case: Case) -> bool:
-    """A worker records on their own cases and covers for colleagues in the same team."""
-    if worker.role == "lead":
-        return worker.team_id is None or case.team_id in (None, worker.team_id)
-    if worker.role != "worker":
-        return False
-    return case.assigned_worker_id == worker.id or (
-        worker.team_id is not None and case.team_id == worker.team_id
-    )
-
-
 def prefetch(session: Session, records: list) -> tuple[set[tuple[str, str]], list[Case]]:
     """For a batch: the (type, uuid) pairs already in the register, in one query per type,
     and the cases the records name, loaded into the session (so each record costs no lookup).
@@ -207,13 +197,18 @@ def apply_record(
     case = session.get(Case, case_id) if _is_id(case_id) else None
     if case is None:
         return SyncResult(client_uuid, "rejected", f"case_id: {case_id!r} not found", "case_id")
-    if not may_record_on(worker, case):
-        return SyncResult(client_uuid, "rejected", "you may not record on this case", "case_id")
     data = record.get("data")
     if not isinstance(data, dict):
         return SyncResult(client_uuid, "rejected", "data must be an object", "data")
     try:
         at = _moment(record.get("recorded_at"), now)
+        if not may_change(session, worker, case, recorded_at=at):
+            return SyncResult(
+                client_uuid,
+                "rejected",
+                "you may not record on this case (it is not yours or on your route)",
+                "case_id",
+            )
         handler = _HANDLERS[kind]
         return handler(session, worker, case, client_uuid, data, at)
     except Rejected as rejected:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -16,21 +16,28 @@ def _with_household():
     return joinedload(Case.tenancy).joinedload(Tenancy.household)
 
 
-def local_today(session: Session, worker: User) -> date:
-    """Today's date in the zone of the worker's organisation (or the first organisation's)."""
+def _zone(session: Session, worker: User) -> str:
+    """The time zone of the worker's organisation (or the first organisation's)."""
     zone = session.scalar(
         select(Organisation.timezone).join(Team).where(Team.id == worker.team_id)
     ) or session.scalar(select(Organisation.timezone).order_by(Organisation.id))
-    return datetime.now(UTC).astimezone(ZoneInfo(zone or "Europe/Copenhagen")).date()
+    return zone or "Europe/Copenhagen"
 
 
-def todays_cases(session: Session, worker: User, limit: int = 40) -> list[Case]:
+def local_today(session: Session, worker: User) -> date:
+    """Today's date in the zone of the worker's organisation."""
+    return datetime.now(UTC).astimezone(ZoneInfo(_zone(session, worker))).date()
+
+
+def todays_cases(
+    session: Session, worker: User, limit: int = 40, today: date | None = None
+) -> list[Case]:
     """The worker's day: the open cases of their published route for today in route order,
     or without a published route, their open cases most urgent first."""
     route_id = session.scalar(
         select(Route.id).where(
             Route.worker_id == worker.id,
-            Route.day == local_today(session, worker),
+            Route.day == (today or local_today(session, worker)),
             Route.state == "published",
         )
     )
@@ -94,3 +101,90 @@ def dashboard_figures(
         no_contact=count(Case.last_contact_at.is_(None)),
         next_deadlines=list(next_deadlines),
     )
+
+
+def team_open_cases(session: Session, worker: User, limit: int = 200) -> list[Case]:
+    """The open cases of the worker's team, most urgent first: what they may read to cover
+    for a colleague (changing one takes the lead giving it to them)."""
+    if worker.team_id is None:
+        return []
+    return list(
+        session.scalars(
+            select(Case)
+            .options(_with_household(), joinedload(Case.assigned_worker))
+            .where(Case.team_id == worker.team_id, Case.status.in_(OPEN_STATUSES))
+            .order_by(Case.priority.desc(), Case.id)
+            .limit(limit)
+        )
+    )
+
+
+def _end_of(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+
+
+def tomorrows_cases(session: Session, worker: User, tomorrow: date) -> list[Case]:
+    """The open cases of the worker's published route for tomorrow, in route order."""
+    return list(
+        session.scalars(
+            select(Case)
+            .join(RouteStop, RouteStop.case_id == Case.id)
+            .join(Route, Route.id == RouteStop.route_id)
+            .options(_with_household())
+            .where(
+                Route.worker_id == worker.id,
+                Route.day == tomorrow,
+                Route.state == "published",
+                Case.status.in_(OPEN_STATUSES),
+            )
+            .order_by(RouteStop.position)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class OfflineDays:
+    """Today and tomorrow in the organisation's zone, and when each ends (in UTC): what the
+    phone keeps for use without network is kept until the end of the day it is for."""
+
+    today: date
+    today_ends: datetime
+    tomorrow_ends: datetime
+
+    @property
+    def tomorrow(self) -> date:
+        return self.today + timedelta(days=1)
+
+
+def offline_days(session: Session, worker: User) -> OfflineDays:
+    zone = ZoneInfo(_zone(session, worker))
+    today = datetime.now(UTC).astimezone(zone).date()
+    return OfflineDays(today, _end_of(today, zone), _end_of(today + timedelta(days=1), zone))
+
+
+def keep_card_until(session: Session, worker: User, case: Case) -> datetime | None:
+    """Until when the phone may keep this case card: the end of today for a case on the
+    worker's list today (their published route, or without one their own open cases), the
+    end of tomorrow for one on tomorrow's published route; None for any other case."""
+    if case.status not in OPEN_STATUSES:
+        return None
+    days = offline_days(session, worker)
+    on_route = dict(
+        session.execute(
+            select(Route.day, func.count(RouteStop.id).filter(RouteStop.case_id == case.id))
+            .outerjoin(RouteStop, RouteStop.route_id == Route.id)
+            .where(
+                Route.worker_id == worker.id,
+                Route.state == "published",
+                Route.day.in_((days.today, days.tomorrow)),
+            )
+            .group_by(Route.day)
+        ).all()
+    )
+    if on_route.get(days.tomorrow):
+        return days.tomorrow_ends
+    if on_route.get(days.today) or (
+        days.today not in on_route and case.assigned_worker_id == worker.id
+    ):
+        return days.today_ends
+    return None

@@ -247,15 +247,15 @@ def test_a_new_service_worker_version_keeps_the_outbox(browser, tmp_path):
         phone.close()
 
 
-def test_two_workers_editing_one_phone_number_offline_make_a_conflict(browser, tmp_path):
+def test_worker_and_lead_editing_one_phone_number_offline_make_a_conflict(browser, tmp_path):
     one = Field(browser, tmp_path)
     try:
         urls = one.open_today("worker@example.org")
         card = urls[0]
         other_context = browser.new_context(base_url=one.server.url, locale="en-GB", **PHONE)
         other = other_context.new_page()
-        log_in(other, "worker2@example.org")
-        other.goto(card)  # a colleague covering the same case
+        log_in(other, "lead@example.org")
+        other.goto(card)  # the team lead out on the same case with their own phone
         one.page.goto(card)
         one.context.set_offline(True)
         other_context.set_offline(True)

@@ -44,14 +44,15 @@ POLICY: dict[str, set[str] | str] = {
     "auth.logout": LOGGED_IN,
     # the field app
     "field.today": FIELD,
-    "field.card": {"worker", "colleague", "lead"},  # the team covers for each other
+    "field.card": {"worker", "colleague", "lead"},  # a colleague reads it, without the forms
+    "field.team": {"worker", "colleague", "other_worker"},  # each their own team's open cases
     "field.sync": FIELD,  # each record is checked against its case (tests/integration/test_sync)
     # the register: the team's lead; the assigned worker reads the case and adds dates
     "register.dashboard": LEADS,
     "register.cases": LEADS,
     "register.assign": LEADS,
     "register.resolve": LEADS,
-    "register.case_page": {"worker", "lead"},  # an administrator: 403 and the reason form
+    "register.case_page": {"worker", "colleague", "lead"},  # colleague: read only; admin: 403
     "register.break_glass": {"admin"},
     "register.update": {"worker", "lead"},  # the worker follows the case to its outcome
     "register.assign_one": {"lead"},

@@ -17,7 +17,7 @@ from tests.support import AuthActions
 ROOT = Path(__file__).parents[2]
 # Every page's statements stay flat however many cases there are (no N+1).
 QUERY_BUDGETS = {"/today": 8, "/cases": 9, "/dashboard": 11}
-CARD_BUDGET = 16
+CARD_BUDGET = 17  # was 16; how long the phone may keep the card adds the time zone and routes
 JS_BUDGET_BYTES = 75_000  # uncompressed; htmx is two thirds of it
 
 

@@ -173,18 +173,26 @@ def test_who_may_open_a_case(app, make_user, make_case):
     assigned = make_user("worker", team="Team A")
     other_worker = make_user("worker", team="Team A")
     other_lead = make_user("lead", team="Team B")
+    stranger = make_user("worker", team="Team B")
     admin = make_user("admin")
-    case = make_case(worker_id=assigned.id)
+    case = make_case(worker_id=assigned.id, team="Team A")
     expected = {
         assigned.email: 200,
-        other_worker.email: 403,
+        other_worker.email: 200,  # read only: a colleague in the team
+        stranger.email: 403,
         other_lead.email: 403,
         admin.email: 403,
     }
     for email, status in expected.items():
         client = AuthActions(app.test_client())
         client.login(email)
-        assert client.client.get(f"/cases/{case}").status_code == status, email
+        page = client.client.get(f"/cases/{case}")
+        assert page.status_code == status, email
+        if status == 200:
+            text = page.get_data(as_text=True)
+            editable = email == assigned.email
+            assert ('id="read-only"' in text) is not editable, email
+            assert (f'action="/cases/{case}"' in text) is editable, email
     assert AuthActions(app.test_client()).client.get(f"/cases/{case}").status_code == 302
 
 

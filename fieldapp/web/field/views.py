@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, jsonify, render_template, request
+from datetime import UTC, datetime
+
+from flask import abort, current_app, jsonify, make_response, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
@@ -10,15 +12,25 @@ from sqlalchemy.orm import joinedload
 
 from ...extensions import csrf, db
 from ...models import CONSENT_SCOPES, NEEDS, Case, Partner, Tenancy
+from ...services.access import may_change, may_read
 from ...services.audit import record_event
 from ...services.fieldwork import case_card, current_consent_texts
-from ...services.sync import BATCHED, SyncResult, apply_record, may_record_on, prefetch
+from ...services.sync import BATCHED, SyncResult, apply_record, prefetch
 from ...services.triage import refresh_priorities
-from ...services.worklist import todays_cases
+from ...services.worklist import (
+    keep_card_until,
+    offline_days,
+    team_open_cases,
+    todays_cases,
+    tomorrows_cases,
+)
 from ..security import client_address, from_own_pages, roles_required
 from . import bp
 
 SYNC_HEADER = "X-Doorstep-Sync"
+# On the pages the phone may keep for use without network, and until when (ISO 8601, UTC);
+# the service worker keeps no page without it and drops each when its time has passed.
+KEEP_HEADER = "X-Doorstep-Keep-Until"
 MAX_RECORDS_PER_REQUEST = 50
 
 
@@ -26,8 +38,26 @@ MAX_RECORDS_PER_REQUEST = 50
 @roles_required("worker", "lead")
 def today():
     """The worker's visits for today: the planned route, else their open cases by priority."""
-    cases = todays_cases(db.session, current_user)
-    return render_template("field/today.html", cases=cases)
+    days = offline_days(db.session, current_user)
+    cases = todays_cases(db.session, current_user, today=days.today)
+    tomorrow = tomorrows_cases(db.session, current_user, days.tomorrow)
+    response = make_response(render_template("field/today.html", cases=cases, tomorrow=tomorrow))
+    response.headers[KEEP_HEADER] = _http_time(days.today_ends)
+    return response
+
+
+@bp.get("/team")
+@roles_required("worker")
+def team():
+    """The team's open cases, to read when covering for a colleague; not kept offline."""
+    cases = team_open_cases(db.session, current_user)
+    record_event(db.session, current_user, "view", "team_cases", "", client_address())
+    db.session.commit()
+    return render_template("field/team.html", cases=cases)
+
+
+def _http_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @bp.get("/field/cases/<int:case_id>")
@@ -44,20 +74,28 @@ def card(case_id: int):
     )
     if case is None:
         abort(404)
-    if not may_record_on(current_user, case):
+    editable = may_change(db.session, current_user, case)
+    if not editable and not may_read(db.session, current_user, case):
         abort(403)
     record_event(db.session, current_user, "view", "case", case.id, client_address())
     db.session.commit()
     partners = db.session.scalars(select(Partner).order_by(Partner.name)).all()
-    return render_template(
-        "field/card.html",
-        case=case,
-        card=case_card(db.session, case),
-        consent_texts=current_consent_texts(db.session),
-        scopes=CONSENT_SCOPES,
-        needs=NEEDS,
-        partners=partners,
+    keep_until = keep_card_until(db.session, current_user, case) if editable else None
+    response = make_response(
+        render_template(
+            "field/card.html",
+            case=case,
+            card=case_card(db.session, case),
+            consent_texts=current_consent_texts(db.session),
+            scopes=CONSENT_SCOPES,
+            needs=NEEDS,
+            partners=partners,
+            editable=editable,
+        )
     )
+    if keep_until is not None:
+        response.headers[KEEP_HEADER] = _http_time(keep_until)
+    return response
 
 
 def _audit_sync(record: dict, result: SyncResult) -> None:

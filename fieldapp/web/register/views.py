@@ -22,6 +22,7 @@ from sqlalchemy.orm import joinedload
 from ...extensions import db, htmx
 from ...models import AuditEvent, Case, Household, Tenancy, User
 from ...models.types import utcnow
+from ...services.access import may_change, may_read
 from ...services.audit import record_event
 from ...services.cases import (
     CaseError,
@@ -153,13 +154,13 @@ def _load_case(case_id: int) -> Case:
     return case
 
 
-def _case_for_current_user(case_id: int) -> Case:
-    """The case, if this person may see it: the lead's team, or the worker it is assigned to."""
+def _case_for_current_user(case_id: int, change: bool = True) -> Case:
+    """The case, if this person may change it (change=False: may read it); else 403."""
     case = _load_case(case_id)
-    if current_user.role == "lead":
-        if current_user.team_id is not None and case.team_id not in (None, current_user.team_id):
-            abort(403)
-    elif case.assigned_worker_id != current_user.id:
+    allowed = may_change(db.session, current_user, case)
+    if not allowed and not change:
+        allowed = may_read(db.session, current_user, case)
+    if not allowed:
         abort(403)
     return case
 
@@ -200,7 +201,7 @@ def _case_page(
         "error": error,
         "today": date.today(),
         "grant": grant,
-        "read_only": grant is not None,
+        "read_only": grant is not None or not may_change(db.session, current_user, case),
     }
     return render_template("register/case.html", **context), status
 
@@ -217,7 +218,7 @@ def case_page(case_id: int):
         if grant is None:
             return render_template("register/break_glass.html", case_id=case_id), 403
         return _case_page(_load_case(case_id), grant=grant)
-    return _case_page(_case_for_current_user(case_id))
+    return _case_page(_case_for_current_user(case_id, change=False))
 
 
 @bp.post("/cases/<int:case_id>/break-glass")
