@@ -28,7 +28,7 @@ from ..models import (
     Visit,
 )
 from ..models.types import utcnow
-from .tabular import normalise_address, normalise_name
+from .tabular import normalise_address, normalise_name, normalise_phone
 from .triage import refresh_priorities
 
 SORTS = ("priority", "deadline", "arrears", "last_contact", "address")
@@ -456,3 +456,69 @@ def other_cases_of_household(session: Session, case: Case) -> list[Case]:
             .order_by(Case.opened_at.desc())
         )
     )
+
+
+# What a lead may correct on a household (right to rectification, GDPR Art. 16), with limits.
+_TEXT_LIMITS = {"name": 200, "address": 200, "postcode": 10, "town": 100, "phone": 40}
+_NUMBER_LIMITS = {"adults": (1, 20), "children": (0, 30)}
+
+
+def _clean_correction(form: dict[str, str]) -> dict[str, object]:
+    """The corrected values from the form, checked; CaseError names the field and value."""
+    clean: dict[str, object] = {}
+    for name, limit in _TEXT_LIMITS.items():
+        value = " ".join(str(form.get(name, "")).split())
+        if name == "phone":
+            value = normalise_phone(value)
+        if name in ("name", "address") and not value:
+            raise CaseError(f"{name}: must not be empty")
+        if len(value) > limit:
+            raise CaseError(f"{name}: at most {limit} characters ({len(value)} given)")
+        clean[name] = value
+    language = str(form.get("language", "")).strip().lower()
+    if language and not (language.isascii() and language.isalpha() and 2 <= len(language) <= 3):
+        raise CaseError(f"language: {language[:20]!r} is not a language code such as da, nb, ar")
+    clean["language"] = language
+    for name, (low, high) in _NUMBER_LIMITS.items():
+        raw = str(form.get(name, "")).strip()
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            raise CaseError(f"{name}: {raw[:20]!r} is not a whole number from {low} to {high}")
+        clean[name] = int(raw)
+    clean["needs_interpreter"] = form.get("needs_interpreter") in ("1", "on", "true")
+    return clean
+
+
+def correct_household(
+    session: Session, household: Household, form: dict[str, str], by: User
+) -> list[str]:
+    """Correct a household's details as the tenant asks; returns the names of the fields that
+    changed. Each of the household's cases gets a history line naming the fields (not the old
+    values: a wrong value is not kept once corrected), and the open ones a new version, so an
+    offline edit made on the old details becomes a conflict for the lead instead of undoing
+    the correction. A new address drops the map position: it is geocoded again."""
+    clean = _clean_correction(form)
+    changed = [name for name, value in clean.items() if getattr(household, name) != value]
+    if not changed:
+        return []
+    for name in changed:
+        setattr(household, name, clean[name])
+    if "name" in changed:
+        household.name_key = normalise_name(household.name)
+    if {"address", "postcode", "town"} & set(changed):
+        household.address_key = normalise_address(f"{household.address} {household.postcode}")
+        household.lat = household.lon = None
+        household.geo_source = household.geo_accuracy = ""
+    cases = session.scalars(
+        select(Case)
+        .join(Tenancy, Tenancy.id == Case.tenancy_id)
+        .where(Tenancy.household_id == household.id)
+    ).all()
+    for case in cases:
+        session.add(
+            CaseEvent(case_id=case.id, user_id=by.id, kind="corrected", detail={"fields": changed})
+        )
+        if case.is_open:
+            case.version += 1
+    session.flush()
+    refresh_priorities(session, [case.id for case in cases if case.is_open])
+    return changed

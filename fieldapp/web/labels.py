@@ -71,6 +71,18 @@ EVENT_LABELS = {
     "action": _l("Agreed action"),
     "meeting_decision": _l("Decision at the meeting"),
     "conflict_resolved": _l("Conflicting edit resolved"),
+    "corrected": _l("Household's details corrected"),
+}
+HOUSEHOLD_FIELD_LABELS = {
+    "name": _l("Name"),
+    "address": _l("Address"),
+    "postcode": _l("Postcode"),
+    "town": _l("Town"),
+    "phone": _l("Phone"),
+    "language": _l("Language"),
+    "adults": _l("Adults"),
+    "children": _l("Children"),
+    "needs_interpreter": _l("Needs an interpreter"),
 }
 FIELD_LABELS = {
     "tenancy_ref": _l("Tenancy number"),
@@ -246,6 +258,7 @@ def init_labels(app: Flask) -> None:
             "outcome_label": lambda code: OUTCOME_LABELS.get(code or "", code or ""),
             "landlord_kind_label": lambda code: LANDLORD_KIND_LABELS.get(code, code),
             "event_label": lambda code: EVENT_LABELS.get(code, code),
+            "household_field_labels": HOUSEHOLD_FIELD_LABELS,
             "cause_labels": CAUSE_LABELS,
             "outcome_labels": OUTCOME_LABELS,
             "status_labels": STATUS_LABELS,

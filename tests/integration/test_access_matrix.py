@@ -57,6 +57,7 @@ POLICY: dict[str, set[str] | str] = {
     "register.update": {"worker", "lead"},  # the worker follows the case to its outcome
     "register.assign_one": {"lead"},
     "register.legal_step": {"worker", "lead"},
+    "register.correct": {"lead"},  # the household of the team's case (rectification)
     "register.position": {"lead"},
     "register.subject_access": {"lead"},  # the household of the team's case (404 for others)
     "register.subject_access_json": {"lead"},

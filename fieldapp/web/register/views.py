@@ -34,6 +34,7 @@ from ...services.cases import (
     assignable_workers,
     case_timeline,
     cases_for_lead,
+    correct_household,
     landlords,
     list_cases,
     other_cases_of_household,
@@ -44,6 +45,7 @@ from ...services.retention import ErasureRefused, erase_household
 from ...services.subject_access import household_record
 from ...services.sync import open_conflicts, resolve_conflict
 from ...services.worklist import dashboard_figures
+from ..labels import HOUSEHOLD_FIELD_LABELS
 from ..security import client_address, is_number, roles_required
 from . import bp
 
@@ -282,6 +284,29 @@ def assign_one(case_id: int):
         return _case_page(_case_for_current_user(case_id), str(error), 400)
     record_event(db.session, current_user, "assign", "case", case.id, client_address())
     db.session.commit()
+    return redirect(url_for("register.case_page", case_id=case.id), code=303)
+
+
+@bp.post("/cases/<int:case_id>/household")
+@roles_required("lead")
+def correct(case_id: int):
+    """Correct the household's details as the tenant asks (right to rectification)."""
+    case = _case_for_current_user(case_id)
+    try:
+        changed = correct_household(
+            db.session, case.tenancy.household, request.form.to_dict(), current_user
+        )
+    except CaseError as error:
+        db.session.rollback()
+        return _case_page(_case_for_current_user(case_id), str(error), 400)
+    if changed:
+        record_event(
+            db.session, current_user, "correct", "household", case.tenancy.household_id,
+            client_address(), ", ".join(changed),
+        )  # fmt: skip
+        db.session.commit()
+        labels = ", ".join(str(HOUSEHOLD_FIELD_LABELS[name]) for name in changed)
+        flash(_("Corrected: %(fields)s.", fields=labels))
     return redirect(url_for("register.case_page", case_id=case.id), code=303)
 
 
