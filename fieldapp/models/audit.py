@@ -23,4 +23,7 @@ class AuditEvent(db.Model):
     object_type: Mapped[str] = mapped_column(String(40), default="")
     object_id: Mapped[str] = mapped_column(String(64), default="")
     address: Mapped[str] = mapped_column(String(64), default="")
+    # The login session the event came through: one per device and login (user_session has
+    # the browser's User-Agent and when it began), so "from which device" has an answer.
+    session_id: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[str] = mapped_column(String(500), default="")

@@ -47,6 +47,7 @@ class User(UserMixin, db.Model):
 
     # flask-login: the "id" in the cookie is the server-side session, set in services.accounts.
     session_token = None  # type: str | None
+    session_id = None  # type: int | None  (the login session of this request: the device)
 
     @property
     def is_active(self) -> bool:  # type: ignore[override]

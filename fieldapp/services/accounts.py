@@ -162,9 +162,11 @@ def _token_hash(token: str) -> str:
 def start_session(session: Session, user: User, user_agent: str = "") -> str:
     """Open a server-side session for a device; return the token for the signed cookie."""
     token = secrets.token_urlsafe(32)
-    session.add(UserSession(token_hash=_token_hash(token), user=user, user_agent=user_agent[:300]))
+    row = UserSession(token_hash=_token_hash(token), user=user, user_agent=user_agent[:300])
+    session.add(row)
     session.flush()
     user.session_token = token
+    user.session_id = row.id
     return token
 
 
@@ -188,6 +190,7 @@ def load_session_user(
     if now - row.last_seen_at > _TOUCH_EVERY:
         row.last_seen_at = now
     row.user.session_token = token
+    row.user.session_id = row.id
     return row.user
 
 

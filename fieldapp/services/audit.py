@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from ..models import AuditEvent, Case, Tenancy, User
+from ..models import AuditEvent, Case, Tenancy, User, UserSession
 
 
 def record_event(
@@ -32,6 +32,7 @@ def record_event(
         object_id=str(object_id),
         address=address[:64],
         detail=detail[:500],
+        session_id=getattr(user, "session_id", None),
     )
     session.add(event)
     return event
@@ -103,8 +104,9 @@ def search_events(
     zone: ZoneInfo,
     limit: int | None = 100,
     offset: int = 0,
-) -> tuple[list[tuple[AuditEvent, User | None]], int]:
-    """Events matching the filters within the viewer's scope, newest first, and their count."""
+) -> tuple[list[tuple[AuditEvent, User | None, str]], int]:
+    """Events matching the filters within the viewer's scope, newest first, and their count;
+    each with who and from which device (the login session and its browser)."""
     conditions = []
     scope = _scope(viewer)
     if scope is not None:
@@ -125,24 +127,37 @@ def search_events(
         conditions.append(AuditEvent.at < end)
     total = session.scalar(select(func.count(AuditEvent.id)).where(*conditions)) or 0
     statement = (
-        select(AuditEvent, User)
+        select(AuditEvent, User, UserSession.user_agent)
         .outerjoin(User, User.id == AuditEvent.user_id)
+        .outerjoin(UserSession, UserSession.id == AuditEvent.session_id)
         .where(*conditions)
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
         .offset(offset)
     )
     if limit is not None:
         statement = statement.limit(limit)
-    return [(event, user) for event, user in session.execute(statement)], total
+    rows = [
+        (event, user, device_of(event.session_id, agent))
+        for event, user, agent in session.execute(statement)
+    ]
+    return rows, total
 
 
-def audit_csv(rows: list[tuple[AuditEvent, User | None]], zone: ZoneInfo) -> str:
+def device_of(session_id: int | None, user_agent: str | None) -> str:
+    """The device an event came from, as the audit log shows it: the login session's number
+    and the browser it announced (each phone or PC logs in with a session of its own)."""
+    if session_id is None:
+        return ""
+    return f"session {session_id}: {user_agent or '?'}"[:200]
+
+
+def audit_csv(rows: list[tuple[AuditEvent, User | None, str]], zone: ZoneInfo) -> str:
     """The events as CSV (UTF-8, comma-separated, a header row), times in the zone given."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["time", "user_id", "user", "role", "action", "object_type", "object_id",
-                     "address", "detail"])  # fmt: skip
-    for event, user in rows:
+                     "address", "device", "detail"])  # fmt: skip
+    for event, user, device in rows:
         writer.writerow(
             [
                 event.at.astimezone(zone).isoformat(timespec="seconds"),
@@ -153,6 +168,7 @@ def audit_csv(rows: list[tuple[AuditEvent, User | None]], zone: ZoneInfo) -> str
                 event.object_type,
                 event.object_id,
                 event.address,
+                _cell(device),
                 _cell(event.detail),
             ]
         )

@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DatabaseError
 
 from fieldapp.extensions import db
-from fieldapp.models import AuditEvent
+from fieldapp.models import AuditEvent, UserSession
 from tests.support import PASSWORD, AuthActions
 
 
@@ -51,6 +51,39 @@ def test_every_read_of_a_case_is_written_to_the_log(app, teams):
         ).all()
     assert sorted(user for user, _ in reads) == sorted([people["lead"].id, people["worker"].id])
     assert all(address for _, address in reads)
+
+
+def test_each_line_says_from_which_device(app, teams):
+    people, case_a, _ = teams
+    phones = {}
+    for agent in ("Mozilla/5.0 (Linux; Android 14; Pixel 8) Chrome/156", "Safari/iPhone 17"):
+        client = app.test_client()
+        client.environ_base["HTTP_USER_AGENT"] = agent
+        assert AuthActions(client).login(people["worker"].email).status_code in (302, 303)
+        client.get(f"/field/cases/{case_a}")
+        phones[agent] = client
+    with app.app_context():
+        reads = db.session.execute(
+            select(AuditEvent.session_id, UserSession.user_agent)
+            .join(UserSession, UserSession.id == AuditEvent.session_id)
+            .where(AuditEvent.action == "view", AuditEvent.object_id == str(case_a))
+        ).all()
+        logins = db.session.scalars(
+            select(AuditEvent.session_id).where(AuditEvent.action == "login")
+        ).all()
+    # two devices, two sessions: each read is tied to the phone it came from
+    assert sorted(agent for _, agent in reads) == sorted(phones)
+    assert len({session for session, _ in reads}) == 2 and None not in logins
+    dpo = logged_in(app, people["dpo"])
+    page = dpo.get(f"/audit?case={case_a}").get_data(as_text=True)
+    for session_id, agent in reads:
+        assert f"session {session_id}: {agent}" in page
+    rows = list(
+        csv.DictReader(io.StringIO(dpo.get(f"/audit.csv?case={case_a}").get_data(as_text=True)))
+    )
+    assert sorted(row["device"] for row in rows) == sorted(
+        f"session {session_id}: {agent}" for session_id, agent in reads
+    )
 
 
 def test_a_lead_searches_their_teams_part_and_the_dpo_all_of_it(app, teams):
