@@ -39,7 +39,8 @@ class User(UserMixin, db.Model):
     start_lon: Mapped[float | None] = mapped_column(Float)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Two-factor login (RFC 6238 TOTP): the base32 secret, and when it was confirmed.
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # sealed with a key derived from SECRET_KEY (services/accounts.seal_totp), never plain
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

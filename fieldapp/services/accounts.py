@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,6 +12,9 @@ from datetime import datetime, timedelta
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -106,9 +111,10 @@ def authenticate(
     demo_password: str = "demo",
     now: datetime | None = None,
     code: str = "",
+    totp_key: str = "",
 ) -> User | None:
     """Return the user for a right e-mail and password (and code, for an account with
-    two-factor login); count a failure otherwise.
+    two-factor login, whose secret is sealed with totp_key); count a failure otherwise.
 
     Raises LockedOut before checking the password when the account or the address has
     failed too often within the window, so a locked account cannot be guessed at.
@@ -127,7 +133,7 @@ def authenticate(
     if ok and password == demo_password and not is_demo_database(session):
         ok = False  # the demo password opens nothing outside a demo
     if ok and user is not None and user.totp_enabled_at is not None:
-        ok = totp_matches(user.totp_secret or "", code, now)
+        ok = totp_matches(unseal_totp(user.totp_secret, totp_key), code, now)
     if not ok or user is None or not user.active:
         session.add(LoginFailure(email=email, address=address, at=now))
         session.flush()
@@ -135,6 +141,8 @@ def authenticate(
     session.execute(delete(LoginFailure).where(LoginFailure.email == email))
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
+    if totp_key and user.totp_secret and _BASE32.fullmatch(user.totp_secret):
+        user.totp_secret = seal_totp(user.totp_secret, totp_key)  # stored before sealing
     return user
 
 
@@ -227,6 +235,44 @@ def new_totp_secret() -> str:
 def totp_uri(secret: str, email: str) -> str:
     """The otpauth:// address an authenticator app takes (tapped on the phone, or typed)."""
     return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name="Doorstep")
+
+
+_BASE32 = re.compile(r"[A-Z2-7]+=*")
+
+
+def _totp_box(key: str) -> Fernet:
+    """Authenticated encryption for two-factor secrets, keyed from the app's SECRET_KEY (kept
+    outside the database), so a copy of the database alone does not give the codes away."""
+    raw = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"doorstep totp secret"
+    ).derive(key.encode())
+    return Fernet(base64.urlsafe_b64encode(raw))
+
+
+def seal_totp(secret: str, key: str) -> str:
+    """The form a two-factor secret is stored in."""
+    return _totp_box(key).encrypt(secret.encode()).decode()
+
+
+def unseal_totp(stored: str | None, key: str) -> str:
+    """The secret back from its stored form; a secret stored before sealing (plain base32) is
+    read as it is. "" when it cannot be read (another SECRET_KEY): no code then matches, and an
+    administrator resets the person's two-factor login."""
+    if not stored:
+        return ""
+    if _BASE32.fullmatch(stored):
+        return stored
+    try:
+        return _totp_box(key).decrypt(stored.encode()).decode()
+    except InvalidToken:
+        return ""
+
+
+def reset_two_factor(session: Session, user: User) -> int:
+    """Turn a person's two-factor login off (their phone is lost) and end their sessions; they
+    set it up again at their next login where it is required. Returns the sessions ended."""
+    user.totp_secret, user.totp_enabled_at = None, None
+    return end_user_sessions(session, user, "admin")
 
 
 def totp_matches(secret: str, code: str, now: datetime | None = None) -> bool:

@@ -97,6 +97,7 @@ POLICY: dict[str, set[str] | str] = {
     "admin.add_user": {"admin"},
     "admin.set_active": {"admin"},
     "admin.end_sessions": {"admin"},
+    "admin.reset_two_factor_of": {"admin"},
     "admin.two_factor_policy": {"admin"},
     "auth.two_factor": LOGGED_IN,
     "admin.consent_texts": {"admin"},

@@ -10,7 +10,9 @@ import pyotp
 from sqlalchemy import select
 
 from fieldapp.extensions import db
-from fieldapp.models import Organisation, User
+from fieldapp.models import AuditEvent, Organisation, User
+from fieldapp.models.types import utcnow
+from fieldapp.services.accounts import unseal_totp
 from tests.support import PASSWORD, AuthActions, csrf_from
 
 
@@ -106,3 +108,53 @@ def test_the_organisation_requires_it_for_leads_and_administrators(app, make_use
     # Workers are not required to.
     worker_client, _ = log_in(app, worker.email)
     assert worker_client.get("/today").status_code == 200
+
+
+def test_the_secret_is_stored_sealed_and_read_only_with_the_apps_key(app, make_user):
+    worker = make_user("worker")
+    client, _ = log_in(app, worker.email)
+    secret = turn_on(client)
+    with app.app_context():
+        stored = db.session.get(User, worker.id).totp_secret
+    assert secret not in stored and not re.fullmatch(r"[A-Z2-7]+=*", stored)
+    assert unseal_totp(stored, app.config["SECRET_KEY"]) == secret
+    assert unseal_totp(stored, "another key") == ""  # a copy of the database alone is no use
+    _, right = log_in(app, worker.email, pyotp.TOTP(secret).now())
+    assert right.status_code == 303
+
+
+def test_a_secret_stored_before_sealing_still_works_and_is_sealed_at_login(app, make_user):
+    worker = make_user("worker")
+    secret = pyotp.random_base32(32)
+    with app.app_context():
+        user = db.session.get(User, worker.id)
+        user.totp_secret, user.totp_enabled_at = secret, utcnow()
+        db.session.commit()
+    _, right = log_in(app, worker.email, pyotp.TOTP(secret).now())
+    assert right.status_code == 303
+    with app.app_context():
+        stored = db.session.get(User, worker.id).totp_secret
+    assert stored != secret and unseal_totp(stored, app.config["SECRET_KEY"]) == secret
+
+
+def test_an_administrator_resets_it_for_a_lost_phone(app, make_user):
+    lead = make_user("lead")
+    admin = make_user("admin")
+    phone, _ = log_in(app, lead.email)
+    turn_on(phone)
+    admin_client, _ = log_in(app, admin.email)
+    page = admin_client.get("/admin/users").get_data(as_text=True)
+    action = f"/admin/users/{lead.id}/two-factor/reset"
+    assert action in page
+    answer = admin_client.post(action, data={"csrf_token": csrf_from(page)})
+    assert answer.status_code == 303
+    assert phone.get("/cases").status_code in (302, 303, 401)  # logged out on the lost phone
+    with app.app_context():
+        user = db.session.get(User, lead.id)
+        assert user.totp_secret is None and user.totp_enabled_at is None
+        events = db.session.scalars(
+            select(AuditEvent.detail).where(AuditEvent.object_id == str(lead.id))
+        ).all()
+    assert any(detail.startswith("two-factor login reset") for detail in events)
+    _, without_code = log_in(app, lead.email)
+    assert without_code.status_code == 303

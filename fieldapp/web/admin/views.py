@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import ROLES, ConsentText, Organisation, Team, User
-from ...services.accounts import AccountError, create_user, end_user_sessions
+from ...services.accounts import AccountError, create_user, end_user_sessions, reset_two_factor
 from ...services.audit import record_event
 from ...services.fieldwork import LANGUAGES, add_consent_text, current_consent_texts
 from ...services.push import remove_user_subscriptions
@@ -100,6 +100,22 @@ def end_sessions(user_id: int):
     )  # fmt: skip
     db.session.commit()
     flash(_("%(name)s is logged out on every device.", name=user.name or user.email))
+    return redirect(url_for("admin.users"), code=303)
+
+
+@bp.post("/users/<int:user_id>/two-factor/reset")
+@roles_required("admin")
+def reset_two_factor_of(user_id: int):
+    """A person lost the phone with their authenticator app: turn their two-factor login off
+    and log them out everywhere; where it is required they set it up again at the next login."""
+    user = db.get_or_404(User, user_id)
+    ended = reset_two_factor(db.session, user)
+    record_event(
+        db.session, current_user, "update", "user", user.id, client_address(),
+        f"two-factor login reset, ended {ended} sessions",
+    )  # fmt: skip
+    db.session.commit()
+    flash(_("Two-factor login of %(name)s is reset.", name=user.name or user.email))
     return redirect(url_for("admin.users"), code=303)
 
 

@@ -17,10 +17,12 @@ from ...services.accounts import (
     authenticate,
     end_session,
     new_totp_secret,
+    seal_totp,
     start_session,
     totp_matches,
     totp_required,
     totp_uri,
+    unseal_totp,
 )
 from ...services.audit import record_event
 from ..security import client_address
@@ -82,6 +84,7 @@ def login():
             limits,
             config["DEMO_PASSWORD"],
             code=request.form.get("code", ""),
+            totp_key=config["SECRET_KEY"],
         )
     except LockedOut as locked:
         minutes = max(1, round(locked.retry_after_seconds / 60))
@@ -146,7 +149,8 @@ def two_factor():
         if user.totp_enabled_at is None:
             secret = session.get("totp_pending", "")
             if totp_matches(secret, code):
-                user.totp_secret, user.totp_enabled_at = secret, utcnow()
+                key = current_app.config["SECRET_KEY"]
+                user.totp_secret, user.totp_enabled_at = seal_totp(secret, key), utcnow()
                 session.pop("totp_pending", None)
                 record_event(db.session, user, "update", "user", user.id, client_address(),
                              "two-factor login on")  # fmt: skip
@@ -156,7 +160,7 @@ def two_factor():
             error = _("That code does not match. Type the six digits the app shows now.")
         elif totp_required(db.session, user):
             error = _("Your organisation requires two-factor login for your role.")
-        elif totp_matches(user.totp_secret or "", code):
+        elif totp_matches(unseal_totp(user.totp_secret, current_app.config["SECRET_KEY"]), code):
             user.totp_secret, user.totp_enabled_at = None, None
             record_event(db.session, user, "update", "user", user.id, client_address(),
                          "two-factor login off")  # fmt: skip
