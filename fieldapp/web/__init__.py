@@ -6,13 +6,25 @@ from flask import Flask, current_app, jsonify, redirect, render_template, reques
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from ..extensions import db, htmx, login_manager
 from ..services.accounts import SessionPolicy, load_session_user
 
 
+class DatabaseId(IntegerConverter):
+    """`<int:…>` in every URL: a whole number a database id column can hold. A longer one is
+    no page (404) instead of a database error (PostgreSQL refuses integers from 2**31)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 (werkzeug's name)
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def register_blueprints(app: Flask) -> None:
     """Mount every area's blueprint and the app-wide handlers."""
+    app.url_map.converters["int"] = DatabaseId
     from .admin import bp as admin_bp
     from .audit import bp as audit_bp
     from .auth import bp as auth_bp
@@ -110,6 +122,12 @@ def _error_page(error):
     message = message if isinstance(message, str) and code == 429 else messages.get(code, "")
     if code == 500:
         db.session.rollback()
+    # Keep what the error says for clients besides its body (Allow on a 405, Retry-After).
+    headers = [
+        (name, value)
+        for name, value in (error.get_headers() if isinstance(error, HTTPException) else [])
+        if name.lower() != "content-type"
+    ]
     if _wants_json():
-        return jsonify(error=code, message=message), code
-    return render_template("errors/error.html", code=code, message=message), code
+        return jsonify(error=code, message=message), code, headers
+    return render_template("errors/error.html", code=code, message=message), code, headers

@@ -37,6 +37,7 @@ POLICY: dict[str, set[str] | str] = {
     "static": "public",
     "pwa.manifest": "public",
     "pwa.offline": "public",
+    "pwa.openapi": "public",  # the JSON API's description: no personal data
     "pwa.service_worker": "public",
     "auth.login": "public",
     "auth.set_language": "public",
@@ -203,3 +204,35 @@ def test_every_endpoint_has_a_rule_and_keeps_to_it(app, town):
                 if not ok:
                     wrong.append(f"{person:<12} {method:<6} {url} -> {response.status_code}")
     assert not wrong, "access differs from POLICY:\n" + "\n".join(wrong)
+
+
+def test_an_id_too_large_for_the_database_is_no_page_not_an_error(app, town):
+    """Every `<int:…>` in every URL, with 2**31 and a 30-digit number, as the team's lead and
+    the administrator: 404 (or the refusal the person gets anyway), never a 500."""
+    from werkzeug.routing import IntegerConverter
+
+    people, _ = town
+    for person in ("lead", "admin"):
+        client = app.test_client()
+        token = csrf_from(client.get("/login").get_data(as_text=True))
+        client.post(
+            "/login",
+            data={"email": people[person].email, "password": PASSWORD, "csrf_token": token},
+        )
+        token = csrf_from(client.get("/offline").get_data(as_text=True))
+        headers = {"X-CSRFToken": token, "X-Doorstep-Sync": "1", "X-Doorstep-Push": "1"}
+        walked = 0
+        for rule in app.url_map.iter_rules():
+            ints = [n for n, c in rule._converters.items() if isinstance(c, IntegerConverter)]
+            if not ints:
+                continue
+            for huge in (2**31, 10**30):
+                path = rule.rule
+                for name in rule.arguments:
+                    value = huge if name in ints else "x"
+                    path = re.sub(rf"<(?:[a-z]+(?:\([^)]*\))?:)?{name}>", str(value), path)
+                for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                    response = client.open(path, method=method, headers=headers)
+                    assert response.status_code in (403, 404, 405), (person, method, path)
+                    walked += 1
+        assert walked > 40, walked

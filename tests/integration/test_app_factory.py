@@ -140,3 +140,11 @@ def test_service_worker_version_follows_the_app_shell(app, tmp_path, monkeypatch
         (changed / "js/outbox.js").write_text("/* a new release */\n", encoding="utf-8")
         monkeypatch.setattr(views, "STATIC_DIR", changed)
         assert views.service_worker_version() != before
+
+
+def test_error_pages_keep_the_errors_headers(client):
+    """A 405 says which methods the address takes (RFC 9110), as a page or as JSON."""
+    page = client.put("/login")
+    assert page.status_code == 405 and set(page.headers["Allow"].split(", ")) >= {"GET", "POST"}
+    api = client.put("/sync", headers={"Accept": "application/json"})
+    assert api.status_code == 405 and "POST" in api.headers["Allow"]

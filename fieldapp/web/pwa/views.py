@@ -1,9 +1,11 @@
-"""Serve the service worker from the site root, the manifest and the offline page."""
+"""Serve the service worker from the site root, the manifest, the offline page and the JSON
+API's OpenAPI description."""
 
 from __future__ import annotations
 
 import hashlib
 from functools import lru_cache
+from importlib.resources import files
 
 from flask import current_app, render_template, url_for
 from flask_babel import gettext as _
@@ -102,3 +104,13 @@ def offline():
     # Precached by the service worker for whoever uses the phone later: render it as if
     # nobody were logged in, so it carries no name, token or outbox of this session.
     return render_template("offline.html", shell=True)
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 description of the JSON endpoints (fieldapp/openapi.json, package data),
+    as written; public, it holds no personal data. No cache uses a copy without asking."""
+    document = files("fieldapp").joinpath("openapi.json").read_bytes()
+    response = current_app.response_class(document, mimetype="application/json")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
