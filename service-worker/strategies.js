@@ -7,32 +7,67 @@ function cacheKeyFor(request) {
   return url.toString();
 }
 
+// Every write to and delete from the pages cache goes through this queue, one after another,
+// so a sweep of expired pages can never delete a copy a fetch has just stored.
+let pagesQueue = Promise.resolve();
+function serially(task) {
+  const run = pagesQueue.then(task);
+  pagesQueue = run.catch(() => {});
+  return run;
+}
+
 async function networkFirst(request) {
   const cache = await caches.open(PAGES_CACHE);
   const key = cacheKeyFor(request);
+  let response;
   try {
-    const response = await Promise.race([
+    response = await Promise.race([
       fetch(request),
       new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), NETWORK_TIMEOUT_MS)),
     ]);
-    if (mayKeep(response, request.url)) {
-      // Keep today's list and the cards of today's and tomorrow's visits for when the network
-      // is gone, each until the server's X-Doorstep-Keep-Until; nothing else is kept.
-      await cache.put(key, response.clone());
-    } else if (isFieldPage(request.url)) {
-      await cache.delete(key); // no longer the worker's to keep (reassigned, closed, read-only)
-    }
-    return response;
   } catch (error) {
-    const cached = await cache.match(key, { ignoreVary: true });
-    if (cached && !hasExpired(cached)) return cached;
-    if (cached) await cache.delete(key);
-    if (request.mode === "navigate") {
-      const shell = await caches.open(SHELL_CACHE);
-      return (await shell.match(OFFLINE_URL)) || Response.error();
-    }
-    return Response.error();
+    return (await keptCopy(cache, key)) || offlineAnswer(request);
   }
+  if (mayKeep(response, request.url)) {
+    // Keep today's list and the cards of today's and tomorrow's visits for when the network
+    // is gone, each until the server's X-Doorstep-Keep-Until; nothing else is kept.
+    const copy = response.clone();
+    await serially(() => cache.put(key, copy));
+  } else if (isFieldPage(request.url) && saysNotToKeep(response)) {
+    await serially(() => cache.delete(key)); // reassigned, closed, read-only, or logged out
+  } else if (isFieldPage(request.url) && response.status >= 500) {
+    const kept = await keptCopy(cache, key); // the server is down for a moment
+    if (kept) return kept;
+  }
+  return response;
+}
+
+function saysNotToKeep(response) {
+  // A real answer that the page is no longer the worker's to keep: a page without a keep-until
+  // time, one refused or gone, or a redirect to the login page. A 5xx says nothing of the kind.
+  if (response.redirected || [401, 403, 404, 410].includes(response.status)) return true;
+  return response.ok && isHtml(response);
+}
+
+async function keptCopy(cache, key) {
+  // The kept copy if its time has not passed; an expired one is deleted, never shown.
+  const cached = await cache.match(key, { ignoreVary: true });
+  if (cached && !hasExpired(cached)) return cached;
+  if (cached) {
+    await serially(async () => {
+      const again = await cache.match(key, { ignoreVary: true });
+      if (again && hasExpired(again)) await cache.delete(key);
+    });
+  }
+  return null;
+}
+
+async function offlineAnswer(request) {
+  if (request.mode === "navigate") {
+    const shell = await caches.open(SHELL_CACHE);
+    return (await shell.match(OFFLINE_URL)) || Response.error();
+  }
+  return Response.error();
 }
 
 async function staleWhileRevalidate(request) {
@@ -65,16 +100,18 @@ function mayKeep(response, url) {
   return response.ok && !response.redirected && isHtml(response) && isFieldPage(url) && !hasExpired(response);
 }
 
-async function dropExpiredPages(keep) {
+function dropExpiredPages(keep) {
   // Pages whose day is over go; with `keep` (the URLs on the Today page just opened), so do
   // case cards no longer on it.
-  const cache = await caches.open(PAGES_CACHE);
-  for (const request of await cache.keys()) {
-    const path = new URL(request.url).pathname;
-    const response = await cache.match(request, { ignoreVary: true });
-    const gone = keep && path !== "/today" && !keep.has(path);
-    if (!response || hasExpired(response) || gone) await cache.delete(request);
-  }
+  return serially(async () => {
+    const cache = await caches.open(PAGES_CACHE);
+    for (const request of await cache.keys()) {
+      const path = new URL(request.url).pathname;
+      const response = await cache.match(request, { ignoreVary: true });
+      const gone = keep && path !== "/today" && !keep.has(path);
+      if (!response || hasExpired(response) || gone) await cache.delete(request);
+    }
+  });
 }
 
 function isHtml(response) {
@@ -90,7 +127,9 @@ async function cachePages(urls) {
     try {
       const response = await fetch(url, { credentials: "same-origin" });
       if (mayKeep(response, url)) {
-        await cache.put(new Request(url).url, response);
+        await serially(() => cache.put(new Request(url).url, response));
+      } else if (saysNotToKeep(response)) {
+        await serially(() => cache.delete(new Request(url).url));
       }
     } catch (error) {
       /* Offline already: the pages cached earlier stay. */

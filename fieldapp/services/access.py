@@ -17,15 +17,25 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from ..models import OPEN_STATUSES, Case, CaseEvent, Route, RouteStop, User
+from ..models.types import utcnow
+from .worklist import offline_days
+
+# How long after it was made an outbox record still counts under the rules of that moment
+# (the case was the worker's, or on their route). A phone offline longer than this sends
+# records that are judged by today's assignment; they are refused and stay on the phone.
+OUTBOX_GRACE = timedelta(days=30)
+# A phone's clock may run this much fast (sync accepts times up to 5 minutes ahead).
+CLOCK_SLACK = timedelta(minutes=5)
 
 
 def _leads(user: User, case: Case) -> bool:
     return user.role == "lead" and (user.team_id is None or case.team_id in (None, user.team_id))
 
 
-def on_own_route(session: Session, worker: User, case: Case, around: date) -> bool:
-    """Whether the case is a stop on one of the worker's published routes within a day of
-    `around` (a record made late in the evening, a route published for tomorrow)."""
+def on_own_route(
+    session: Session, worker: User, case: Case, days: tuple[date, ...], states: tuple[str, ...]
+) -> bool:
+    """Whether the case is a stop on one of the worker's routes of those days and states."""
     return bool(
         session.scalar(
             select(
@@ -33,8 +43,8 @@ def on_own_route(session: Session, worker: User, case: Case, around: date) -> bo
                 .where(RouteStop.case_id == case.id, RouteStop.route_id == Route.id)
                 .where(
                     Route.worker_id == worker.id,
-                    Route.state.in_(("published", "replaced")),
-                    Route.day.between(around - timedelta(days=1), around + timedelta(days=1)),
+                    Route.state.in_(states),
+                    Route.day.in_(days),
                 )
             )
         )
@@ -42,32 +52,56 @@ def on_own_route(session: Session, worker: User, case: Case, around: date) -> bo
 
 
 def _was_theirs_when(session: Session, worker: User, case: Case, recorded_at: datetime) -> bool:
-    """Whether the case was taken from this worker after the moment the record was made."""
-    moves = session.scalars(
-        select(CaseEvent).where(
-            CaseEvent.case_id == case.id, CaseEvent.kind == "assigned", CaseEvent.at >= recorded_at
+    """Whether the case was this worker's when the record was made: the first reassignment
+    after that moment took it from them (CLOCK_SLACK earlier, for a phone whose clock is fast).
+    Only the first: a record dated before someone else's time on the case does not count."""
+    first_move = session.scalar(
+        select(CaseEvent)
+        .where(
+            CaseEvent.case_id == case.id,
+            CaseEvent.kind == "assigned",
+            CaseEvent.at >= recorded_at - CLOCK_SLACK,
         )
+        .order_by(CaseEvent.at, CaseEvent.id)
+        .limit(1)
     )
-    return any((move.detail or {}).get("from") == worker.id for move in moves)
+    return first_move is not None and (first_move.detail or {}).get("from") == worker.id
 
 
 def may_change(
     session: Session, user: User, case: Case, recorded_at: datetime | None = None
 ) -> bool:
-    """Whether this person may record on the case or change it (recorded_at: when a record
-    from the phone's outbox was made, so a later reassignment does not refuse it)."""
+    """Whether this person may record on the case or change it.
+
+    Now (recorded_at None: the card, the case page): a lead of the team; the worker it is
+    assigned to; a worker with the case on their published route for today or tomorrow.
+    A record from the phone's outbox (recorded_at: when it was made) is also accepted when the
+    case was on the worker's route that day, or was theirs then and has been reassigned since
+    — for records made within OUTBOX_GRACE, so a made-up old time opens nothing older.
+    """
     if _leads(user, case):
         return True
     if user.role != "worker":
         return False
     if case.assigned_worker_id == user.id:
         return True
-    if user.team_id is None or case.team_id not in (None, user.team_id):
+    if recorded_at is not None and recorded_at >= utcnow() - OUTBOX_GRACE:
+        if _was_theirs_when(session, user, case, recorded_at):
+            return True  # checked before the team: the worker may have moved team since
+        day = recorded_at.date()
+        around = (day - timedelta(days=1), day, day + timedelta(days=1))
+        if _same_team(user, case) and on_own_route(
+            session, user, case, around, ("published", "replaced")
+        ):
+            return True
+    if not _same_team(user, case):
         return False
-    moment = recorded_at or datetime.now().astimezone()
-    if on_own_route(session, user, case, moment.date()):
-        return True
-    return recorded_at is not None and _was_theirs_when(session, user, case, recorded_at)
+    days = offline_days(session, user)
+    return on_own_route(session, user, case, (days.today, days.tomorrow), ("published",))
+
+
+def _same_team(user: User, case: Case) -> bool:
+    return user.team_id is not None and case.team_id in (None, user.team_id)
 
 
 def may_read(session: Session, user: User, case: Case) -> bool:

@@ -481,7 +481,8 @@ def _clean_correction(form: dict[str, str]) -> dict[str, object]:
     clean["language"] = language
     for name, (low, high) in _NUMBER_LIMITS.items():
         raw = str(form.get(name, "")).strip()
-        if not raw.isdigit() or not low <= int(raw) <= high:
+        # isascii: "²".isdigit() is true but int("²") fails; len: no 5,000-digit numbers
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 3) or not low <= int(raw) <= high:
             raise CaseError(f"{name}: {raw[:20]!r} is not a whole number from {low} to {high}")
         clean[name] = int(raw)
     clean["needs_interpreter"] = form.get("needs_interpreter") in ("1", "on", "true")
@@ -493,7 +494,7 @@ def correct_household(
 ) -> list[str]:
     """Correct a household's details as the tenant asks; returns the names of the fields that
     changed. Each of the household's cases gets a history line naming the fields (not the old
-    values: a wrong value is not kept once corrected), and the open ones a new version, so an
+    values: the correction adds no copy of a wrong value), and the open ones a new version, so an
     offline edit made on the old details becomes a conflict for the lead instead of undoing
     the correction. A new address drops the map position: it is geocoded again."""
     clean = _clean_correction(form)
@@ -518,7 +519,7 @@ def correct_household(
             CaseEvent(case_id=case.id, user_id=by.id, kind="corrected", detail={"fields": changed})
         )
         if case.is_open:
-            case.version += 1
+            case.version = Case.version + 1  # in the UPDATE: a sync changing it meanwhile counts
     session.flush()
     refresh_priorities(session, [case.id for case in cases if case.is_open])
     return changed

@@ -21,9 +21,11 @@ if ("serviceWorker" in navigator) {
     .register("/service-worker.js", { scope: "/" })
     .then(() => navigator.serviceWorker.ready)
     .then((registration) => {
-      // Opening today's route makes every case card on it available offline.
+      // Opening Today makes every case card on it available offline, and lets go of the cards
+      // no longer on it (all of them when the list is empty).
+      if (!document.querySelector("[data-offline-list]") || !registration.active) return;
       const urls = [...document.querySelectorAll("[data-offline-url]")].map((a) => a.dataset.offlineUrl);
-      if (urls.length && registration.active) registration.active.postMessage({ type: "cache-pages", urls });
+      registration.active.postMessage({ type: "cache-pages", urls });
     })
     .catch(() => {
       /* The app still works online without a service worker. */

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import text
 
 from tests.browser.test_offline import Field, case_id_of
 
@@ -20,6 +21,8 @@ KEPT = """async () => {
     const kept = {};
     for (const request of await cache.keys()) {
         const response = await cache.match(request, {ignoreVary: true});
+        // the service worker may delete an entry between keys() and match()
+        if (!response) continue;
         kept[new URL(request.url).pathname] = response.headers.get("X-Doorstep-Keep-Until");
     }
     return kept;
@@ -95,5 +98,25 @@ def test_a_colleagues_case_is_read_only_and_never_kept(browser, tmp_path):
         phone.context.set_offline(True)
         page.goto(theirs[0])
         expect(page.locator("h1")).to_have_text("No network")
+    finally:
+        phone.close()
+
+
+def test_an_empty_today_lets_go_of_every_card(browser, tmp_path):
+    phone = Field(browser, tmp_path)
+    page = phone.page
+    try:
+        urls = phone.open_today()
+        assert urls
+        with phone.engine.begin() as connection:  # the lead takes every case back
+            connection.execute(text("update route set state = 'replaced'"))
+            connection.execute(text("update case_file set assigned_worker_id = null"))
+        page.goto("/today")
+        expect(page.locator("#today-list")).to_have_count(0)
+        wait_for(
+            page,
+            lambda kept: not any(url in kept for url in urls),
+            "cards stayed on the phone after Today became empty",
+        )
     finally:
         phone.close()

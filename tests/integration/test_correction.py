@@ -92,6 +92,8 @@ def test_a_wrong_value_is_named_and_nothing_is_changed(app, make_user, make_case
         ("name", "   ", "name: must not be empty"),
         ("language", "dansk", "language: 'dansk'"),
         ("postcode", "1" * 11, "postcode: at most 10"),
+        ("children", "²", "children: '²'"),
+        ("adults", "9" * 5000, "adults: '99999999999999999999'"),
     ):
         answer = client.post(
             f"/cases/{case}/household", {**FORM, field: value}, page=f"/cases/{case}"

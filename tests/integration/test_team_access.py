@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from fieldapp.extensions import db
-from fieldapp.models import Case, Route, RouteStop, User, Visit
+from fieldapp.models import Case, CaseEvent, Route, RouteStop, User, Visit
 from fieldapp.services.cases import assign_cases
 from tests.support import AuthActions
 
@@ -154,7 +154,7 @@ def test_what_was_recorded_before_a_reassignment_still_arrives(app, team):
             db.session.get(User, lead.id),
         )
         db.session.commit()
-    after = datetime.now(UTC) + timedelta(seconds=1)
+    after = datetime.now(UTC) + timedelta(minutes=6)  # past the 5 minutes allowed a fast clock
     late, too_late = visit(case, before), visit(case, after)
     results = send(logged_in(app, owner).client, late, too_late)
     assert [r["status"] for r in results] == ["applied", "rejected"]
@@ -187,10 +187,72 @@ def test_the_phone_keeps_today_until_midnight_and_tomorrows_route_until_the_next
     publish_route(app, colleague, tomorrow, [case])
     client = logged_in(app, colleague).client
     today = client.get("/today")
-    assert today.headers["X-Doorstep-Keep-Until"] == end_of(local_today())
+    # with a route for tomorrow, Today is kept until tomorrow night too (it lists that route)
+    assert today.headers["X-Doorstep-Keep-Until"] == end_of(tomorrow)
+    assert logged_in(app, owner).client.get("/today").headers["X-Doorstep-Keep-Until"] == end_of(
+        local_today()
+    )
     assert f'data-offline-url="/field/cases/{case}"' in today.get_data(as_text=True)
     card = client.get(f"/field/cases/{case}")
     assert card.headers["X-Doorstep-Keep-Until"] == end_of(tomorrow)
     # the owner keeps it until tonight: it is on their own list for today
     mine = logged_in(app, owner).client.get(f"/field/cases/{case}")
     assert mine.headers["X-Doorstep-Keep-Until"] == end_of(local_today())
+
+
+def test_a_made_up_old_time_opens_nothing(app, team, make_user):
+    owner, colleague, lead, _stranger, case = team
+    third = make_user("worker", team="Team A")
+
+    def give(to):
+        with app.app_context():
+            assign_cases(
+                db.session,
+                [db.session.get(Case, case)],
+                db.session.get(User, to.id),
+                db.session.get(User, lead.id),
+            )
+            db.session.commit()
+
+    while_owners = datetime.now(UTC) - timedelta(minutes=20)
+    give(colleague)  # owner -> colleague
+    while_colleagues = datetime.now(UTC) + timedelta(minutes=10)  # past the clock slack
+    with app.app_context():
+        for event in db.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case)):
+            event.at = event.at - timedelta(hours=1)  # the first move was an hour ago
+        db.session.commit()
+    give(third)  # colleague -> third
+    client = logged_in(app, colleague).client
+    results = send(
+        client,
+        visit(case, while_owners - timedelta(hours=1)),  # before the case was the colleague's
+        visit(case, datetime(2020, 1, 1, tzinfo=UTC)),  # long ago
+        visit(case, while_colleagues - timedelta(minutes=40)),  # while it was theirs
+    )
+    assert [r["status"] for r in results] == ["rejected", "rejected", "applied"]
+    # the first owner cannot reach back past the grace period either
+    old = visit(case, datetime.now(UTC) - timedelta(days=40))
+    assert send(logged_in(app, owner).client, old)[0]["status"] == "rejected"
+    assert visits(app, case) == 1
+
+
+def test_off_the_route_or_on_yesterdays_the_card_is_read_only(app, team):
+    owner, colleague, _lead, _stranger, case = team
+    publish_route(app, colleague, local_today() - timedelta(days=1), [case])
+    client = logged_in(app, colleague)
+    assert 'id="read-only"' in client.client.get(f"/field/cases/{case}").get_data(as_text=True)
+    publish_route(app, colleague, local_today(), [case])
+    assert 'id="read-only"' not in client.client.get(f"/field/cases/{case}").get_data(as_text=True)
+    with app.app_context():  # the lead plans the day again without this case
+        for route in db.session.scalars(select(Route).where(Route.day == local_today())):
+            route.state = "replaced"
+        db.session.commit()
+    card = client.client.get(f"/field/cases/{case}")
+    assert 'id="read-only"' in card.get_data(as_text=True)
+    assert "X-Doorstep-Keep-Until" not in card.headers
+    with app.app_context():
+        version = db.session.get(Case, case).version
+    refused = client.post(
+        f"/cases/{case}", {"version": str(version), "status": "in_contact"}, page="/team"
+    )
+    assert refused.status_code == 403

@@ -41,8 +41,13 @@ def today():
     days = offline_days(db.session, current_user)
     cases = todays_cases(db.session, current_user, today=days.today)
     tomorrow = tomorrows_cases(db.session, current_user, days.tomorrow)
-    response = make_response(render_template("field/today.html", cases=cases, tomorrow=tomorrow))
-    response.headers[KEEP_HEADER] = _http_time(days.today_ends)
+    response = make_response(
+        render_template("field/today.html", cases=cases, tomorrow=tomorrow, today=days.today)
+    )
+    # Kept until tonight; with a route for tomorrow, until tomorrow night, so the worker who
+    # opened the app last evening finds tomorrow's cards from it without network (the page
+    # shows its date; today's cards on it have expired by then and are not shown).
+    response.headers[KEEP_HEADER] = _http_time(days.tomorrow_ends if tomorrow else days.today_ends)
     return response
 
 
