@@ -74,6 +74,18 @@ def publish_route(app, worker: User, day, case_ids: list[int]) -> None:
         db.session.commit()
 
 
+def give(app, case_id: int, worker: User, lead: User) -> None:
+    """The lead reassigns the case, as from the case page."""
+    with app.app_context():
+        assign_cases(
+            db.session,
+            [db.session.get(Case, case_id)],
+            db.session.get(User, worker.id),
+            db.session.get(User, lead.id),
+        )
+        db.session.commit()
+
+
 @pytest.fixture
 def team(app, make_user, make_case):
     owner = make_user("worker", team="Team A", name="Ane Ejer")
@@ -146,14 +158,7 @@ def test_a_case_on_the_workers_route_may_be_recorded_on(app, team):
 def test_what_was_recorded_before_a_reassignment_still_arrives(app, team):
     owner, colleague, lead, _stranger, case = team
     before = datetime.now(UTC) - timedelta(minutes=30)
-    with app.app_context():
-        assign_cases(
-            db.session,
-            [db.session.get(Case, case)],
-            db.session.get(User, colleague.id),
-            db.session.get(User, lead.id),
-        )
-        db.session.commit()
+    give(app, case, colleague, lead)
     after = datetime.now(UTC) + timedelta(minutes=6)  # past the 5 minutes allowed a fast clock
     late, too_late = visit(case, before), visit(case, after)
     results = send(logged_in(app, owner).client, late, too_late)
@@ -204,24 +209,14 @@ def test_a_made_up_old_time_opens_nothing(app, team, make_user):
     owner, colleague, lead, _stranger, case = team
     third = make_user("worker", team="Team A")
 
-    def give(to):
-        with app.app_context():
-            assign_cases(
-                db.session,
-                [db.session.get(Case, case)],
-                db.session.get(User, to.id),
-                db.session.get(User, lead.id),
-            )
-            db.session.commit()
-
     while_owners = datetime.now(UTC) - timedelta(minutes=20)
-    give(colleague)  # owner -> colleague
+    give(app, case, colleague, lead)  # owner -> colleague
     while_colleagues = datetime.now(UTC) + timedelta(minutes=10)  # past the clock slack
     with app.app_context():
         for event in db.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case)):
             event.at = event.at - timedelta(hours=1)  # the first move was an hour ago
         db.session.commit()
-    give(third)  # colleague -> third
+    give(app, case, third, lead)  # colleague -> third
     client = logged_in(app, colleague).client
     results = send(
         client,
