@@ -98,7 +98,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     login_manager.init_app(app)
 
+    from .services.accounts import configure_password_hashing
     from .services.push import load_vapid_key
+
+    configure_password_hashing(
+        settings["PASSWORD_HASH_TIME_COST"],
+        settings["PASSWORD_HASH_MEMORY_KIB"],
+        settings["PASSWORD_HASH_PARALLELISM"],
+    )
 
     # Created on first start when none is configured (services.push.load_vapid_key).
     app.extensions["doorstep_vapid"] = load_vapid_key(settings["VAPID_PRIVATE_KEY"])

@@ -18,6 +18,11 @@ class Config:
     # Idle and absolute session lifetimes; a worker's phone may sit in a pocket between visits.
     SESSION_IDLE_MINUTES = 120
     SESSION_MAX_HOURS = 12
+    # Argon2id's cost (argon2-cffi's defaults, RFC 9106's second recommendation); tune it so a
+    # login takes a fraction of a second on the server. The tests use the least there is.
+    PASSWORD_HASH_TIME_COST = 3
+    PASSWORD_HASH_MEMORY_KIB = 65536
+    PASSWORD_HASH_PARALLELISM = 4
     # Failed-login limits: per account and per client address, within a sliding window.
     LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
     LOGIN_MAX_FAILURES_PER_ADDRESS = 20

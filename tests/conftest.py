@@ -43,6 +43,11 @@ def base_config(database_url: str, tmp_path: Path) -> dict:
         "VAPID_PRIVATE_KEY": str(tmp_path / "vapid_private.pem"),
         "COOKIE_SECURE": False,  # the Werkzeug test client speaks plain http
         "CHECK_SCHEMA": True,
+        # Argon2id at its least cost: the same code path, a millisecond instead of 0.2 s per
+        # login (tests log in thousands of times); the default cost is tested in test_auth.
+        "PASSWORD_HASH_TIME_COST": 1,
+        "PASSWORD_HASH_MEMORY_KIB": 8,
+        "PASSWORD_HASH_PARALLELISM": 1,
     }
 
 

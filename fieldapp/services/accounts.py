@@ -24,6 +24,20 @@ from ..models.types import utcnow
 _hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so timing does not reveal which accounts exist.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def configure_password_hashing(time_cost: int, memory_kib: int, parallelism: int) -> None:
+    """Set Argon2id's cost for this process (FIELDAPP_PASSWORD_HASH_*), to tune it to the
+    hardware. A hash made with other parameters still verifies and is redone at its login."""
+    global _hasher, _DUMMY_HASH
+    if (_hasher.time_cost, _hasher.memory_cost, _hasher.parallelism) == (
+        time_cost, memory_kib, parallelism,
+    ):  # fmt: skip
+        return
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+    _DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
 # Touch last_seen at most this often, so reading pages does not write on every request.
 _TOUCH_EVERY = timedelta(minutes=1)
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, update
 
 from fieldapp.extensions import db
-from fieldapp.models import AuditEvent, LoginFailure, UserSession
+from fieldapp.models import AuditEvent, LoginFailure, User, UserSession
 from fieldapp.models.types import utcnow
 from tests.support import PASSWORD, AuthActions, csrf_from
 
@@ -229,3 +229,29 @@ def test_an_administrator_logs_a_user_out_everywhere(app, make_user):
             select(AuditEvent.detail).where(AuditEvent.detail.like("ended % sessions"))
         )
         assert detail == "ended 2 sessions"
+
+
+def test_password_hashes_follow_the_configured_cost_and_are_redone_at_login(app, make_user):
+    """The suite hashes at the least cost; a deployment at the default cost (argon2-cffi's:
+    t=3, 64 MiB, p=4) redoes an older, cheaper hash at the person's next login."""
+    from fieldapp.config import Config
+    from fieldapp.services.accounts import configure_password_hashing
+
+    user = make_user("worker")
+    with app.app_context():
+        cheap = db.session.get(User, user.id).password_hash
+    assert "$argon2id$" in cheap and "m=8,t=1,p=1" in cheap
+    defaults = (
+        Config.PASSWORD_HASH_TIME_COST,
+        Config.PASSWORD_HASH_MEMORY_KIB,
+        Config.PASSWORD_HASH_PARALLELISM,
+    )
+    assert defaults == (3, 65536, 4)
+    configure_password_hashing(*defaults)
+    try:
+        assert AuthActions(app.test_client()).login(user.email).status_code in (302, 303)
+        with app.app_context():
+            redone = db.session.get(User, user.id).password_hash
+        assert "m=65536,t=3,p=4" in redone
+    finally:
+        configure_password_hashing(1, 8, 1)
