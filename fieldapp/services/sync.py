@@ -206,7 +206,8 @@ def apply_record(
             return SyncResult(
                 client_uuid,
                 "rejected",
-                "you may not record on this case (it is not yours or on your route)",
+                "this case is not yours or on your route (any more): it stays on this phone; "
+                "show it to your team lead",
                 "case_id",
             )
         handler = _HANDLERS[kind]
