@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,20 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from .config import load_config
 from .extensions import babel, compress, csrf, db, htmx, login_manager, migrate, talisman
 
-ROOT = Path(__file__).resolve().parent.parent
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+PACKAGE = Path(__file__).resolve().parent
+MIGRATIONS = PACKAGE / "migrations"
+
+
+def _resource_dir(name: str) -> Path:
+    """A top-level folder of the checkout (templates/, static/, service-worker/), or its copy
+    inside the package when installed from a wheel (pyproject.toml maps it there)."""
+    installed = PACKAGE / name.replace("-", "_")
+    return installed if installed.is_dir() else PACKAGE.parent / name
+
+
+TEMPLATES_DIR = _resource_dir("templates")
+STATIC_DIR = _resource_dir("static")
+SERVICE_WORKER_DIR = _resource_dir("service-worker")
 
 # Only files from our own origin; no inline scripts or styles anywhere.
 CSP = {
@@ -40,9 +53,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: settings, extensions, blueprints, and a schema check before serving."""
     app = Flask(
         __name__,
+        instance_path=_instance_path(config),
         instance_relative_config=True,
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
+        template_folder=str(TEMPLATES_DIR),
+        static_folder=str(STATIC_DIR),
     )
     settings = load_config(app.instance_path, config)
     app.config.update(settings)
@@ -91,7 +105,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         content_security_policy=CSP,
         frame_options="DENY",
         referrer_policy="same-origin",
-        session_cookie_secure=settings["COOKIE_SECURE"],
+        # SESSION_COOKIE_SECURE above is the one switch (Talisman would set it back on every
+        # request, and the loopback demo turns it off: see cli._plain_http_demo_cookies).
+        session_cookie_secure=False,
         session_cookie_http_only=True,
         session_cookie_samesite="Lax",
         permissions_policy={"geolocation": "(self)", "camera": "()", "microphone": "()"},
@@ -119,10 +135,23 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     register_commands(app)
 
+    @app.shell_context_processor
+    def _shell_context() -> dict[str, Any]:
+        """`fieldapp shell` starts with the database and the models at hand."""
+        return {"db": db, "models": models}
+
     if settings["CHECK_SCHEMA"]:
         with app.app_context():
             check_schema_current()
     return app
+
+
+def _instance_path(config: dict[str, Any] | None) -> str | None:
+    """Where the database, secret key and VAPID key live when not configured otherwise:
+    `INSTANCE_PATH` / FIELDAPP_INSTANCE_PATH, else Flask's default (instance/ beside a
+    checkout, <prefix>/var/fieldapp-instance for an installed wheel)."""
+    chosen = (config or {}).get("INSTANCE_PATH") or os.environ.get("FIELDAPP_INSTANCE_PATH")
+    return str(Path(chosen).expanduser().resolve()) if chosen else None
 
 
 def _sqlite_pragmas(connection, _record) -> None:

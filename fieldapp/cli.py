@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 
 from . import SchemaBehind, check_schema_current, create_app
 from .extensions import db
@@ -26,6 +26,11 @@ def _cli_app():
 @click.group(cls=FlaskGroup, create_app=_cli_app, add_default_commands=False)
 def main() -> None:
     """Doorstep: eviction-prevention outreach."""
+
+
+# Flask's own `routes` and `shell`; its `run` is replaced by ours (schema check, reminders).
+main.add_command(routes_command)
+main.add_command(shell_command)
 
 
 def register_commands(app) -> None:
@@ -82,11 +87,35 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     seeded = seed_demo(db.session, current_app.config["DEMO_PASSWORD"])
     db.session.commit()
     click.echo("Demo database ready" + (" (seeded now)." if seeded else " (already seeded)."))
+    if _plain_http_demo_cookies(host):
+        click.echo(
+            "Session cookies without the Secure flag, so that Safari logs in over plain http "
+            f"on {host} (everywhere else they are Secure; FIELDAPP_COOKIE_SECURE=true keeps "
+            "them Secure here too)."
+        )
     click.echo(f"Log in at http://{host}:{port}/login with one of:")
     for email, role in DEMO_LOGINS:
         click.echo(f"  {email:<22} {role:<7} password: {current_app.config['DEMO_PASSWORD']}")
     if not no_serve:
         _serve(host, port)
+
+
+def _plain_http_demo_cookies(host: str) -> bool:
+    """Safari (WebKit) stores no Secure cookie from plain http, not even from a loopback
+    address, so the demo could not be logged in to there. On a loopback address, and unless
+    FIELDAPP_COOKIE_SECURE was set, the demo's cookies go without the flag."""
+    import ipaddress
+    import os
+
+    if "FIELDAPP_COOKIE_SECURE" in os.environ:
+        return False
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        current_app.config["SESSION_COOKIE_SECURE"] = False
+    return loopback
 
 
 @click.command("create-user")

@@ -122,8 +122,7 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
 
     instance = Path(instance_path)
     if not settings["DATABASE_URL"]:
-        instance.mkdir(parents=True, exist_ok=True)
-        settings["DATABASE_URL"] = f"sqlite:///{instance / 'fieldapp.sqlite3'}"
+        settings["DATABASE_URL"] = f"sqlite:///{_private_file(instance / 'fieldapp.sqlite3')}"
     if not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = _instance_secret(instance)
     if not settings["VAPID_PRIVATE_KEY"]:
@@ -131,9 +130,20 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
     return settings
 
 
+def _private_file(path: Path) -> Path:
+    """The path, its folder and (empty) file created owner-only when missing: SQLite makes
+    the database and its -wal and -shm files with the permissions of the first one."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    return path
+
+
 def _instance_secret(instance: Path) -> str:
     """Read the instance's secret key, creating it once with owner-only permissions."""
-    instance.mkdir(parents=True, exist_ok=True)
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = instance / "secret_key"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

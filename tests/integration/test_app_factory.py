@@ -40,6 +40,27 @@ def test_secret_key_is_created_once_owner_only(tmp_path):
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
 
 
+def test_instance_path_setting_holds_database_secret_and_vapid_key(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    for name in ("DATABASE_URL", "SECRET_KEY", "VAPID_PRIVATE_KEY"):
+        monkeypatch.delenv(f"FIELDAPP_{name}", raising=False)
+    monkeypatch.setenv("FIELDAPP_INSTANCE_PATH", "relative/instance")
+    app = create_app({"CHECK_SCHEMA": False})
+    instance = tmp_path / "relative/instance"
+    assert app.instance_path == str(instance)
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{instance / 'fieldapp.sqlite3'}"
+    assert sorted(p.name for p in instance.iterdir()) == [
+        "fieldapp.sqlite3",
+        "secret_key",
+        "vapid_private.pem",
+    ]
+    # The folder and every file in it are the server's alone (notes, keys).
+    assert instance.stat().st_mode & 0o077 == 0
+    assert all(path.stat().st_mode & 0o077 == 0 for path in instance.iterdir())
+    other = create_app({"CHECK_SCHEMA": False, "INSTANCE_PATH": str(tmp_path / "explicit")})
+    assert other.instance_path == str(tmp_path / "explicit")
+
+
 def test_postgres_urls_use_psycopg3(tmp_path):
     app = create_app(
         {"DATABASE_URL": "postgresql://u@db.invalid/x", "CHECK_SCHEMA": False, "SECRET_KEY": "k"}

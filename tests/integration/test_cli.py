@@ -123,3 +123,93 @@ def test_db_upgrade_then_demo_from_an_empty_database(tmp_path):
     seeded = fieldapp_command("demo", "--no-serve", database_url=url)
     assert seeded.returncode == 0, seeded.stderr
     assert "worker@example.org" in seeded.stdout and "password: demo" in seeded.stdout
+
+
+def test_flask_routes_and_shell_work_on_an_up_to_date_database(tmp_path):
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    assert fieldapp_command("db", "upgrade", database_url=url).returncode == 0
+    routes = fieldapp_command("routes", database_url=url)
+    assert routes.returncode == 0, routes.stderr
+    assert "auth.login" in routes.stdout and "/sync" in routes.stdout
+    shell = fieldapp_command(
+        "shell",
+        database_url=url,
+        stdin="print('users', db.session.query(models.User).count(), app.name)\n",
+    )
+    assert shell.returncode == 0, shell.stderr
+    assert "users 0 fieldapp" in shell.stdout
+
+
+def _demo_server(tmp_path, *extra_env: tuple[str, str]):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDAPP_")}
+    env.update(FIELDAPP_DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}")
+    env.update(FIELDAPP_SECRET_KEY="k", FIELDAPP_PASSWORD_HASH_TIME_COST="1")
+    env.update(FIELDAPP_PASSWORD_HASH_MEMORY_KIB="8", FIELDAPP_PASSWORD_HASH_PARALLELISM="1")
+    env.update(dict(extra_env))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "fieldapp.cli", "demo", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    return server, f"http://127.0.0.1:{port}"
+
+
+def _login_over_plain_http(base: str) -> tuple[str, str]:
+    """Log in as the demo worker the way a browser that drops Secure cookies on http does
+    (WebKit): only cookies without the flag are sent back. Returns (Set-Cookie, landing)."""
+    import http.cookiejar
+    import re
+    import time
+    import urllib.parse
+    import urllib.request
+
+    jar = http.cookiejar.CookieJar()  # like WebKit: a Secure cookie is not sent over http
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    for _ in range(300):
+        try:
+            page = opener.open(f"{base}/login", timeout=5)
+            break
+        except OSError:
+            time.sleep(0.1)
+    cookie = page.headers.get("Set-Cookie", "")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.read().decode())[1]
+    form = {"email": "worker@example.org", "password": "demo", "csrf_token": token}
+    try:
+        landing = opener.open(f"{base}/login", urllib.parse.urlencode(form).encode(), timeout=30)
+        return cookie, urllib.parse.urlsplit(landing.url).path
+    except urllib.error.HTTPError as error:
+        return cookie, f"HTTP {error.code}"
+
+
+def test_the_demo_on_a_loopback_address_logs_in_without_secure_cookies(tmp_path):
+    server, base = _demo_server(tmp_path)
+    try:
+        cookie, landing = _login_over_plain_http(base)
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=10)[0]
+    assert "doorstep_session=" in cookie and "Secure" not in cookie
+    assert landing == "/today"
+    assert "so that Safari logs in over plain http" in output
+
+
+def test_the_demo_keeps_secure_cookies_when_told_to(tmp_path):
+    server, base = _demo_server(tmp_path, ("FIELDAPP_COOKIE_SECURE", "true"))
+    try:
+        cookie, landing = _login_over_plain_http(base)
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=10)[0]
+    assert "Secure" in cookie and landing != "/today"
+    assert "Safari" not in output
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

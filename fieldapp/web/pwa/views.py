@@ -10,11 +10,10 @@ from importlib.resources import files
 from flask import current_app, render_template, url_for
 from flask_babel import gettext as _
 
-from ... import ROOT
+from ... import SERVICE_WORKER_DIR as SW_DIR
+from ... import STATIC_DIR
 from . import bp
 
-SW_DIR = ROOT / "service-worker"
-STATIC_DIR = ROOT / "static"
 # Concatenated in this order; constants first so the others can use them.
 SW_PARTS = ("constants.js", "strategies.js", "outbox-sync.js", "push.js", "main.js")
 
