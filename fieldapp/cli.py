@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import click
@@ -210,12 +210,9 @@ def _summary(report: ImportReport) -> str:
     return f"Imported {what}: {counts}."
 
 
-def _finish_import(report: ImportReport, as_json: bool, notes: list[str]) -> None:
-    """Print the report, commit (or roll back a dry run) and exit with the report's status."""
-    if report.dry_run:
-        db.session.rollback()
-    else:
-        db.session.commit()
+def _print_import(report: ImportReport, as_json: bool, notes: list[str]) -> None:
+    """Print the report and exit with the report's status (the unit of work has committed,
+    or rolled back a dry run)."""
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -230,6 +227,24 @@ def _finish_import(report: ImportReport, as_json: bool, notes: list[str]) -> Non
 _IMPORT_EXIT_STATUS = (
     "Exit status: 0 every row taken; 1 some rows rejected (the rest stored); "
     "2 file refused or unreadable (nothing stored)."
+)
+
+
+def _operator(team_name: str | None, operator: str | None):
+    """The command line's actor: a named operator acting for one team (audited)."""
+    from .usecases import Actor, Refused
+
+    try:
+        return Actor.command_line(db.session, team_name, operator)
+    except Refused as refused:
+        raise ImportRefused(str(refused)) from None
+
+
+_team_option = click.option(
+    "--team", "team_name", default=None, help="The team whose register (default: the only one)."
+)
+_operator_option = click.option(
+    "--operator", default=None, help="Who runs this, for the audit log (default: the OS user)."
 )
 
 
@@ -251,6 +266,18 @@ _IMPORT_EXIT_STATUS = (
     show_default=True,
     help="The kind of landlord, used only when the landlord is created.",
 )
+@click.option(
+    "--complete-list",
+    is_flag=True,
+    help="This is the landlord's whole list: tenancies it leaves out are paid up.",
+)
+@click.option(
+    "--older-list",
+    is_flag=True,
+    help="The list is older than the landlord's last one, on purpose (changes no newer figures).",
+)
+@_team_option
+@_operator_option
 @with_appcontext
 def import_arrears_command(
     file: str,
@@ -259,61 +286,80 @@ def import_arrears_command(
     dry_run: bool,
     as_json: bool,
     kind: str,
+    complete_list: bool,
+    older_list: bool,
+    team_name: str | None,
+    operator: str | None,
 ) -> None:
     """Import a landlord's arrears list (CSV or XLSX); the landlord is created if unknown."""
-    from .services.imports import FileRefused, find_landlord, import_arrears
+    from .services.imports import find_landlord
+    from .usecases import Refused, UnitOfWork
+    from .usecases.imports import ArrearsUpload, import_arrears_list
 
     _check_schema_for_import()
     data = _read_import_file(file)
-    list_date: date | None = as_of.date() if as_of is not None else None
+    actor = _operator(team_name, operator)
     try:
-        landlord = find_landlord(db.session, landlord_name)
-        created = landlord is None
-        if landlord is None:
-            landlord = find_landlord(db.session, landlord_name, create=True, kind=kind)
-            assert landlord is not None
-        report = import_arrears(
-            db.session,
-            data,
-            click.format_filename(file, shorten=True),
-            landlord,
-            as_of=list_date,
-            dry_run=dry_run,
+        with UnitOfWork(db.session, dry_run=dry_run) as uow:
+            landlord = find_landlord(db.session, landlord_name)
+            created = landlord is None
+            if landlord is None:
+                landlord = find_landlord(db.session, landlord_name, create=True, kind=kind)
+                assert landlord is not None
+            upload = ArrearsUpload(
+                data=data,
+                filename=click.format_filename(file, shorten=True),
+                landlord=landlord,
+                as_of=as_of.date() if as_of is not None else None,
+                complete_list=complete_list,
+                older_list=older_list,
+            )
+            report = import_arrears_list(uow, actor, upload)
+            landlord_name = landlord.name
+    except (Refused, ValueError) as error:
+        hint = (
+            " (add --complete-list if it is the whole list)"
+            if "complete list" in str(error)
+            else ""
         )
-    except (FileRefused, ValueError) as error:
-        db.session.rollback()
-        raise ImportRefused(f"{click.format_filename(file)} refused: {error}") from None
+        raise ImportRefused(f"{click.format_filename(file)} refused: {error}{hint}") from None
     report.landlord_created = created
     notes = []
     if created:
         verb = "would be created" if dry_run else "created"
-        notes.append(f"Landlord {landlord.name!r} is new: {verb} as {kind}.")
-    _finish_import(report, as_json, notes)
+        notes.append(f"Landlord {landlord_name!r} is new: {verb} as {kind}.")
+    _print_import(report, as_json, notes)
 
 
 @click.command("import-legal-steps", epilog=_IMPORT_EXIT_STATUS)
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Show what the import would do; store nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print only the report as JSON.")
+@_team_option
+@_operator_option
 @with_appcontext
-def import_legal_steps_command(file: str, dry_run: bool, as_json: bool) -> None:
+def import_legal_steps_command(
+    file: str, dry_run: bool, as_json: bool, team_name: str | None, operator: str | None
+) -> None:
     """Import legal steps (petitions, hearings, evictions) of any number of landlords."""
-    from .services.imports import FileRefused, import_legal_steps
+    from .usecases import Refused, UnitOfWork
+    from .usecases.imports import import_legal_steps_file
 
     _check_schema_for_import()
     data = _read_import_file(file)
+    actor = _operator(team_name, operator)
     try:
-        report = import_legal_steps(
-            db.session, data, click.format_filename(file, shorten=True), dry_run=dry_run
-        )
-    except FileRefused as error:
-        db.session.rollback()
+        with UnitOfWork(db.session, dry_run=dry_run) as uow:
+            report = import_legal_steps_file(
+                uow, actor, data, click.format_filename(file, shorten=True)
+            )
+    except Refused as error:
         raise ImportRefused(f"{click.format_filename(file)} refused: {error}") from None
     notes = []
     if report.landlord_created:
         verb = "would be created" if dry_run else "were created"
         notes.append(f"Landlords not known before {verb} (kind private).")
-    _finish_import(report, as_json, notes)
+    _print_import(report, as_json, notes)
 
 
 @click.group("report")

@@ -232,7 +232,9 @@ def make_case(app):
                     team_row = Team(name=team, organisation=organisation)
                     session.add(team_row)
                     session.flush()
+            team_id = team_row.id if team_row else None
             household = Household(
+                team_id=team_id,
                 name=name,
                 name_key=normalise_name(name),
                 address=address,
@@ -242,6 +244,7 @@ def make_case(app):
                 children=children,
             )
             tenancy = Tenancy(
+                team_id=team_id,
                 household=household,
                 landlord=owner,
                 reference=reference or f"REF-{n}",

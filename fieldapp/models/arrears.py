@@ -7,6 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     Float,
     ForeignKey,
@@ -29,6 +30,8 @@ class ImportBatch(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))  # arrears or legal_steps
     landlord_id: Mapped[int | None] = mapped_column(ForeignKey("landlord.id"), index=True)
+    # The team whose register the file was imported into; its history is that team's.
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"), index=True)
     filename: Mapped[str] = mapped_column(String(255), default="")
     file_hash: Mapped[str] = mapped_column(String(64), index=True)
     as_of: Mapped[date | None] = mapped_column(Date)
@@ -68,5 +71,7 @@ class StagedUpload(db.Model):
     landlord_kind: Mapped[str] = mapped_column(String(30), default="")
     filename: Mapped[str] = mapped_column(String(255), default="")
     as_of: Mapped[date | None] = mapped_column(Date)
+    # The lead said the list is older than the landlord's last one, on purpose.
+    older_list: Mapped[bool] = mapped_column(Boolean, default=False)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -21,11 +21,16 @@ from .types import UTCDateTime, utcnow
 
 
 class Household(db.Model):
-    """The people living at one address: who to knock for, in which language."""
+    """The people living at one address: who to knock for, in which language.
+
+    Each team keeps its own register: a household, its tenancies and their cases belong to
+    one team (team_id), and nothing a person of another team does finds or changes them.
+    """
 
     __tablename__ = "household"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))  # the tenant's name as shown on the card
     # A normalised form for matching rows that lack a tenancy reference.
     name_key: Mapped[str] = mapped_column(String(200), index=True)
@@ -49,9 +54,12 @@ class Tenancy(db.Model):
     """A household's lease with a landlord, known by the landlord's own reference."""
 
     __tablename__ = "tenancy"
-    __table_args__ = (UniqueConstraint("landlord_id", "reference"),)
+    # A reference is unique within one team's register: two teams following the same lease
+    # keep two tenancies and never see each other's.
+    __table_args__ = (UniqueConstraint("team_id", "landlord_id", "reference"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"), index=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("household.id"), index=True)
     landlord_id: Mapped[int] = mapped_column(ForeignKey("landlord.id"), index=True)
     # Empty when the landlord's list has none; then rows match by address and name.

@@ -246,6 +246,7 @@ def seed_demo(session: Session, password: str, today: date | None = None, seed: 
             batch = ImportBatch(
                 kind="arrears",
                 landlord_id=landlord.id,
+                team_id=team.id,
                 filename=f"demo-{as_of}.csv",
                 file_hash=digest,
                 as_of=as_of,
@@ -278,6 +279,7 @@ def _seed_case(session, rng, town: _Town, number: int, status: str, outcome: str
     name = f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
     phone = "+45 " + " ".join(str(rng.randint(20 if i == 0 else 10, 99)) for i in range(4))
     household = Household(
+        team_id=town.team.id,
         name=name,
         name_key=normalise_name(name),
         address=address,
@@ -298,6 +300,7 @@ def _seed_case(session, rng, town: _Town, number: int, status: str, outcome: str
     rent = rng.choice([5200, 6100, 6800, 7400, 8300, 9500]) * 100
     months = round(rng.uniform(1.0, 4.5), 1)
     tenancy = Tenancy(
+        team_id=town.team.id,
         household=household,
         landlord=landlord,
         reference=f"DEMO-{number:04d}",

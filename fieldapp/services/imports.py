@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 from sqlalchemy import JSON, Integer, cast, func, insert, literal, null, select, text
 from sqlalchemy.orm import Session, joinedload
 
+from ..domain.lists import ImplausibleListDate, check_list_date
+from ..domain.registers import in_register
 from ..models import (
     LANDLORD_KINDS,
     OPEN_STATUSES,
@@ -206,23 +208,26 @@ class _Entry:
 
 
 class _TenancyIndex:
-    """One landlord's tenancies with their open cases, found by reference or by address."""
+    """One landlord's tenancies in one team's register, with their open cases, found by
+    reference or by address. Another team's tenancies are not in it: a row naming one is,
+    for this team, a tenancy it does not know yet."""
 
-    def __init__(self, landlord_id: int | None) -> None:
+    def __init__(self, landlord_id: int | None, team_id: int | None) -> None:
         """Start empty; use load() for a stored landlord."""
         self.landlord_id = landlord_id
+        self.team_id = team_id
         self.entries: list[_Entry] = []
         self.by_ref: dict[str, _Entry] = {}
         self.by_address: dict[str, list[_Entry]] = defaultdict(list)
 
     @classmethod
-    def load(cls, session: Session, landlord_id: int) -> _TenancyIndex:
+    def load(cls, session: Session, landlord_id: int, team_id: int | None) -> _TenancyIndex:
         """Load the landlord's tenancies, households and open cases in two queries."""
-        index = cls(landlord_id)
+        index = cls(landlord_id, team_id)
         tenancies = session.scalars(
             select(Tenancy)
             .options(joinedload(Tenancy.household))
-            .where(Tenancy.landlord_id == landlord_id)
+            .where(Tenancy.landlord_id == landlord_id, in_register(Tenancy.team_id, team_id))
             .order_by(Tenancy.id)
         ).all()
         by_id: dict[int, _Entry] = {}
@@ -240,6 +245,7 @@ class _TenancyIndex:
             select(Case)
             .join(Tenancy, Case.tenancy_id == Tenancy.id)
             .where(Tenancy.landlord_id == landlord_id, Case.status.in_(OPEN_STATUSES))
+            .where(in_register(Tenancy.team_id, team_id))
             .order_by(Case.id)
         ):
             by_id[case.tenancy_id].open_case = case
@@ -282,6 +288,7 @@ def _load_arrears_records(session: Session, index: _TenancyIndex, as_of: date) -
         select(ArrearsRecord.tenancy_id, func.max(ArrearsRecord.as_of).label("as_of"))
         .join(Tenancy, ArrearsRecord.tenancy_id == Tenancy.id)
         .where(Tenancy.landlord_id == index.landlord_id)
+        .where(in_register(Tenancy.team_id, index.team_id))
         .group_by(ArrearsRecord.tenancy_id)
         .subquery()
     )
@@ -297,6 +304,7 @@ def _load_arrears_records(session: Session, index: _TenancyIndex, as_of: date) -
         select(ArrearsRecord)
         .join(Tenancy, ArrearsRecord.tenancy_id == Tenancy.id)
         .where(Tenancy.landlord_id == index.landlord_id, ArrearsRecord.as_of == as_of)
+        .where(in_register(Tenancy.team_id, index.team_id))
     ):
         by_id[record.tenancy_id].same_date = record
 
@@ -344,10 +352,12 @@ def _default_team_id(session: Session, user: User | None) -> int | None:
 
 
 def _previous_batch(
-    session: Session, kind: str, landlord_id: int | None, digest: str
+    session: Session, kind: str, landlord_id: int | None, digest: str, team_id: int | None
 ) -> ImportBatch | None:
-    """The earlier import of this very file (same bytes) for this landlord and kind."""
+    """The earlier import of this very file (same bytes) for this landlord and kind, into this
+    team's register (another team's import of the same file is not this team's business)."""
     query = select(ImportBatch).where(ImportBatch.kind == kind, ImportBatch.file_hash == digest)
+    query = query.where(in_register(ImportBatch.team_id, team_id))
     if landlord_id is None:
         query = query.where(ImportBatch.landlord_id.is_(None))
     else:
@@ -355,13 +365,29 @@ def _previous_batch(
     return session.scalars(query.order_by(ImportBatch.id).limit(1)).first()
 
 
+def _last_list_date(session: Session, landlord_id: int, team_id: int | None) -> date | None:
+    """The date of the newest list of this landlord imported into this team's register."""
+    return session.scalar(
+        select(func.max(ImportBatch.as_of)).where(
+            ImportBatch.kind == "arrears",
+            ImportBatch.landlord_id == landlord_id,
+            in_register(ImportBatch.team_id, team_id),
+        )
+    )
+
+
 def _start_batch(
-    session: Session, report: ImportReport, landlord_id: int | None, user: User | None
+    session: Session,
+    report: ImportReport,
+    landlord_id: int | None,
+    user: User | None,
+    team_id: int | None,
 ) -> ImportBatch:
     """Write the batch first so records and events can name it; counts are filled at the end."""
     batch = ImportBatch(
         kind=report.kind,
         landlord_id=landlord_id,
+        team_id=team_id,
         filename=report.filename[:255],
         file_hash=report.file_hash,
         as_of=report.as_of,
@@ -381,6 +407,7 @@ def _finish(
     case_ids: tuple[list[int], list[int]],
     user: User | None,
     today: date,
+    audit_address: str = "",
 ) -> None:
     """Refresh priorities of touched open cases, fill in the batch, write the audit line."""
     report.case_ids, open_ids = case_ids
@@ -395,6 +422,7 @@ def _finish(
             "import",
             "import_batch",
             batch.id,
+            address=audit_address,
             detail=(
                 f"{report.kind} {report.filename}: "
                 + ", ".join(f"{name}={value}" for name, value in report.counts().items())
@@ -721,6 +749,7 @@ class _ArrearsWriter:
             Household,
             [
                 {
+                    "team_id": self.team_id,
                     "name": row.tenant_name,
                     "name_key": entry.name_key,
                     "address": row.address,
@@ -738,6 +767,7 @@ class _ArrearsWriter:
             Tenancy,
             [
                 {
+                    "team_id": self.team_id,
                     "household_id": household_id,
                     "landlord_id": self.landlord.id,
                     "reference": row.tenancy_ref or None,
@@ -874,8 +904,13 @@ def import_arrears(
     dry_run: bool = False,
     mapping: dict[str, str] | None = None,
     today: date | None = None,
+    team_id: int | None = None,
+    older_list: bool = False,
+    audit_address: str = "",
 ) -> ImportReport:
-    """Import one landlord's arrears list: open, update and clear cases; return the report.
+    """Import one landlord's arrears list into one team's register (team_id, else the user's
+    team, else the only team): open, update and clear that team's cases; return the report.
+    Another team's tenancies are neither matched, counted nor cleared.
 
     mapping=None uses the landlord's saved column_mapping; this function never saves one.
     FileRefused propagates before anything is written. The same bytes imported again for
@@ -893,6 +928,7 @@ def import_arrears(
     list_date = _list_date(rows, as_of, today)
     if landlord.id is None:
         session.flush()
+    team_id = team_id if team_id is not None else _default_team_id(session, user)
     report = ImportReport(
         kind="arrears",
         filename=filename,
@@ -904,8 +940,8 @@ def import_arrears(
         mapping=_mapping_by_header(table),
         unmapped=list(table.unmapped),
     )
-    previous = _previous_batch(session, "arrears", landlord.id, report.file_hash)
-    index = _TenancyIndex.load(session, landlord.id)
+    previous = _previous_batch(session, "arrears", landlord.id, report.file_hash, team_id)
+    index = _TenancyIndex.load(session, landlord.id, team_id)
     plan, own_errors = _plan_arrears(rows, index)
     report.errors = _sorted_errors([*errors, *own_errors])
     report.rejected = len({error.row for error in report.errors})
@@ -914,16 +950,21 @@ def import_arrears(
         report.unchanged = len(plan)
         report.batch_id = previous.id
         return report
+    try:
+        check_list_date(
+            list_date, today, _last_list_date(session, landlord.id, team_id), older_list=older_list
+        )
+    except ImplausibleListDate as error:
+        raise FileRefused(str(error)) from None
 
     _load_arrears_records(session, index, list_date)
-    team_id = _default_team_id(session, user)
-    batch = None if dry_run else _start_batch(session, report, landlord.id, user)
+    batch = None if dry_run else _start_batch(session, report, landlord.id, user, team_id)
     report.batch_id = batch.id if batch is not None else None
     writer = _ArrearsWriter(session, landlord, report, batch, user, team_id)
     writer.apply(plan)
     rejected_rows = {error.row for error in report.errors}
     writer.clear_absent(index, _protected_keys(table, rejected_rows))
-    _finish(session, report, batch, writer.case_ids(), user, today)
+    _finish(session, report, batch, writer.case_ids(), user, today, audit_address)
     return report
 
 
@@ -944,7 +985,10 @@ class _LandlordPlan:
 
 
 def _indices_for_unnamed(
-    session: Session, rows: Sequence[LegalStepRow], plans: dict[int, _LandlordPlan]
+    session: Session,
+    rows: Sequence[LegalStepRow],
+    plans: dict[int, _LandlordPlan],
+    team_id: int | None,
 ) -> list[_LandlordPlan]:
     """Landlords that may hold the tenancies of rows naming no landlord (by ref or address)."""
     refs = sorted({row.tenancy_ref for row in rows if row.tenancy_ref})
@@ -952,7 +996,11 @@ def _indices_for_unnamed(
     landlord_ids: set[int] = set()
     for chunk in _chunks(refs):
         landlord_ids.update(
-            session.scalars(select(Tenancy.landlord_id).where(Tenancy.reference.in_(chunk)))
+            session.scalars(
+                select(Tenancy.landlord_id)
+                .where(Tenancy.reference.in_(chunk))
+                .where(in_register(Tenancy.team_id, team_id))
+            )
         )
     for chunk in _chunks(keys):
         landlord_ids.update(
@@ -960,6 +1008,7 @@ def _indices_for_unnamed(
                 select(Tenancy.landlord_id)
                 .join(Household, Tenancy.household_id == Household.id)
                 .where(Household.address_key.in_(chunk))
+                .where(in_register(Tenancy.team_id, team_id))
             )
         )
     found = []
@@ -968,7 +1017,7 @@ def _indices_for_unnamed(
             landlord = session.get(Landlord, landlord_id)
             assert landlord is not None
             plans[landlord_id] = _LandlordPlan(
-                landlord.name, landlord, _TenancyIndex.load(session, landlord_id)
+                landlord.name, landlord, _TenancyIndex.load(session, landlord_id, team_id)
             )
         found.append(plans[landlord_id])
     return found
@@ -995,7 +1044,7 @@ def _load_steps(session: Session, plans: Iterable[_LandlordPlan]) -> None:
 
 
 def _plan_legal_steps(
-    session: Session, rows: Sequence[LegalStepRow]
+    session: Session, rows: Sequence[LegalStepRow], team_id: int | None
 ) -> tuple[list[tuple[LegalStepRow, _LandlordPlan, _Entry]], list[RowError], list[_LandlordPlan]]:
     """Match every row to a landlord (stored or new) and a tenancy (stored or new)."""
     errors: list[RowError] = []
@@ -1024,15 +1073,17 @@ def _plan_legal_steps(
             continue
         landlord = stored.get(key)
         if landlord is None:
-            by_name[key] = _LandlordPlan(" ".join(row.landlord.split()), None, _TenancyIndex(None))
+            by_name[key] = _LandlordPlan(
+                " ".join(row.landlord.split()), None, _TenancyIndex(None, team_id)
+            )
         else:
             if landlord.id not in by_id:
                 by_id[landlord.id] = _LandlordPlan(
-                    landlord.name, landlord, _TenancyIndex.load(session, landlord.id)
+                    landlord.name, landlord, _TenancyIndex.load(session, landlord.id, team_id)
                 )
             by_name[key] = by_id[landlord.id]
     unnamed = [row for row in accepted if not _name_key(row.landlord)]
-    candidates = _indices_for_unnamed(session, unnamed, by_id) if unnamed else []
+    candidates = _indices_for_unnamed(session, unnamed, by_id, team_id) if unnamed else []
 
     plan: list[tuple[LegalStepRow, _LandlordPlan, _Entry]] = []
     # Oldest first, so a petition precedes the eviction that closes the case.
@@ -1077,8 +1128,12 @@ def import_legal_steps(
     user: User | None = None,
     dry_run: bool = False,
     today: date | None = None,
+    team_id: int | None = None,
+    audit_address: str = "",
 ) -> ImportReport:
-    """Import a file of legal steps (several landlords): add steps, open and close cases.
+    """Import a file of legal steps (several landlords) into one team's register (team_id,
+    else the user's team, else the only team): add steps, open and close that team's cases.
+    A row naming another team's tenancy finds nothing of it.
 
     Unknown landlords, tenancies and households are created. A step already on a case of the
     tenancy (same kind and date) is left alone, so the same content imported twice adds
@@ -1101,8 +1156,9 @@ def import_legal_steps(
         mapping=_mapping_by_header(table),
         unmapped=list(table.unmapped),
     )
-    previous = _previous_batch(session, "legal_steps", None, report.file_hash)
-    plan, own_errors, owners = _plan_legal_steps(session, rows)
+    team_id = team_id if team_id is not None else _default_team_id(session, user)
+    previous = _previous_batch(session, "legal_steps", None, report.file_hash, team_id)
+    plan, own_errors, owners = _plan_legal_steps(session, rows, team_id)
     report.errors = _sorted_errors([*errors, *own_errors])
     report.rejected = len({error.row for error in report.errors})
     if previous is not None:
@@ -1117,8 +1173,7 @@ def import_legal_steps(
             owner.landlord = Landlord(name=owner.name, kind="private")
             session.add(owner.landlord)
             report.landlord_created = True
-    team_id = _default_team_id(session, user)
-    batch = None if dry_run else _start_batch(session, report, None, user)
+    batch = None if dry_run else _start_batch(session, report, None, user, team_id)
     report.batch_id = batch.id if batch is not None else None
     batch_id = batch.id if batch is not None else None
     user_id = user.id if user is not None else None
@@ -1128,6 +1183,7 @@ def import_legal_steps(
     for row, owner, entry in plan:
         if entry.tenancy is None:
             household = Household(
+                team_id=team_id,
                 name="",
                 name_key="",
                 address=row.address,
@@ -1136,7 +1192,10 @@ def import_legal_steps(
                 address_key=entry.address_key,
             )
             entry.tenancy = Tenancy(
-                household=household, landlord=owner.landlord, reference=row.tenancy_ref or None
+                team_id=team_id,
+                household=household,
+                landlord=owner.landlord,
+                reference=row.tenancy_ref or None,
             )
             session.add_all([household, entry.tenancy])
         tenancy = entry.tenancy
@@ -1186,5 +1245,5 @@ def import_legal_steps(
         session.add(CaseEvent(case_id=case.id, user_id=user_id, kind=kind, detail=detail))
     states = {case.id: case.is_open for case in touched}
     open_ids = sorted(case_id for case_id, is_open in states.items() if is_open)
-    _finish(session, report, batch, (sorted(states), open_ids), user, today)
+    _finish(session, report, batch, (sorted(states), open_ids), user, today, audit_address)
     return report

@@ -53,10 +53,13 @@ def register(app, make_user, make_case):
         # Omar Ali's household also has an open case at another landlord.
         household_id = session.get(Case, shared).tenancy.household_id
         landlord_id = session.get(Case, shared).tenancy.landlord_id
-        tenancy = Tenancy(household_id=household_id, landlord_id=landlord_id, reference="OTHER-1")
+        team_id = session.get(Case, shared).team_id
+        tenancy = Tenancy(
+            household_id=household_id, landlord_id=landlord_id, reference="OTHER-1", team_id=team_id
+        )
         session.add(tenancy)
         session.flush()
-        session.add(Case(tenancy_id=tenancy.id, team_id=session.get(Case, shared).team_id))
+        session.add(Case(tenancy_id=tenancy.id, team_id=team_id))
         text = ConsentText(language="da", version=1, body="Samtykke")
         session.add(text)
         session.flush()

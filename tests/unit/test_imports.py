@@ -348,7 +348,11 @@ def test_a_later_list_updates_keeps_clears_and_opens(session, tmp_path) -> None:
     # Back in arrears a fortnight later: the paid-up tenancy gets a second case.
     back = [[*gone_new[:AS_OF], "13-12-2026"]]
     report = import_arrears(
-        session, csv_bytes(header, back), "restanceliste_2026-12-13.csv", landlord(session)
+        session,
+        csv_bytes(header, back),
+        "restanceliste_2026-12-13.csv",
+        landlord(session),
+        today=date(2026, 12, 13),
     )
     session.commit()
     assert report.new == 1
@@ -466,9 +470,29 @@ def test_an_older_list_imported_late_does_not_overwrite_newer_figures(session) -
     header, rows = danish()
     import_danish(session)
     older = [[*row[:ARREARS], "1,00", row[MONTHS], "01-11-2026"] for row in rows[:5]]
-    report = import_arrears(session, csv_bytes(header, older), "old.csv", landlord(session))
+    with pytest.raises(FileRefused, match=r"2026-11-01, before this landlord's last list"):
+        import_arrears(session, csv_bytes(header, older), "old.csv", landlord(session))
+    report = import_arrears(
+        session, csv_bytes(header, older), "old.csv", landlord(session), older_list=True
+    )
     assert (report.unchanged, report.updated, report.cleared) == (5, 0, 0)
     assert tenancy(session, rows[0][REF]).current_arrears == danish_amount(rows[0][ARREARS])
+
+
+@pytest.mark.parametrize(
+    ("day", "message"),
+    [("01-01-2099", "after today"), ("01-01-2001", "more than five years ago")],
+)
+def test_a_list_from_the_future_or_long_ago_is_refused_and_stores_nothing(session, day, message):
+    """A list dated 2099 would make every real list after it look old: refused by name."""
+    header, rows = danish()
+    import_danish(session)
+    before = counts(session)
+    later = [[*row[:AS_OF], day] for row in rows[:3]]
+    with pytest.raises(FileRefused, match=f"dated {day[6:]}-{day[3:5]}-{day[:2]}, {message}"):
+        import_arrears(session, csv_bytes(header, later), "x.csv", landlord(session), today=TODAY)
+    session.rollback()
+    assert counts(session) == before
 
 
 def test_a_dry_run_counts_like_an_import_and_stores_nothing(session) -> None:

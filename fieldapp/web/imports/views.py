@@ -7,16 +7,14 @@ from datetime import date, timedelta
 from flask import abort, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
 from ...extensions import db, htmx
 from ...models import (
     LANDLORD_KINDS,
-    ImportBatch,
     Landlord,
     Organisation,
     StagedUpload,
-    Tenancy,
 )
 from ...models.types import utcnow
 from ...services.cases import landlords
@@ -26,8 +24,18 @@ from ...services.geocoding import (
     geocode_next,
     make_geocoder,
 )
-from ...services.imports import ImportReport, find_landlord, import_arrears, import_legal_steps
-from ...services.tabular import ARREARS_FIELDS, LEGAL_STEP_FIELDS, FileRefused
+from ...services.imports import find_landlord
+from ...services.tabular import ARREARS_FIELDS, LEGAL_STEP_FIELDS
+from ...usecases import Actor, Refused, UnitOfWork
+from ...usecases.imports import (
+    ArrearsUpload,
+    PartialList,
+    import_arrears_list,
+    import_legal_steps_file,
+    in_arrears,
+    list_imports,
+    mass_clear,
+)
 from ..security import is_number, roles_required
 from . import bp
 
@@ -38,9 +46,7 @@ STAGED_FOR = timedelta(hours=24)
 def _form_page(error: str | None = None, status: int = 200, form: dict | None = None):
     if htmx:
         status = 200  # htmx swaps only 2xx answers; the message must reach the lead
-    batches = db.session.scalars(
-        select(ImportBatch).order_by(ImportBatch.created_at.desc()).limit(20)
-    ).all()
+    batches = list_imports(Actor.person(current_user), db.session)
     names = {landlord.id: landlord.name for landlord in landlords(db.session)}
     return (
         render_template(
@@ -71,6 +77,7 @@ def _parse_upload_form() -> tuple[dict, str | None]:
         "new_landlord": form.get("new_landlord", "").strip(),
         "new_landlord_kind": form.get("new_landlord_kind", "private"),
         "as_of": form.get("as_of", "").strip(),
+        "older_list": form.get("older_list") == "1",
     }
     if values["kind"] not in KINDS:
         return values, _("Choose what kind of list this is.")
@@ -110,6 +117,7 @@ def stage():
         user_id=current_user.id,
         filename=upload.filename[:255],
         as_of=date.fromisoformat(values["as_of"]) if values["as_of"] else None,
+        older_list=values["older_list"],
         data=data,
     )
     if values["kind"] == "arrears":
@@ -153,62 +161,54 @@ def _landlord_for(staged: StagedUpload) -> Landlord:
     return landlord
 
 
-def _run(staged: StagedUpload, mapping: dict[str, str] | None, dry_run: bool) -> ImportReport:
+def _actor() -> Actor:
+    return Actor.person(current_user, request.remote_addr or "")
+
+
+def _run(uow: UnitOfWork, staged: StagedUpload, mapping: dict[str, str] | None, complete=False):
     if staged.kind == "legal_steps":
-        return import_legal_steps(
-            db.session, staged.data, staged.filename, user=current_user, dry_run=dry_run
-        )
-    landlord = _landlord_for(staged)
-    return import_arrears(
-        db.session,
-        staged.data,
-        staged.filename,
-        landlord,
+        return import_legal_steps_file(uow, _actor(), staged.data, staged.filename)
+    upload = ArrearsUpload(
+        data=staged.data,
+        filename=staged.filename,
+        landlord=_landlord_for(staged),
         as_of=staged.as_of,
-        user=current_user,
-        dry_run=dry_run,
         mapping=mapping,
+        complete_list=complete,
+        older_list=staged.older_list,
     )
+    return import_arrears_list(uow, _actor(), upload)
 
 
 def _in_arrears(staged: StagedUpload) -> int:
-    """How many of the landlord's tenancies are in arrears now (before this list)."""
+    """How many of the landlord's tenancies in the lead's register are in arrears now."""
     if staged.kind != "arrears" or staged.landlord_id is None:
         return 0
-    return (
-        db.session.scalar(
-            select(func.count(Tenancy.id)).where(
-                Tenancy.landlord_id == staged.landlord_id, Tenancy.current_arrears > 0
-            )
-        )
-        or 0
+    landlord = db.session.get(Landlord, staged.landlord_id)
+    return in_arrears(UnitOfWork(db.session), _actor(), landlord) if landlord else 0
+
+
+def _refused_page(filename: str, kind: str, reason: str):
+    return _form_page(
+        _("The file %(name)s was refused: %(reason)s", name=filename, reason=reason),
+        400,
+        {"kind": kind},
     )
-
-
-def mass_clear(cleared: int, in_arrears: int) -> bool:
-    """A list that leaves out many of the tenancies in arrears is probably a partial list:
-    importing it would mark them all paid up, so the lead must say it is complete."""
-    return cleared > 5 and cleared > 0.3 * in_arrears
 
 
 def _preview(staged: StagedUpload, mapping: dict[str, str] | None, error: str | None = None):
     staged_id, kind, filename = staged.id, staged.kind, staged.filename
-    in_arrears = _in_arrears(staged)
+    in_arrears_now = _in_arrears(staged)
     landlord_name = staged.landlord_name or (
         db.session.get(Landlord, staged.landlord_id).name if staged.landlord_id else ""
     )
     try:
-        report = _run(staged, mapping, dry_run=True)
-    except FileRefused as refused:
-        db.session.rollback()
+        with UnitOfWork(db.session, dry_run=True) as uow:  # a preview stores nothing
+            report = _run(uow, staged, mapping)
+    except Refused as refused:
         db.session.execute(delete(StagedUpload).where(StagedUpload.id == staged_id))
         db.session.commit()
-        return _form_page(
-            _("The file %(name)s was refused: %(reason)s", name=filename, reason=str(refused)),
-            400,
-            {"kind": kind},
-        )
-    db.session.rollback()  # a preview stores nothing
+        return _refused_page(filename, kind, str(refused))
     fields = ARREARS_FIELDS if kind == "arrears" else LEGAL_STEP_FIELDS
     return render_template(
         "imports/preview.html",
@@ -218,8 +218,8 @@ def _preview(staged: StagedUpload, mapping: dict[str, str] | None, error: str | 
         filename=filename,
         landlord_name=landlord_name,
         fields=list(fields),
-        in_arrears=in_arrears,
-        warn_mass_clear=kind == "arrears" and mass_clear(report.cleared, in_arrears),
+        in_arrears=in_arrears_now,
+        warn_mass_clear=kind == "arrears" and mass_clear(report.cleared, in_arrears_now),
         error=error,
     ), 400 if error else 200
 
@@ -237,46 +237,28 @@ def confirm(staged_id: str):
     """Import the previewed file for real and save the confirmed column mapping."""
     staged = _staged(staged_id)
     mapping = _mapping_from_form()
-    in_arrears = _in_arrears(staged)
-    try:
-        report = _run(staged, mapping, dry_run=False)
-    except FileRefused as refused:
-        db.session.rollback()
-        return _form_page(
-            _(
-                "The file %(name)s was refused: %(reason)s",
-                name=staged.filename,
-                reason=str(refused),
-            ),
-            400,
-        )
+    kind, filename = staged.kind, staged.filename
     complete = request.form.get("complete_list") == "1"
-    if staged.kind == "arrears" and mass_clear(report.cleared, in_arrears) and not complete:
-        db.session.rollback()
+    try:
+        with UnitOfWork(db.session) as uow:
+            report = _run(uow, staged, mapping, complete)
+            uow.session.delete(staged)
+    except PartialList as partial:
         message = _(
             "This list leaves out %(cleared)d of the %(total)d tenancies now in arrears; "
             "importing it marks them paid up. Tick that this is the landlord's complete list, "
             "or upload the complete list.",
-            cleared=report.cleared,
-            total=in_arrears,
+            cleared=partial.cleared,
+            total=partial.in_arrears,
         )
         return _preview(_staged(staged_id), mapping, message)
-    if staged.kind == "arrears" and not report.already_imported:
-        landlord = find_landlord(db.session, report.landlord or "")
-        if landlord is not None and mapping is not None:
-            landlord.column_mapping = mapping
-            landlord.mapping_confirmed_at = utcnow()
-        elif landlord is not None and landlord.column_mapping is None:
-            landlord.column_mapping = dict(report.mapping)
-            landlord.mapping_confirmed_at = utcnow()
-    # The import service writes the audit line itself (it also serves the CLI).
-    db.session.delete(staged)
-    db.session.commit()
+    except Refused as refused:
+        return _refused_page(filename, kind, str(refused))
     return render_template(
         "imports/report.html",
         report=report,
-        kind=staged.kind,
-        missing_positions=count_without_position(db.session) if staged.kind == "arrears" else 0,
+        kind=kind,
+        missing_positions=count_without_position(db.session) if kind == "arrears" else 0,
         geocoder=bool(current_app.config.get("GEOCODER")),
     )
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from ...extensions import db, htmx
-from ...models import AuditEvent, Case, Household, Tenancy, User
+from ...models import AuditEvent, Case, Tenancy, User
 from ...models.types import utcnow
 from ...services.access import may_change, may_read
 from ...services.audit import record_event
@@ -41,10 +41,15 @@ from ...services.cases import (
     update_case,
 )
 from ...services.geocoding import place_pin
-from ...services.retention import ErasureRefused, erase_household
-from ...services.subject_access import household_record
 from ...services.sync import open_conflicts, resolve_conflict
 from ...services.worklist import dashboard_figures
+from ...usecases import Actor, NotFound, Refused, UnitOfWork
+from ...usecases.households import (
+    ErasureRequest,
+    ReasonTooShort,
+    erase_household_on_request,
+    export_household_record,
+)
 from ..labels import HOUSEHOLD_FIELD_LABELS
 from ..security import client_address, is_number, roles_required
 from . import bp
@@ -385,32 +390,14 @@ def position(case_id: int):
     return redirect(url_for("register.case_page", case_id=case.id), code=303)
 
 
-def _household_for_current_lead(household_id: int) -> Household:
-    """The household, if one of its cases belongs to this lead's team (404 otherwise: another
-    team's lead learns nothing, not even that the household exists)."""
-    household = db.session.get(Household, household_id)
-    if household is None:
-        abort(404)
-    teams = db.session.scalars(
-        select(Case.team_id)
-        .join(Tenancy, Tenancy.id == Case.tenancy_id)
-        .where(Tenancy.household_id == household.id)
-    ).all()
-    if current_user.team_id is not None and not any(
-        team in (None, current_user.team_id) for team in teams
-    ):
-        abort(404)
-    return household
-
-
 def _subject_access(household_id: int, form: str) -> dict:
-    household = _household_for_current_lead(household_id)
-    record = household_record(db.session, household, utcnow())
-    record_event(
-        db.session, current_user, "export", "household", household.id, client_address(), form
-    )
-    db.session.commit()
-    return record
+    try:
+        with UnitOfWork(db.session) as uow:
+            return export_household_record(
+                uow, Actor.person(current_user, client_address()), household_id, form
+            )
+    except NotFound:
+        abort(404)
 
 
 @bp.get("/households/<int:household_id>/record")
@@ -442,21 +429,17 @@ def subject_access_json(household_id: int):
 def erase(household_id: int):
     """Erase a household on the tenant's request, with the reason; refused while a case is
     open. What the statistics need stays, as after the retention period."""
-    household = _household_for_current_lead(household_id)
-    reason = " ".join(request.form.get("reason", "").split())
-    if len(reason) < 10:
+    erasure = ErasureRequest(household_id, request.form.get("reason", ""))
+    try:
+        with UnitOfWork(db.session) as uow:
+            erase_household_on_request(uow, Actor.person(current_user, client_address()), erasure)
+    except NotFound:
+        abort(404)
+    except ReasonTooShort:
         flash(_("Give the reason for the erasure in a sentence (at least 10 characters)."))
         return redirect(url_for("register.subject_access", household_id=household_id), code=303)
-    try:
-        report = erase_household(db.session, household, utcnow())
-    except ErasureRefused as refused:
-        db.session.rollback()
+    except Refused as refused:
         flash(_("Not erased: %(reason)s.", reason=str(refused)))
         return redirect(url_for("register.subject_access", household_id=household_id), code=303)
-    record_event(
-        db.session, current_user, "erase", "household", household_id, client_address(),
-        f"{reason} ({len(report.cases)} cases)",
-    )  # fmt: skip
-    db.session.commit()
     flash(_("The household is erased; the case figures stay for the statistics."))
     return redirect(url_for("register.cases"), code=303)

@@ -1,0 +1,1 @@
+"""Domain rules with one home each, and no Flask in them (see the README's *Layout*)."""

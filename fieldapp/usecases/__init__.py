@@ -1,0 +1,106 @@
+"""The application layer: one function per use case, for the web and the command line alike.
+
+A use case takes a unit of work and an Actor (who acts, in which role and team, from where),
+checks the actor's scope, changes the models through the services, and writes the audit line.
+The unit of work owns commit and rollback: views and commands parse, call, and render or
+print, and never commit themselves. A dry run is the same work in a transaction rolled back.
+"""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+from types import TracebackType
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import Team, User
+
+
+class Refused(Exception):
+    """The actor may not do this, or the input cannot be used; nothing was stored. The
+    message is for the person (it names the value and says what to do)."""
+
+
+class NotFound(Refused):
+    """The thing does not exist for this actor (another team's looks the same: absent)."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts. A person from the web (user set), or an operator at the command line (user
+    None, operator named, team chosen on the command line)."""
+
+    user: User | None
+    role: str
+    team_id: int | None
+    address: str = ""
+    operator: str = ""
+
+    @classmethod
+    def person(cls, user: User, address: str = "") -> Actor:
+        """A logged-in person: their role and team, from where they act."""
+        return cls(user=user, role=user.role, team_id=user.team_id, address=address or "")
+
+    @classmethod
+    def command_line(
+        cls, session: Session, team_name: str | None = None, operator: str | None = None
+    ) -> Actor:
+        """An operator at the command line (the OS account, or --operator), acting for one
+        team: the one named, else the only one. Audited under "cli:<operator>"."""
+        name = (operator or _os_user())[:40]
+        team_id = None
+        if team_name:
+            team = session.scalar(select(Team).where(Team.name == team_name))
+            if team is None:
+                raise Refused(f"There is no team named {team_name!r}.")
+            team_id = team.id
+        else:
+            teams = session.scalars(select(Team).order_by(Team.id).limit(3)).all()
+            if len(teams) == 1:
+                team_id = teams[0].id
+            elif teams:
+                names = ", ".join(t.name for t in session.scalars(select(Team).order_by(Team.id)))
+                raise Refused(f"Choose the team with --team (teams: {names}).")
+        return cls(
+            user=None, role="operator", team_id=team_id, address=f"cli:{name}", operator=name
+        )
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == "operator"
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a container) and no LOGNAME
+        return "unknown"
+
+
+class UnitOfWork:
+    """One transaction around one use case: commit when it returns, roll back when it raises
+    or when it was a dry run.
+
+        with UnitOfWork(db.session, dry_run=preview) as uow:
+            report = import_arrears_list(uow, actor, ...)
+    """
+
+    def __init__(self, session: Session, *, dry_run: bool = False) -> None:
+        self.session = session
+        self.dry_run = dry_run
+
+    def __enter__(self) -> UnitOfWork:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if kind is None and not self.dry_run:
+            self.session.commit()
+        else:
+            self.session.rollback()

@@ -1,0 +1,150 @@
+"""Importing a landlord's arrears list or a file of legal steps: the web page and the
+`fieldapp import-*` commands call these, so the same checks hold for both."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+
+from ..domain.registers import in_register
+from ..models import ImportBatch, Landlord, Tenancy
+from ..services.imports import ImportReport, find_landlord, import_arrears, import_legal_steps
+from ..services.tabular import FileRefused
+from . import Actor, Refused, UnitOfWork
+
+IMPORTERS = ("lead", "operator")
+
+
+class PartialList(Refused):
+    """The list leaves out many of the tenancies in arrears: probably a partial list."""
+
+    def __init__(self, cleared: int, in_arrears: int) -> None:
+        self.cleared, self.in_arrears = cleared, in_arrears
+        super().__init__(
+            f"This list leaves out {cleared} of the {in_arrears} tenancies now in arrears; "
+            "importing it marks them paid up. Say that this is the landlord's complete list, "
+            "or import the complete list."
+        )
+
+
+def mass_clear(cleared: int, in_arrears: int) -> bool:
+    """A list that leaves out many of the tenancies in arrears is probably a partial list:
+    importing it would mark them all paid up, so the importer must say it is complete."""
+    return cleared > 5 and cleared > 0.3 * in_arrears
+
+
+@dataclass(frozen=True)
+class ArrearsUpload:
+    """What the importer gives: the file, the landlord, and their explicit choices."""
+
+    data: bytes
+    filename: str
+    landlord: Landlord
+    as_of: date | None = None
+    mapping: dict[str, str] | None = None
+    complete_list: bool = False  # "this is the landlord's whole list" (the partial-list guard)
+    older_list: bool = False  # "this list is older than the last one, on purpose"
+
+
+def _require_importer(actor: Actor) -> None:
+    if actor.role not in IMPORTERS:
+        raise Refused("Only a team lead imports lists.")
+    if actor.role == "lead" and actor.team_id is None and actor.user is not None:
+        raise Refused("You belong to no team, so there is no register to import into.")
+
+
+def list_imports(actor: Actor, session, limit: int = 20) -> list[ImportBatch]:
+    """The latest imports into the actor's register (another team's are not theirs to see)."""
+    query = (
+        select(ImportBatch)
+        .where(in_register(ImportBatch.team_id, actor.team_id))
+        .order_by(ImportBatch.created_at.desc())
+    )
+    return list(session.scalars(query.limit(limit)))
+
+
+def in_arrears(uow: UnitOfWork, actor: Actor, landlord: Landlord) -> int:
+    """How many of the landlord's tenancies in the actor's register are in arrears now."""
+    if landlord.id is None:
+        return 0
+    return (
+        uow.session.scalar(
+            select(func.count(Tenancy.id)).where(
+                Tenancy.landlord_id == landlord.id,
+                Tenancy.current_arrears > 0,
+                in_register(Tenancy.team_id, actor.team_id),
+            )
+        )
+        or 0
+    )
+
+
+def import_arrears_list(
+    uow: UnitOfWork, actor: Actor, upload: ArrearsUpload, *, today: date | None = None
+) -> ImportReport:
+    """Import (or, in a dry-run unit of work, preview) an arrears list into the actor's
+    team's register. Refused (nothing stored): a file that cannot be read, an implausible
+    list date, a list that would clear many tenancies without complete_list (not on a dry
+    run: the preview shows the warning instead)."""
+    _require_importer(actor)
+    before = in_arrears(uow, actor, upload.landlord)
+    try:
+        report = import_arrears(
+            uow.session,
+            upload.data,
+            upload.filename,
+            upload.landlord,
+            as_of=upload.as_of,
+            user=actor.user,
+            dry_run=uow.dry_run,
+            mapping=upload.mapping,
+            today=today,
+            team_id=actor.team_id,
+            older_list=upload.older_list,
+            audit_address=actor.address,
+        )
+    except FileRefused as error:
+        raise Refused(str(error)) from None
+    if not uow.dry_run and mass_clear(report.cleared, before) and not upload.complete_list:
+        raise PartialList(report.cleared, before)
+    if not uow.dry_run and not report.already_imported:
+        _save_mapping(uow, upload, report)
+    return report
+
+
+def _save_mapping(uow: UnitOfWork, upload: ArrearsUpload, report: ImportReport) -> None:
+    """The confirmed column mapping is kept for the landlord's next lists."""
+    from ..models.types import utcnow
+
+    landlord = find_landlord(uow.session, report.landlord or "")
+    if landlord is None:
+        return
+    if upload.mapping is not None:
+        landlord.column_mapping = upload.mapping
+        landlord.mapping_confirmed_at = utcnow()
+    elif landlord.column_mapping is None:
+        landlord.column_mapping = dict(report.mapping)
+        landlord.mapping_confirmed_at = utcnow()
+
+
+def import_legal_steps_file(
+    uow: UnitOfWork, actor: Actor, data: bytes, filename: str, *, today: date | None = None
+) -> ImportReport:
+    """Import (or preview) a file of legal steps into the actor's team's register: a row
+    names a tenancy of this team, or opens one of its own; another team's is never found."""
+    _require_importer(actor)
+    try:
+        return import_legal_steps(
+            uow.session,
+            data,
+            filename,
+            user=actor.user,
+            dry_run=uow.dry_run,
+            today=today,
+            team_id=actor.team_id,
+            audit_address=actor.address,
+        )
+    except FileRefused as error:
+        raise Refused(str(error)) from None
