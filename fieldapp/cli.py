@@ -467,7 +467,7 @@ def geocode_command(limit: int | None) -> None:
 @click.option(
     "--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), required=True, help="YYYY-MM-DD"
 )
-@click.option("--team", "team_name", default=None, help="The team (default: the only one).")
+@_team_option
 @click.option(
     "--time-limit", type=float, default=None, help="Seconds the solver may think (default 5)."
 )
@@ -475,42 +475,33 @@ def geocode_command(limit: int | None) -> None:
 @click.option(
     "--publish", is_flag=True, help="Save and publish the plan (replacing that day's routes)."
 )
+@_operator_option
 @with_appcontext
 def plan_routes_command(
-    day: datetime, team_name: str | None, time_limit: float | None, as_json: bool, publish: bool
+    day: datetime,
+    team_name: str | None,
+    time_limit: float | None,
+    as_json: bool,
+    publish: bool,
+    operator: str | None,
 ) -> None:
     """Plan a team's day of visits; without --publish nothing is stored."""
-    from sqlalchemy import select
-
-    from .models import Team
-    from .services.routing import REASONS, PlanningError, plan_day, publish_routes, save_plan
+    from .services.routing import REASONS
+    from .usecases import Actor, Refused, UnitOfWork
+    from .usecases.routes import plan_routes, publish_day
 
     try:
         check_schema_current()
     except SchemaBehind as error:
         raise click.ClickException(str(error)) from None
-    if team_name:
-        team = db.session.scalar(select(Team).where(Team.name == team_name))
-        if team is None:
-            raise click.BadParameter(f"no team named {team_name!r}", param_hint="--team")
-    else:
-        teams = list(db.session.scalars(select(Team).order_by(Team.id)))
-        if len(teams) != 1:
-            names = ", ".join(t.name for t in teams) or "none"
-            raise click.UsageError(f"Choose the team with --team (teams: {names}).")
-        team = teams[0]
     try:
-        plan = plan_day(db.session, day.date(), team.id, time_limit=time_limit)
-        if publish:
-            save_plan(db.session, plan, None)
-            publish_routes(db.session, day.date(), team.id, None)
-    except PlanningError as error:
-        db.session.rollback()
+        actor = Actor.command_line(db.session, team_name, operator)
+        with UnitOfWork(db.session, dry_run=not publish) as uow:
+            plan = plan_routes(uow, actor, day.date(), time_limit=time_limit)
+            if publish:
+                publish_day(uow, actor, day.date())
+    except Refused as error:
         raise click.ClickException(str(error)) from None
-    if publish:
-        db.session.commit()
-    else:
-        db.session.rollback()
     if as_json:
         click.echo(json.dumps(plan.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -564,6 +555,7 @@ def make_push_sender():
         current_app.extensions["doorstep_vapid"],
         config["VAPID_SUBJECT"],
         config["PUSH_TIMEOUT_SECONDS"],
+        config["PUSH_SERVICES"],
     )
 
 

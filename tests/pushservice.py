@@ -118,6 +118,7 @@ class PushService(ThreadingHTTPServer):
         self.requests = 0
         self.script: dict[str, list[int]] = {}  # token -> statuses to answer, in turn
         self.retry_after: str | None = None
+        self.redirect_to: dict[str, str] = {}  # token -> Location of a 307 (never followed)
         self.delay = 0.0
         self.lock = threading.Lock()
 
@@ -179,6 +180,8 @@ class _Handler(BaseHTTPRequestHandler):
         device = service.devices.get(token)
         if device is None:
             return self._refuse(token, 410, "no such subscription")
+        if token in service.redirect_to:
+            return self._answer(307, "elsewhere", {"Location": service.redirect_to[token]})
         scripted = service.script.get(token)
         if scripted:
             status = scripted.pop(0)

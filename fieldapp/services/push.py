@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import ipaddress
 import os
 import re
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from ..models import PushDelivery, PushSubscription, User
 
@@ -118,12 +121,59 @@ def endpoint_hash(endpoint: str) -> str:
     return hashlib.sha256(endpoint.encode()).hexdigest()
 
 
+# What RFC 3986 allows in a URI; a backslash, a space or a control character is refused,
+# since HTTP clients and URL parsers disagree about them (WHATWG turns "\" into "/").
+_URI_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+_INTERNAL_SUFFIXES = (".local", ".localhost", ".internal", ".lan", ".home", ".localdomain")
+
+
+def endpoint_origin(endpoint: str) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) as the HTTP client will connect, or None when the URL is not
+    plain: odd characters, a user name or password, or parsers disagreeing on the host."""
+    if not _URI_CHARS.fullmatch(endpoint or ""):
+        return None
+    try:
+        parts = urlsplit(endpoint)
+        port = parts.port
+        client = parse_url(endpoint)  # urllib3's parser, the one requests connects with
+    except (ValueError, LocationParseError):
+        return None
+    if parts.scheme not in ("https", "http") or not parts.hostname or "@" in parts.netloc:
+        return None
+    host = parts.hostname.lower()
+    if (client.host or "").lower().strip("[]") != host or client.port != port:
+        return None
+    return parts.scheme, host, port
+
+
+def _internal(host: str) -> bool:
+    """An address literal or a name that only means something inside a network."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    return "." not in host or host == "localhost" or host.endswith(_INTERNAL_SUFFIXES)
+
+
 def endpoint_allowed(endpoint: str, services: str) -> bool:
-    """Whether the endpoint's scheme and host match one of the configured push services."""
-    parts = urlsplit(endpoint)
-    origin = f"{parts.scheme}://{parts.netloc}".lower()
-    patterns = [p.strip().lower() for p in services.split(",") if p.strip()]
-    return any(fnmatchcase(origin, pattern) for pattern in patterns)
+    """Whether the endpoint, parsed as the HTTP client will use it, matches one of the
+    configured push services (scheme://host, * wildcards). A host matched through a wildcard
+    must be a public name: an address literal or an internal name passes only when it is
+    written out in the setting (the tests' own push service on 127.0.0.1)."""
+    origin = endpoint_origin(endpoint)
+    if origin is None:
+        return False
+    scheme, host, port = origin
+    text = f"{scheme}://{host}" + (f":{port}" if port is not None else "")
+    for pattern in (p.strip().lower() for p in services.split(",") if p.strip()):
+        if not fnmatchcase(text, pattern):
+            continue
+        pattern_host = pattern.split("://", 1)[-1].rsplit(":", 1)[0] if "://" in pattern else ""
+        if "*" in pattern_host and _internal(host):
+            continue
+        return True
+    return False
 
 
 def parse_subscription(data: Any, services: str) -> dict[str, str]:
@@ -133,12 +183,12 @@ def parse_subscription(data: Any, services: str) -> dict[str, str]:
     endpoint = data.get("endpoint")
     if not isinstance(endpoint, str) or not endpoint or len(endpoint) > 2000:
         raise SubscriptionError("endpoint", "the subscription has no usable endpoint")
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise SubscriptionError("endpoint", "the endpoint is not a web address")
+    origin = endpoint_origin(endpoint)
+    if origin is None:
+        raise SubscriptionError("endpoint", "the endpoint is not a plain web address")
     if not endpoint_allowed(endpoint, services):
         raise SubscriptionError(
-            "endpoint", f"{parts.scheme}://{parts.netloc} is not a push service this server uses"
+            "endpoint", f"{origin[0]}://{origin[1]} is not a push service this server uses"
         )
     keys = data.get("keys")
     if not isinstance(keys, dict):
@@ -288,19 +338,35 @@ class PushResult:
     def gone(self) -> bool:
         return self.status in (404, 410)
 
+    permanent: bool = False  # the subscription itself cannot be sent to (never retried)
+
     @property
     def retryable(self) -> bool:
+        if self.permanent:
+            return False
         return self.status is None or self.status == 429 or self.status >= 500
+
+
+class _NoRedirects(requests.Session):
+    """A push service answers; it never sends us elsewhere. A 3xx is the answer."""
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs["allow_redirects"] = False
+        return super().request(*args, **kwargs)
 
 
 class PushSender:
     """Sends one encrypted message per call with its own VAPID claims and a timeout."""
 
-    def __init__(self, vapid: Vapid02, subject: str, timeout: float) -> None:
+    def __init__(
+        self, vapid: Vapid02, subject: str, timeout: float, services: str | None = None
+    ) -> None:
         self.vapid = vapid
         self.subject = check_subject(subject)
         self.timeout = timeout
-        self.http = requests.Session()
+        # Checked again at sending: a subscription stored under an older, laxer rule.
+        self.services = services
+        self.http = _NoRedirects()
 
     def send(
         self,
@@ -315,6 +381,8 @@ class PushSender:
             "endpoint": subscription.endpoint,
             "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
         }
+        if self.services is not None and not endpoint_allowed(subscription.endpoint, self.services):
+            return PushResult(None, error="endpoint not allowed", permanent=True)
         try:
             response = webpush(
                 info,
@@ -332,7 +400,9 @@ class PushSender:
         except WebPushException as error:
             response = error.response
             if response is None:
-                return PushResult(None, error=str(error)[:200])
+                # Raised before anything was sent: the subscription's own data is unusable
+                # (network trouble is a RequestException, below).
+                return PushResult(None, error=type(error).__name__, permanent=True)
             return PushResult(
                 response.status_code,
                 _retry_after(response.headers.get("Retry-After")),
@@ -341,6 +411,10 @@ class PushSender:
         except requests.RequestException as error:
             # Timeouts, refused connections, TLS errors: no answer, try again later.
             return PushResult(None, error=type(error).__name__)
+        except Exception as error:  # noqa: BLE001 - one device's bad data stops no other
+            # A malformed endpoint or key (VapidException, ValueError from the encryption):
+            # this subscription can never be sent to.
+            return PushResult(None, error=type(error).__name__, permanent=True)
         return PushResult(response.status_code)
 
 

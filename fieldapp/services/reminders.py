@@ -403,9 +403,24 @@ def send_due(
         if not claimed:
             break
         for delivery_id in claimed:
-            outcome = _deliver(session, sender, delivery_id, token, now, max_attempts)
+            try:
+                outcome = _deliver(session, sender, delivery_id, token, now, max_attempts)
+            except Exception:  # noqa: BLE001 - one device's failure never stops the others
+                session.rollback()
+                outcome = _give_up(session, delivery_id, token)
             report.outcomes[outcome] += 1
     return report
+
+
+def _give_up(session: Session, delivery_id: int, token: str) -> str:
+    """Mark a delivery that could not be handled as failed (its claim released), so the
+    loop goes on to the next device; commits."""
+    delivery = session.get(PushDelivery, delivery_id)
+    if delivery is None or delivery.claim_token != token:
+        session.rollback()
+        return "skipped"
+    delivery.attempts += 1
+    return _finish(session, delivery, "failed")
 
 
 def _deliver(
@@ -448,7 +463,7 @@ def _deliver(
         outcome = "sent"
         delivery.sent_at = now
         subscription.last_sent_at = now
-    elif result.gone:
+    elif result.gone or result.permanent:
         outcome = "gone"
     elif result.retryable and delivery.attempts < max_attempts:
         wait = result.retry_after or 30 * 2**delivery.attempts

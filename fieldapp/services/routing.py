@@ -254,18 +254,22 @@ def _languages(text: str) -> frozenset[str]:
 def select_workers(
     session: Session, team: Team, day: date, worker_ids: list[int] | None
 ) -> list[WorkerDay]:
-    """The workers to plan for: those given, or every active worker of the team."""
+    """The workers to plan for: those given, or every active worker of the team. Only ever
+    the team's own active workers: an id of another team's worker, a lead or the data
+    protection officer is refused like an id nobody has."""
     organisation = team.organisation
     zone = ZoneInfo(organisation.timezone)
-    query = select(User).where(User.active.is_(True)).order_by(User.id)
-    if worker_ids is None:
-        query = query.where(User.team_id == team.id, User.role == "worker")
-    else:
+    query = (
+        select(User)
+        .where(User.active.is_(True), User.team_id == team.id, User.role == "worker")
+        .order_by(User.id)
+    )
+    if worker_ids is not None:
         query = query.where(User.id.in_(worker_ids))
     users = list(session.scalars(query))
     if worker_ids is not None and len(users) != len(set(worker_ids)):
         missing = set(worker_ids) - {u.id for u in users}
-        raise PlanningError(f"no active user with id {sorted(missing)}")
+        raise PlanningError(f"no active worker of this team with id {sorted(missing)}")
     office = None
     if organisation.office_lat is not None and organisation.office_lon is not None:
         office = (organisation.office_lat, organisation.office_lon)

@@ -666,3 +666,92 @@ def test_the_embedded_scheduler_sends_without_cron(push_app, service, make_user,
     finally:
         stop.set()
     assert [d.payload["title"] for d in service.for_device(phone)] == ["Hearing tomorrow"]
+
+
+# --- one device's trouble is its own (issue 16, findings 5 and 6) ----------------------------
+
+
+def test_a_subscription_that_cannot_be_encrypted_to_stops_no_other_device(push_app, service, team):
+    """Finding 5: one stored subscription with a malformed key made every send-reminders run
+    abort, so nobody was reminded."""
+    worker, lead, _ = team
+    lead_phone = subscribe(push_app, service, lead)
+    with push_app.app_context():
+        broken = PushSubscription(
+            user_id=worker.id,
+            endpoint=f"{service.origin}/push/broken",
+            endpoint_hash="b" * 64,
+            p256dh="AAAA",  # not a P-256 point: the encryption raises, not the network
+            auth="AAAAAAAAAAAAAAAAAAAAAA",
+            language="da",
+        )
+        no_host = PushSubscription(
+            user_id=worker.id,
+            endpoint="http:///push/no-host",  # py_vapid raised VapidException on it
+            endpoint_hash="c" * 64,
+            p256dh=lead_phone.to_json()["keys"]["p256dh"],
+            auth=lead_phone.to_json()["keys"]["auth"],
+            language="da",
+        )
+        db.session.add_all([broken, no_host])
+        db.session.commit()
+    report = send(push_app, local(HEARING - timedelta(days=7), 8))
+    assert len(service.for_device(lead_phone)) == 1
+    assert dict(report.outcomes) == {"gone": 2, "sent": 1}
+    with push_app.app_context():
+        endpoints = db.session.scalars(select(PushSubscription.endpoint)).all()
+        assert endpoints == [lead_phone.endpoint]  # the broken one is removed, never retried
+
+
+def test_a_redirect_from_the_push_service_is_not_followed(push_app, service, team):
+    """Finding 6: redirects were followed, so a push service (or whoever answers for it)
+    could send the server's request anywhere."""
+    worker, lead, _ = team
+    phone = subscribe(push_app, service, worker)
+    lead_phone = subscribe(push_app, service, lead)
+    service.redirect_to[phone.token] = f"{service.origin}/push/{lead_phone.token}"
+    send(push_app, local(HEARING - timedelta(days=7), 8))
+    assert service.requests == 2  # one each; the 307 was not followed to the lead's phone
+    assert len(service.for_device(lead_phone)) == 1 and service.for_device(phone) == []
+    with push_app.app_context():
+        outcome = db.session.scalar(
+            select(PushAttempt.outcome).where(PushAttempt.status_code == 307)
+        )
+    assert outcome == "failed"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "services", "allowed"),
+    [
+        ("https://web.push.apple.com/QGk1", "https://*.push.apple.com", True),
+        ("https://127.0.0.1\\.push.apple.com/x", "https://*.push.apple.com", False),
+        ("https://user@a.push.apple.com/x", "https://*.push.apple.com", False),
+        ("https://a.push.apple.com@127.0.0.1/x", "https://*.push.apple.com", False),
+        ("https://a.push.apple.com%2f@127.0.0.1/x", "https://*.push.apple.com", False),
+        ("https://a.push.apple.com /x", "https://*.push.apple.com", False),
+        ("https://10.0.0.5/x", "https://*", False),
+        ("https://[::1]/x", "https://*", False),
+        ("https://intranet/x", "https://*", False),
+        ("https://push.example.internal/x", "https://*", False),
+        ("https://fcm.googleapis.com/fcm/send/x", "https://*", True),
+        ("http://127.0.0.1:8123/push/x", "http://127.0.0.1:*", True),
+        ("http://127.0.0.1:8123/push/x", "https://*.push.apple.com", False),
+    ],
+)
+def test_the_push_allow_list_judges_the_address_the_client_connects_to(endpoint, services, allowed):
+    from fieldapp.services.push import endpoint_allowed
+
+    assert endpoint_allowed(endpoint, services) is allowed
+
+
+def test_a_stored_subscription_outside_the_allow_list_is_not_sent_to(push_app, service, team):
+    """A subscription stored under an older, laxer rule is checked again when sending."""
+    worker, lead, _ = team
+    phone = subscribe(push_app, service, worker)
+    lead_phone = subscribe(push_app, service, lead)
+    push_app.config["PUSH_SERVICES"] = f"{service.origin}/nothing-matches,https://*.push.apple.com"
+    send(push_app, local(HEARING - timedelta(days=7), 8))
+    assert service.requests == 0 and service.for_device(lead_phone) == []
+    with push_app.app_context():
+        assert db.session.scalars(select(PushSubscription.endpoint)).all() == []
+    assert phone.token not in service.redirect_to

@@ -300,3 +300,76 @@ def test_the_command_line_imports_into_the_named_team_and_audits_the_operator(
     with app.app_context():
         audit = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "import"))
         assert audit.user_id is None and audit.address == "cli:ops-anna"
+
+
+@pytest.fixture
+def demo_and_team_b(app, make_user):
+    from fieldapp.services.demo import DEMO_TEAM, seed_demo
+
+    app.config["ROUTING_TIME_LIMIT_SECONDS"] = 1
+    with app.app_context():
+        seed_demo(db.session, "demo")
+        db.session.commit()
+    lead_b = make_user("lead", team="Team B")
+    with app.app_context():
+        from fieldapp.models import User
+
+        demo_team = db.session.scalar(select(Team.id).where(Team.name == DEMO_TEAM))
+        workers = db.session.scalars(
+            select(User.id).where(User.team_id == demo_team, User.role == "worker")
+        ).all()
+        dpo = db.session.scalar(select(User.id).where(User.role == "dpo"))
+    return lead_b, list(workers), dpo
+
+
+def route_rows(app) -> int:
+    from fieldapp.models import Route
+
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(Route))
+
+
+def test_a_lead_plans_and_publishes_only_for_their_own_team_workers(app, client, demo_and_team_b):
+    """Finding 7: a lead planned and published routes for another team's workers and the
+    data protection officer."""
+    from datetime import timedelta
+
+    lead_b, demo_workers, dpo = demo_and_team_b
+    auth = AuthActions(client)
+    auth.login(lead_b.email, PASSWORD)
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    for chosen in ([str(demo_workers[0])], [str(dpo)], [str(w) for w in demo_workers]):
+        response = auth.post("/routes/plan", {"day": tomorrow, "worker": chosen}, page="/routes")
+        assert response.status_code == 400
+        assert "no active worker of this team" in response.get_data(as_text=True)
+    assert route_rows(app) == 0
+    published = auth.post("/routes/publish", {"day": tomorrow}, page="/routes")
+    assert published.status_code == 400 and route_rows(app) == 0
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_an_impossible_route_day_is_refused_by_name_not_a_500(app, client, demo_and_team_b, day):
+    auth = AuthActions(client)
+    auth.login("lead@example.org", "demo")
+    response = auth.post("/routes/plan", {"day": day}, page="/routes")
+    assert response.status_code == 400
+    assert f"Day {day} is too far from today" in response.get_data(as_text=True)
+    assert route_rows(app) == 0
+
+
+def test_plan_routes_publish_from_the_command_line_is_audited(app, runner, demo_and_team_b):
+    from datetime import timedelta
+
+    from fieldapp.services.demo import DEMO_TEAM
+
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    result = runner.invoke(
+        args=["plan-routes", "--date", tomorrow, "--team", DEMO_TEAM, "--operator", "ops-bo"]
+        + ["--publish", "--time-limit", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        lines = db.session.execute(
+            select(AuditEvent.action, AuditEvent.address).where(AuditEvent.object_type == "routes")
+        ).all()
+    assert sorted(lines) == [("plan", "cli:ops-bo"), ("publish", "cli:ops-bo")]

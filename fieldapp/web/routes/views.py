@@ -18,7 +18,9 @@ from ...services.route_edits import (
     past_working_hours,
     routes_of_day,
 )
-from ...services.routing import PlanningError, plan_day, publish_routes, save_plan
+from ...services.routing import PlanningError
+from ...usecases import Actor, Refused, UnitOfWork
+from ...usecases.routes import plan_routes, publish_day
 from ..security import client_address, is_number, roles_required
 from . import bp
 
@@ -123,19 +125,16 @@ def plan():
         return _page(day, error=_("You need a team to plan routes."), status=400)
     worker_ids = [int(v) for v in request.form.getlist("worker") if is_number(v)]
     try:
-        result = plan_day(
-            db.session,
-            day,
-            current_user.team_id,
-            worker_ids or None,
-            time_limit=float(current_app.config["ROUTING_TIME_LIMIT_SECONDS"]),
-        )
-        save_plan(db.session, result, current_user)
-    except PlanningError as error:
-        db.session.rollback()
+        with UnitOfWork(db.session) as uow:
+            result = plan_routes(
+                uow,
+                Actor.person(current_user, client_address()),
+                day,
+                worker_ids or None,
+                time_limit=float(current_app.config["ROUTING_TIME_LIMIT_SECONDS"]),
+            )
+    except Refused as error:
         return _page(day, error=str(error), status=400)
-    record_event(db.session, current_user, "plan", "routes", day.isoformat(), client_address())
-    db.session.commit()
     return _page(day, plan=result)
 
 
@@ -176,10 +175,8 @@ def publish():
     if day is None or current_user.team_id is None:
         abort(400)
     try:
-        publish_routes(db.session, day, current_user.team_id, current_user)
-    except PlanningError as error:
-        db.session.rollback()
+        with UnitOfWork(db.session) as uow:
+            publish_day(uow, Actor.person(current_user, client_address()), day)
+    except Refused as error:
         return _page(day, error=str(error), status=400)
-    record_event(db.session, current_user, "publish", "routes", day.isoformat(), client_address())
-    db.session.commit()
     return redirect(url_for("routes.plan_page", day=day.isoformat()), code=303)
