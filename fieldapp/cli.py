@@ -123,10 +123,17 @@ def _plain_http_demo_cookies(host: str) -> bool:
 @click.option("--role", type=click.Choice(["worker", "lead", "admin", "dpo"]), required=True)
 @click.option("--team", "team_name", default=None, help="Team name; created if new.")
 @click.option("--name", default="", help="The person's full name.")
+@click.option(
+    "--operator", default=None, help="Who runs this, for the audit log (default: the OS user)."
+)
 @with_appcontext
-def create_user_command(email: str, role: str, team_name: str | None, name: str) -> None:
-    """Add a user; asks for the password, or reads it from standard input when piped."""
-    from .services.accounts import AccountError, create_user
+def create_user_command(
+    email: str, role: str, team_name: str | None, name: str, operator: str | None
+) -> None:
+    """Add a user; asks for the password, or reads it from standard input when piped.
+    Audited (a worker's or lead's account also as a grant of case access)."""
+    from .usecases import Actor, Refused, UnitOfWork
+    from .usecases.accounts import NewPerson, create_person_with_password
 
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
@@ -134,20 +141,19 @@ def create_user_command(email: str, role: str, team_name: str | None, name: str)
         password = sys.stdin.readline().rstrip("\r\n")
     try:
         check_schema_current()
-        user = create_user(
-            db.session,
-            email,
-            password,
-            role,
-            team_name,
-            name,
-            demo_password=current_app.config["DEMO_PASSWORD"],
-        )
-    except (AccountError, SchemaBehind) as error:
-        db.session.rollback()
+        actor = Actor.command_line(db.session, operator=operator, for_a_team=False)
+        with UnitOfWork(db.session) as uow:
+            user = create_person_with_password(
+                uow,
+                actor,
+                NewPerson(email, role, team_name, name),
+                password,
+                current_app.config["DEMO_PASSWORD"],
+            )
+            created = f"Created {user.role} {user.email}"
+    except (Refused, SchemaBehind) as error:
         raise click.ClickException(str(error)) from None
-    db.session.commit()
-    click.echo(f"Created {user.role} {user.email}" + (f" in team {team_name}" if team_name else ""))
+    click.echo(created + (f" in team {team_name}" if team_name else ""))
 
 
 class ImportRefused(click.ClickException):

@@ -43,7 +43,7 @@ from .push import (
     Reminder,
 )
 from .routing import ROUTE_STATES, TRAVEL_MODES, GeocodeResult, Route, RouteStop
-from .user import ROLES, LoginFailure, User, UserSession
+from .user import ROLES, Invitation, LoginFailure, User, UserSession
 
 __all__ = [
     "ACTION_OWNERS",
@@ -74,6 +74,7 @@ __all__ = [
     "LANDLORD_KINDS",
     "LEGAL_STEP_KINDS",
     "Landlord",
+    "Invitation",
     "LoginFailure",
     "Meeting",
     "MeetingItem",

@@ -76,6 +76,31 @@ class UserSession(db.Model):
     user: Mapped[User] = relationship()
 
 
+class Invitation(db.Model):
+    """An account an administrator created, waiting for its person to choose a password.
+
+    The administrator never knows the password; the link is shown once, works once, and its
+    acceptance (when, from which address and browser) is kept for the data protection officer,
+    who sees every grant of case access beside it."""
+
+    __tablename__ = "invitation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    # SHA-256 of the link's random token; the token itself is never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_address: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accepted_address: Mapped[str] = mapped_column(String(64), default="")
+    accepted_agent: Mapped[str] = mapped_column(String(300), default="")
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+
+
 class LoginFailure(db.Model):
     """One failed login, counted per account and per address to slow down guessing."""
 

@@ -89,8 +89,10 @@ def create_user(
     team_name: str | None = None,
     name: str = "",
     demo_password: str = "demo",
+    password_hash: str | None = None,
 ) -> User:
-    """Add a user with an Argon2-hashed password; the team is created if it is new."""
+    """Add a user with an Argon2-hashed password (or the given hash: an invited account's
+    placeholder that no password matches); the team is created if it is new."""
     email = normalise_email(email)
     if "@" not in email or len(email) > 254:
         raise AccountError(f"Not an e-mail address: {email!r}.")
@@ -98,7 +100,9 @@ def create_user(
         raise AccountError(f"Unknown role {role!r}; use one of {', '.join(ROLES)}.")
     if session.scalar(select(User).where(User.email == email)) is not None:
         raise AccountError(f"A user with the e-mail {email} already exists.")
-    if len(password) < 12 and not (password == demo_password and is_demo_database(session)):
+    if password_hash is None and (
+        len(password) < 12 and not (password == demo_password and is_demo_database(session))
+    ):
         raise AccountError("The password must be at least 12 characters long (a phrase is easier).")
     team = None
     if team_name:
@@ -110,10 +114,16 @@ def create_user(
                 session.add(organisation)
             team = Team(name=team_name, organisation=organisation)
             session.add(team)
-    user = User(email=email, password_hash=_hasher.hash(password), role=role, team=team, name=name)
+    stored = password_hash if password_hash is not None else _hasher.hash(password)
+    user = User(email=email, password_hash=stored, role=role, team=team, name=name)
     session.add(user)
     session.flush()
     return user
+
+
+def hash_password(password: str) -> str:
+    """The Argon2id hash of a password, at the configured cost."""
+    return _hasher.hash(password)
 
 
 def authenticate(

@@ -45,13 +45,21 @@ class Actor:
 
     @classmethod
     def command_line(
-        cls, session: Session, team_name: str | None = None, operator: str | None = None
+        cls,
+        session: Session,
+        team_name: str | None = None,
+        operator: str | None = None,
+        *,
+        for_a_team: bool = True,
     ) -> Actor:
         """An operator at the command line (the OS account, or --operator), acting for one
-        team: the one named, else the only one. Audited under "cli:<operator>"."""
+        team: the one named, else the only one (for_a_team=False: for none, e.g. to create
+        an account). Audited under "cli:<operator>"."""
         name = (operator or _os_user())[:40]
         team_id = None
-        if team_name:
+        if not for_a_team:
+            pass
+        elif team_name:
             team = session.scalar(select(Team).where(Team.name == team_name))
             if team is None:
                 raise Refused(f"There is no team named {team_name!r}.")

@@ -40,6 +40,7 @@ POLICY: dict[str, set[str] | str] = {
     "pwa.openapi": "public",  # the JSON API's description: no personal data
     "pwa.service_worker": "public",
     "auth.login": "public",
+    "auth.invitation": "public",  # the invited person is not logged in yet
     "auth.set_language": "public",
     "auth.index": LOGGED_IN,
     "auth.logout": LOGGED_IN,
@@ -91,6 +92,7 @@ POLICY: dict[str, set[str] | str] = {
     # the audit log: a lead their team's part, the data protection officer all of it
     "audit.search": LEADS | {"dpo"},
     "audit.export": LEADS | {"dpo"},
+    "audit.grants": {"dpo"},
     "audit.processing": {"dpo", "admin"},
     "audit.processing_json": {"dpo", "admin"},
     # administration

@@ -2,37 +2,50 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from ...extensions import db
 from ...models import ROLES, ConsentText, Organisation, Team, User
-from ...services.accounts import AccountError, create_user, end_user_sessions, reset_two_factor
+from ...services.accounts import end_user_sessions, reset_two_factor
 from ...services.audit import record_event
 from ...services.fieldwork import LANGUAGES, add_consent_text, current_consent_texts
 from ...services.push import remove_user_subscriptions
+from ...usecases import Actor, Refused, UnitOfWork
+from ...usecases.accounts import IssuedInvitation, NewPerson, invite_person
 from ..security import client_address, roles_required
 from . import bp
 
 
-def _page(error: str | None = None, form: dict | None = None, status: int = 200):
+def _page(
+    error: str | None = None,
+    form: dict | None = None,
+    status: int = 200,
+    issued: IssuedInvitation | None = None,
+):
     users = db.session.scalars(select(User).order_by(User.role, User.email)).all()
     teams = db.session.scalars(select(Team).order_by(Team.name)).all()
     organisation = db.session.scalar(select(Organisation).order_by(Organisation.id))
-    return (
-        render_template(
-            "admin/users.html",
-            users=users,
-            teams=teams,
-            roles=ROLES,
-            error=error,
-            form=form or {},
-            require_totp=bool(organisation and organisation.require_totp),
-        ),
-        status,
+    response = current_app.make_response(
+        (
+            render_template(
+                "admin/users.html",
+                users=users,
+                teams=teams,
+                roles=ROLES,
+                error=error,
+                form=form or {},
+                require_totp=bool(organisation and organisation.require_totp),
+                issued=issued,
+            ),
+            status,
+        )
     )
+    if issued is not None:
+        response.headers["Cache-Control"] = "no-store"  # the code is shown this once
+    return response
 
 
 @bp.get("/users")
@@ -45,23 +58,21 @@ def users():
 @bp.post("/users")
 @roles_required("admin")
 def add_user():
-    """Create a user from the form; a bad field is named and nothing is stored."""
+    """Add a person without a password: the page shows, once, the invitation code to give
+    them; they choose their own password with it. A bad field is named, nothing stored."""
     form = request.form
+    person = NewPerson(
+        form.get("email", ""),
+        form.get("role", ""),
+        team_name=form.get("team") or None,
+        name=form.get("name", "").strip(),
+    )
     try:
-        user = create_user(
-            db.session,
-            form.get("email", ""),
-            form.get("password", ""),
-            form.get("role", ""),
-            team_name=form.get("team") or None,
-            name=form.get("name", "").strip(),
-        )
-    except AccountError as error:
-        db.session.rollback()
+        with UnitOfWork(db.session) as uow:
+            issued = invite_person(uow, Actor.person(current_user, client_address()), person)
+    except Refused as error:
         return _page(str(error), dict(form), 422)
-    record_event(db.session, current_user, "create", "user", user.id, client_address())
-    db.session.commit()
-    return redirect(url_for("admin.users"), code=303)
+    return _page(issued=issued)
 
 
 @bp.post("/users/<int:user_id>/active")

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("audit", __name__)
 
-from . import views  # noqa: E402,F401
+from . import grants, views  # noqa: E402,F401

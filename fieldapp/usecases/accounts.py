@@ -1,0 +1,213 @@
+"""Accounts: an administrator invites a person (who chooses their own password), the person
+accepts, and the command line's operator creates one directly (the first administrator).
+
+An administrator must not obtain case access silently: they never choose or learn a password,
+every grant of case access (a worker's or lead's account) is an audit line of its own, and the
+data protection officer sees each grant beside its acceptance (when, from which address and
+browser; flagged when accepted from the granting administrator's own address)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from ..models import Invitation, User
+from ..models.types import utcnow
+from ..services.accounts import (
+    AccountError,
+    create_user,
+    hash_password,
+    normalise_email,
+)
+from ..services.audit import record_event
+from . import Actor, Refused, UnitOfWork
+
+INVITATION_VALID = timedelta(hours=72)
+CASE_ROLES = ("worker", "lead")  # roles that read tenants' cases
+# A stored hash no password matches: the account cannot log in before it is accepted.
+NOT_YET = "!invited"
+# Unambiguous letters and digits (no 0/O, 1/I/L), 20 of them: about 100 bits.
+_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    email: str
+    role: str
+    team_name: str | None = None
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class IssuedInvitation:
+    user: User
+    code: str  # shown once to the administrator, never stored
+    expires_at: datetime
+
+
+def _code_hash(code: str) -> str:
+    plain = "".join(ch for ch in code.upper() if ch.isalnum())
+    return hashlib.sha256(plain.encode()).hexdigest()
+
+
+def _new_code() -> str:
+    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(20))
+    return "-".join(raw[i : i + 4] for i in range(0, 20, 4))
+
+
+def _grant_line(uow: UnitOfWork, actor: Actor, user: User, how: str) -> None:
+    record_event(uow.session, actor.user, "create", "user", user.id, actor.address, how)
+    if user.role in CASE_ROLES:
+        team = user.team.name if user.team is not None else "no team"
+        record_event(
+            uow.session, actor.user, "grant", "user", user.id, actor.address,
+            f"case access: {user.role}, {team} ({how})",
+        )  # fmt: skip
+
+
+def invite_person(
+    uow: UnitOfWork, actor: Actor, person: NewPerson, now: datetime | None = None
+) -> IssuedInvitation:
+    """An administrator adds an account without a password and gets a one-time code for the
+    person, valid 72 hours; the person enters it at /invitation with a password of their
+    own. Refused: not an administrator, a bad field (named), an address already in use."""
+    if actor.role not in ("admin", "operator"):
+        raise Refused("Only an administrator adds people.")
+    now = now or utcnow()
+    try:
+        user = create_user(
+            uow.session, person.email, "", person.role, person.team_name, person.name,
+            password_hash=NOT_YET,
+        )  # fmt: skip
+    except AccountError as error:
+        raise Refused(str(error)) from None
+    code = _new_code()
+    expires = now + INVITATION_VALID
+    uow.session.add(
+        Invitation(
+            user_id=user.id,
+            token_hash=_code_hash(code),
+            created_by_id=actor.user.id if actor.user is not None else None,
+            created_address=actor.address[:64],
+            created_at=now,
+            expires_at=expires,
+        )
+    )
+    _grant_line(uow, actor, user, "invitation")
+    uow.session.flush()
+    return IssuedInvitation(user, code, expires)
+
+
+def accept_invitation(
+    uow: UnitOfWork,
+    email: str,
+    code: str,
+    password: str,
+    *,
+    address: str = "",
+    agent: str = "",
+    now: datetime | None = None,
+) -> User:
+    """The invited person sets their password with the code. One answer for every wrong
+    combination, so the page tells nobody which addresses have invitations."""
+    now = now or utcnow()
+    wrong = Refused("This code does not open an invitation for that e-mail address (or it has "
+                    "expired or been used). Ask your administrator for a new one.")  # fmt: skip
+    invitation = uow.session.scalar(
+        select(Invitation).where(Invitation.token_hash == _code_hash(code))
+    )
+    if (
+        invitation is None
+        or invitation.accepted_at is not None
+        or invitation.expires_at <= now
+        or invitation.user.email != normalise_email(email)
+        or invitation.user.password_hash != NOT_YET
+        or not invitation.user.active
+    ):
+        raise wrong
+    if len(password) < 12:
+        raise Refused("The password must be at least 12 characters long (a phrase is easier).")
+    user = invitation.user
+    user.password_hash = hash_password(password)
+    invitation.accepted_at = now
+    invitation.accepted_address = address[:64]
+    invitation.accepted_agent = agent[:300]
+    record_event(uow.session, user, "accept", "invitation", invitation.id, address)
+    return user
+
+
+def create_person_with_password(
+    uow: UnitOfWork, actor: Actor, person: NewPerson, password: str, demo_password: str
+) -> User:
+    """The command line's operator (who runs the server) creates an account with the password
+    typed at the prompt: the first administrator, an emergency account. Audited."""
+    if actor.role != "operator":
+        raise Refused("Accounts with a password are made at the command line only.")
+    try:
+        user = create_user(
+            uow.session, person.email, password, person.role, person.team_name, person.name,
+            demo_password=demo_password,
+        )  # fmt: skip
+    except AccountError as error:
+        raise Refused(str(error)) from None
+    _grant_line(uow, actor, user, "command line")
+    return user
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One grant of case access, as the data protection officer sees it."""
+
+    at: datetime
+    user: User
+    granted_by: str
+    granted_from: str
+    how: str
+    accepted_at: datetime | None
+    accepted_from: str
+    same_address: bool
+
+
+def access_grants(uow: UnitOfWork, actor: Actor, limit: int = 200) -> list[Grant]:
+    """The latest grants of case access with their acceptance; for the DPO only."""
+    from ..models import AuditEvent
+
+    if actor.role != "dpo":
+        raise Refused("Only the data protection officer reads the grants of case access.")
+    events = uow.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action == "grant", AuditEvent.object_type == "user")
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(limit)
+    ).all()
+    grants = []
+    for event in events:
+        user = uow.session.get(User, int(event.object_id))
+        if user is None:
+            continue
+        by = uow.session.get(User, event.user_id) if event.user_id else None
+        invitation = uow.session.scalar(
+            select(Invitation)
+            .where(Invitation.user_id == user.id)
+            .order_by(Invitation.id.desc())
+            .limit(1)
+        )
+        accepted_at = invitation.accepted_at if invitation else None
+        accepted_from = invitation.accepted_address if invitation else ""
+        grants.append(
+            Grant(
+                at=event.at,
+                user=user,
+                granted_by=by.email if by else event.address,
+                granted_from=event.address,
+                how=event.detail,
+                accepted_at=accepted_at,
+                accepted_from=accepted_from,
+                same_address=bool(accepted_from) and accepted_from == event.address,
+            )
+        )
+    return grants
