@@ -51,7 +51,7 @@ NEEDS = (
 ACTION_OWNERS = ("tenant", "worker", "partner")
 ACTION_STATUSES = ("agreed", "in_progress", "done", "dropped")
 # A case's own fields a worker may edit from the phone (carrying the version they saw).
-EDITABLE_HOUSEHOLD_FIELDS = ("phone", "language", "adults", "children")
+# What the phone may edit: fieldapp.domain.households.PHONE_EDITABLE (one rule table).
 
 
 class Visit(db.Model):

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
+from ..domain.households import RULES, HouseholdValueError, clean_value
 from ..models import (
     CASE_CAUSES,
     CASE_OUTCOMES,
@@ -28,7 +29,7 @@ from ..models import (
     Visit,
 )
 from ..models.types import utcnow
-from .tabular import normalise_address, normalise_name, normalise_phone
+from .tabular import normalise_address, normalise_name
 from .triage import refresh_priorities
 
 SORTS = ("priority", "deadline", "arrears", "last_contact", "address")
@@ -458,34 +459,17 @@ def other_cases_of_household(session: Session, case: Case) -> list[Case]:
     )
 
 
-# What a lead may correct on a household (right to rectification, GDPR Art. 16), with limits.
-_TEXT_LIMITS = {"name": 200, "address": 200, "postcode": 10, "town": 100, "phone": 40}
-_NUMBER_LIMITS = {"adults": (1, 20), "children": (0, 30)}
-
-
+# What a lead may correct on a household (right to rectification, GDPR Art. 16): every
+# field of the rule table in domain.households, which the phone's edits go through too.
 def _clean_correction(form: dict[str, str]) -> dict[str, object]:
     """The corrected values from the form, checked; CaseError names the field and value."""
     clean: dict[str, object] = {}
-    for name, limit in _TEXT_LIMITS.items():
-        value = " ".join(str(form.get(name, "")).split())
-        if name == "phone":
-            value = normalise_phone(value)
-        if name in ("name", "address") and not value:
-            raise CaseError(f"{name}: must not be empty")
-        if len(value) > limit:
-            raise CaseError(f"{name}: at most {limit} characters ({len(value)} given)")
-        clean[name] = value
-    language = str(form.get("language", "")).strip().lower()
-    if language and not (language.isascii() and language.isalpha() and 2 <= len(language) <= 3):
-        raise CaseError(f"language: {language[:20]!r} is not a language code such as da, nb, ar")
-    clean["language"] = language
-    for name, (low, high) in _NUMBER_LIMITS.items():
-        raw = str(form.get(name, "")).strip()
-        # isascii: "²".isdigit() is true but int("²") fails; len: no 5,000-digit numbers
-        if not (raw.isascii() and raw.isdigit() and len(raw) <= 3) or not low <= int(raw) <= high:
-            raise CaseError(f"{name}: {raw[:20]!r} is not a whole number from {low} to {high}")
-        clean[name] = int(raw)
-    clean["needs_interpreter"] = form.get("needs_interpreter") in ("1", "on", "true")
+    for name in RULES:
+        raw = form.get(name, "") if name != "needs_interpreter" else form.get(name)
+        try:
+            clean[name] = clean_value(name, raw if raw is not None else "")
+        except HouseholdValueError as error:
+            raise CaseError(str(error)) from None
     return clean
 
 

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from ..domain.households import PHONE_EDITABLE, HouseholdValueError, clean_value
 from ..models import (
     ACTION_OWNERS,
     ACTION_STATUSES,
@@ -31,10 +32,8 @@ from ..models import (
     User,
     Visit,
 )
-from ..models.field import EDITABLE_HOUSEHOLD_FIELDS
 from ..models.types import utcnow
 from .access import may_change
-from .tabular import normalise_phone
 
 RECORD_MODELS = {
     "visit": Visit,
@@ -44,7 +43,15 @@ RECORD_MODELS = {
     "case_edit": CaseEdit,
     "action_status": ActionUpdate,
 }
-MAX_SIGNATURE_CHARS = 400_000  # a drawn signature is a few kB; this refuses a photo
+# A drawn signature is a PNG of 5 to 40 kB; this refuses a photo.
+MAX_SIGNATURE_CHARS = 150_000
+# What one worker may send in 24 hours: a busy day is about a hundred records; beyond these a
+# runaway phone or a stolen session fills the disk. Refused records stay on the phone.
+MAX_RECORDS_PER_DAY = 1_000
+MAX_SIGNATURE_CHARS_PER_DAY = 3_000_000
+# Dates a record may name (a follow-up, a due date) and how old a record may say it is.
+OLDEST_RECORD = timedelta(days=366)
+FURTHEST_DATE = timedelta(days=2 * 366)
 MAX_TEXT = 5_000
 
 
@@ -93,9 +100,13 @@ def _date(data: dict, name: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(str(value))
+        day = date.fromisoformat(str(value))
     except ValueError:
-        raise Rejected(name, f"{name}: {value!r} is not a date (YYYY-MM-DD)") from None
+        raise Rejected(name, f"{name}: {str(value)[:40]!r} is not a date (YYYY-MM-DD)") from None
+    today = date.today()
+    if not today - OLDEST_RECORD <= day <= today + FURTHEST_DATE:
+        raise Rejected(name, f"{name}: {day.isoformat()} is not a plausible date")
+    return day
 
 
 def _moment(value: object, now: datetime) -> datetime:
@@ -108,9 +119,31 @@ def _moment(value: object, now: datetime) -> datetime:
         raise Rejected("recorded_at", f"recorded_at: {value!r} is not a time") from None
     if moment.tzinfo is None:
         raise Rejected("recorded_at", "recorded_at must carry a time zone")
-    if moment.year < 2000:
-        raise Rejected("recorded_at", f"recorded_at: {value!r} is not a plausible time")
+    if moment < now - OLDEST_RECORD:
+        raise Rejected("recorded_at", f"recorded_at: {str(value)[:40]!r} is more than a year ago")
     return min(moment, now + timedelta(minutes=5))
+
+
+def sent_today(session: Session, worker: User, now: datetime) -> tuple[int, int]:
+    """How many records, and how many characters of signatures, the worker's phones sent in
+    the last 24 hours."""
+    since = now - timedelta(hours=24)
+    records = 0
+    for model in (Visit, Consent, Need, Action, ActionUpdate):
+        records += (
+            session.scalar(
+                select(func.count())
+                .select_from(model)
+                .where(model.worker_id == worker.id, model.received_at >= since)
+            )
+            or 0
+        )
+    signatures = session.scalar(
+        select(func.coalesce(func.sum(func.length(Consent.signature)), 0)).where(
+            Consent.worker_id == worker.id, Consent.received_at >= since
+        )
+    )
+    return records, int(signatures or 0)
 
 
 def _is_id(value: object) -> bool:
@@ -163,9 +196,13 @@ def apply_record(
     record: object,
     now: datetime | None = None,
     known: set[tuple[str, str]] | None = None,
+    batched: bool = False,
 ) -> SyncResult:
-    """Validate and apply one outbox record; flushes, the caller commits. `known` is what
-    prefetch() found already applied in this batch (None: look it up here)."""
+    """Validate and apply one outbox record; the caller commits. `known` is what prefetch()
+    found already applied in this batch (None: look it up here). batched: the caller commits
+    the whole batch as one, so records are not flushed one by one (any error fails the batch
+    anyway, and one flush at the commit writes the inserts together); otherwise each record
+    is flushed, so a database error belongs to it."""
     now = now or utcnow()
     if not isinstance(record, dict):
         return SyncResult("", "rejected", "a record must be an object", "")
@@ -211,23 +248,17 @@ def apply_record(
                 "case_id",
             )
         handler = _HANDLERS[kind]
-        return handler(session, worker, case, client_uuid, data, at)
+        return handler(session, worker, case, client_uuid, data, at, batched)
     except Rejected as rejected:
         return SyncResult(client_uuid, "rejected", str(rejected), rejected.field)
 
 
-BATCHED = "doorstep_sync_batched"
-
-
-def _flush_unless_batched(session: Session) -> None:
-    """Flush now, so a database error belongs to this record; in a batch that commits as one
-    (session.info[BATCHED]), any error fails the whole batch anyway, and one flush at the
-    commit writes the inserts together."""
-    if not session.info.get(BATCHED):
+def _flush(session: Session, batched: bool) -> None:
+    if not batched:
         session.flush()
 
 
-def _visit(session, worker, case, client_uuid, data, at) -> SyncResult:
+def _visit(session, worker, case, client_uuid, data, at, batched) -> SyncResult:
     visit = Visit(
         client_uuid=client_uuid,
         case_id=case.id,
@@ -248,12 +279,12 @@ def _visit(session, worker, case, client_uuid, data, at) -> SyncResult:
             case.status = "in_contact"
     elif case.status == "new":
         case.status = "attempting_contact"
-    _flush_unless_batched(session)
+    _flush(session, batched)
     # The priority (days without contact) is refreshed once per sync request, by the caller.
     return SyncResult(client_uuid, "applied")
 
 
-def _consent(session, worker, case, client_uuid, data, at) -> SyncResult:
+def _consent(session, worker, case, client_uuid, data, at, batched) -> SyncResult:
     state = _choice(data, "state", CONSENT_STATES)
     method = _choice(data, "method", CONSENT_METHODS)
     language = _choice(data, "language", ("da", "nb", "en"))
@@ -288,11 +319,11 @@ def _consent(session, worker, case, client_uuid, data, at) -> SyncResult:
             recorded_at=at,
         )
     )
-    _flush_unless_batched(session)
+    _flush(session, batched)
     return SyncResult(client_uuid, "applied")
 
 
-def _need(session, worker, case, client_uuid, data, at) -> SyncResult:
+def _need(session, worker, case, client_uuid, data, at, batched) -> SyncResult:
     session.add(
         Need(
             client_uuid=client_uuid,
@@ -303,11 +334,11 @@ def _need(session, worker, case, client_uuid, data, at) -> SyncResult:
             recorded_at=at,
         )
     )
-    _flush_unless_batched(session)
+    _flush(session, batched)
     return SyncResult(client_uuid, "applied")
 
 
-def _action(session, worker, case, client_uuid, data, at) -> SyncResult:
+def _action(session, worker, case, client_uuid, data, at, batched) -> SyncResult:
     partner_id = data.get("partner_id") or None
     if partner_id is not None:
         if not (_is_id(partner_id) and session.get(Partner, partner_id)):
@@ -329,29 +360,28 @@ def _action(session, worker, case, client_uuid, data, at) -> SyncResult:
             recorded_at=at,
         )
     )
-    _flush_unless_batched(session)
+    _flush(session, batched)
     return SyncResult(client_uuid, "applied")
 
 
 def _clean_household_changes(changes: object) -> dict:
+    """The phone's edit of household details, under the same rules as the lead's correction."""
     if not isinstance(changes, dict) or not changes:
         raise Rejected("changes", "changes must name at least one field")
     clean: dict = {}
     for name, value in changes.items():
-        if name not in EDITABLE_HOUSEHOLD_FIELDS:
-            raise Rejected("changes", f"changes: {name!r} cannot be edited from the phone")
-        if name in ("adults", "children"):
-            if not isinstance(value, int) or not 0 <= value <= 30:
-                raise Rejected(name, f"{name}: {value!r} is not a number of people")
-            clean[name] = value
-        elif name == "phone":
-            clean[name] = normalise_phone(str(value))[:40]
-        else:
-            clean[name] = str(value)[:5]
+        if name not in PHONE_EDITABLE:
+            raise Rejected(
+                "changes", f"changes: {str(name)[:40]!r} cannot be edited from the phone"
+            )
+        try:
+            clean[name] = clean_value(name, value)
+        except HouseholdValueError as error:
+            raise Rejected(name, str(error)) from None
     return clean
 
 
-def _case_edit(session, worker, case, client_uuid, data, at) -> SyncResult:
+def _case_edit(session, worker, case, client_uuid, data, at, batched) -> SyncResult:
     base = data.get("base_version")
     if not _is_id(base):
         raise Rejected("base_version", "base_version is missing")
@@ -405,7 +435,7 @@ def _case_edit(session, worker, case, client_uuid, data, at) -> SyncResult:
     return SyncResult(client_uuid, "applied")
 
 
-def _action_status(session, worker, case, client_uuid, data, at) -> SyncResult:
+def _action_status(session, worker, case, client_uuid, data, at, batched) -> SyncResult:
     action_id = data.get("action_id")
     action = session.get(Action, action_id) if _is_id(action_id) else None
     if action is None or action.case_id != case.id:

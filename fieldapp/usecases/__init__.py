@@ -109,6 +109,10 @@ class UnitOfWork:
         traceback: TracebackType | None,
     ) -> None:
         if kind is None and not self.dry_run:
-            self.session.commit()
+            try:
+                self.session.commit()
+            except BaseException:
+                self.session.rollback()  # a failed commit leaves the session unusable
+                raise
         else:
             self.session.rollback()

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from flask import abort, current_app, jsonify, make_response, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import joinedload
 
 from ...extensions import csrf, db
@@ -15,8 +14,6 @@ from ...models import CONSENT_SCOPES, NEEDS, Case, Partner, Tenancy
 from ...services.access import may_change, may_read
 from ...services.audit import record_event
 from ...services.fieldwork import case_card, current_consent_texts
-from ...services.sync import BATCHED, SyncResult, apply_record, prefetch
-from ...services.triage import refresh_priorities
 from ...services.worklist import (
     keep_card_until,
     offline_days,
@@ -24,6 +21,8 @@ from ...services.worklist import (
     todays_cases,
     tomorrows_cases,
 )
+from ...usecases import Actor
+from ...usecases.sync import apply_outbox
 from ..security import client_address, from_own_pages, roles_required
 from . import bp
 
@@ -103,74 +102,6 @@ def card(case_id: int):
     return response
 
 
-def _audit_sync(record: dict, result: SyncResult) -> None:
-    record_event(
-        db.session,
-        current_user,
-        "sync",
-        str(record.get("type", ""))[:40],
-        str(record.get("case_id", ""))[:64],
-        client_address(),
-        result.status,
-    )
-
-
-def _apply_all(records: list, known: set[tuple[str, str]]) -> list[SyncResult] | None:
-    """The common case, fast: every record applies cleanly, so all go in one transaction and
-    one commit. None (and nothing stored) as soon as one does not; then they go one by one.
-
-    Savepoints per record were measured and saved nothing, and on SQLite a savepoint opens the
-    transaction before its reads, so it fails at once when another writer is busy instead of
-    waiting its turn.
-    """
-    results: list[SyncResult] = []
-    db.session.info[BATCHED] = True
-    try:
-        for record in records:
-            result = apply_record(db.session, current_user, record, known=known)
-            if result.status not in ("applied", "conflict"):
-                db.session.rollback()
-                return None
-            _audit_sync(record, result)
-            results.append(result)
-        db.session.commit()
-    except OperationalError:
-        raise  # the database is busy or gone: the request fails and the phone sends again
-    except (SQLAlchemyError, ValueError, OverflowError):
-        db.session.rollback()
-        return None
-    finally:
-        db.session.info.pop(BATCHED, None)
-    return results
-
-
-def _apply_one(record: object, known: set[tuple[str, str]]) -> SyncResult:
-    """Apply and commit one record on its own, so one bad record never blocks the others.
-    Nothing is acknowledged to the phone before its commit."""
-    uuid = str(record.get("uuid", ""))[:40] if isinstance(record, dict) else ""
-    try:
-        result = apply_record(db.session, current_user, record, known=known)
-        if result.status not in ("applied", "conflict"):
-            db.session.rollback()
-            return result
-        _audit_sync(record, result)
-        db.session.commit()
-        return result
-    except IntegrityError:
-        # The same record arrived in a parallel request a moment ago (a double tap).
-        db.session.rollback()
-        return SyncResult(uuid, "duplicate", "already received")
-    except OperationalError:
-        raise  # the database is busy or gone: the request fails and the phone sends again
-    except (SQLAlchemyError, ValueError, OverflowError) as error:
-        # A value the database cannot hold: refuse the record, keep serving the rest. The
-        # message names the kind of problem only; the values may be personal data.
-        db.session.rollback()
-        current_app.logger.warning("sync: record refused by the database: %s", type(error).__name__)
-        message = "a value in it could not be stored; it stays on this phone: tell your team lead"
-        return SyncResult(uuid, "rejected", message, "data")
-
-
 @bp.post("/sync")
 @csrf.exempt  # the token may have expired while offline; the header and Origin stand in
 def sync():
@@ -189,16 +120,7 @@ def sync():
             error="bad_request",
             message=f"Send a JSON object with 1 to {MAX_RECORDS_PER_REQUEST} records.",
         ), 400
-    visited: set[int] = set()
-    known, _cases = prefetch(db.session, records)  # the cases stay loaded while applying
-    results = _apply_all(records, known) or [_apply_one(record, known) for record in records]
-    for record, result in zip(records, results, strict=True):
-        if result.status == "applied" and record.get("type") == "visit":
-            visited.add(record["case_id"])
-    if visited:
-        # Contact changes the priority; once per request rather than once per record.
-        refresh_priorities(db.session, sorted(visited))
-        db.session.commit()
+    results = apply_outbox(db.session, Actor.person(current_user, client_address()), records)
     current_app.logger.info(
         "sync: %d records, %s",
         len(results),
