@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from ..domain.cases import bump_version, claim_version, close, outcome_of_step
 from ..domain.households import RULES, HouseholdValueError, clean_value
 from ..models import (
     CASE_CAUSES,
@@ -28,7 +29,6 @@ from ..models import (
     User,
     Visit,
 )
-from ..models.types import utcnow
 from .tabular import normalise_address, normalise_name
 from .triage import refresh_priorities
 
@@ -237,7 +237,7 @@ def assign_cases(session: Session, cases: list[Case], worker: User | None, by: U
         case.assigned_worker_id = new_id
         if case.team_id is None and by.team_id is not None:
             case.team_id = by.team_id
-        case.version += 1
+        bump_version(case)
         changed += 1
     session.flush()
     return changed
@@ -279,8 +279,9 @@ def add_legal_step(
             detail={"kind": kind, "date": when.isoformat()},
         )
     )
-    if kind == "executed" and case.is_open:
-        close_case(session, case, "evicted", by)
+    outcome = outcome_of_step(kind)
+    if outcome is not None and case.is_open:
+        close_case(session, case, outcome, by)
     session.flush()
     session.expire(case, ["legal_steps"])
     refresh_priorities(session, [case.id], today)
@@ -289,11 +290,7 @@ def add_legal_step(
 
 def close_case(session: Session, case: Case, outcome: str, by: User | None) -> None:
     """Close a case with its outcome (the figures count outcomes of closed cases)."""
-    case.status = "closed"
-    case.outcome = outcome
-    case.closed_at = utcnow()
-    case.version += 1
-    case.priority, case.priority_reasons = 0, []
+    close(case, outcome)
     session.add(
         CaseEvent(
             case_id=case.id,
@@ -323,15 +320,8 @@ def update_case(
         raise stale
     # Claim the version in the database (compare-and-set), so of two forms sent at the same
     # moment only one is applied; the other is refused as stale.
-    claimed = session.execute(
-        update(Case)
-        .where(Case.id == case.id, Case.version == version)
-        .values(version=Case.version + 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if claimed != 1:
+    if not claim_version(session, case.id, version):
         raise stale
-    session.expire(case, ["version"])
     changed: list[str] = []
     if cause is not None and cause != case.cause:
         if cause not in CASE_CAUSES:
@@ -503,7 +493,7 @@ def correct_household(
             CaseEvent(case_id=case.id, user_id=by.id, kind="corrected", detail={"fields": changed})
         )
         if case.is_open:
-            case.version = Case.version + 1  # in the UPDATE: a sync changing it meanwhile counts
+            bump_version(case)
     session.flush()
     refresh_priorities(session, [case.id for case in cases if case.is_open])
     return changed

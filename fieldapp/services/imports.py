@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import JSON, Integer, cast, func, insert, literal, null, select, text
 from sqlalchemy.orm import Session, joinedload
 
+from ..domain.cases import bump_version, close, outcome_of_step
 from ..domain.lists import ImplausibleListDate, check_list_date
 from ..domain.registers import in_register
 from ..models import (
@@ -509,14 +510,6 @@ def _as_datetime(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
 
-def _close(case: Case, outcome: str) -> None:
-    """Close a case with an outcome, bumping its version so stale offline edits conflict."""
-    case.status = "closed"
-    case.outcome = outcome
-    case.closed_at = utcnow()
-    case.version = (case.version or 1) + 1
-
-
 # ---------------------------------------------------------------------------
 # Arrears lists
 # ---------------------------------------------------------------------------
@@ -882,7 +875,7 @@ class _ArrearsWriter:
         }
         # A case someone is working on stays open: paying up the rent may not be the end.
         if case.status == "new":
-            _close(case, "paid_up")
+            close(case, "paid_up")
             detail["closed"] = "paid_up"
             entry.open_case = None
         self._event(case, "cleared", detail)
@@ -1215,7 +1208,7 @@ def import_legal_steps(
         elif row.cause and case.status == "new" and case.cause != row.cause:
             # Only while nobody works the case: a worker's own judgement of the cause stands.
             case.cause = row.cause
-            case.version = (case.version or 1) + 1
+            bump_version(case)
         if row.children and not tenancy.household.children:
             tenancy.household.children = row.children
         session.add(
@@ -1230,14 +1223,15 @@ def import_legal_steps(
         entry.steps.add((row.step, row.date))
         report.new += 1
         touched.append(case)
-        if row.step == "executed":
-            _close(case, "evicted")
+        outcome = outcome_of_step(row.step)
+        if outcome is not None:
+            close(case, outcome)
             entry.open_case = None
             events.append(
                 (
                     case,
                     "closed",
-                    {"source": "legal_steps", "batch": batch_id, "outcome": "evicted"},
+                    {"source": "legal_steps", "batch": batch_id, "outcome": outcome},
                 )
             )
     session.flush()

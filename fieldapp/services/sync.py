@@ -6,9 +6,10 @@ import uuid as uuid_module
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..domain.cases import bump_version, claim_version
 from ..domain.households import PHONE_EDITABLE, HouseholdValueError, clean_value
 from ..models import (
     ACTION_OWNERS,
@@ -390,16 +391,7 @@ def _case_edit(session, worker, case, client_uuid, data, at, batched) -> SyncRes
     current = {name: getattr(household, name) for name in changes}
     # Compare-and-set: of two edits based on the same version, exactly one wins, even when
     # they arrive at the same moment on different app servers.
-    won = (
-        session.execute(
-            update(Case)
-            .where(Case.id == case.id, Case.version == base)
-            .values(version=Case.version + 1)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        == 1
-    )
-    if not won:
+    if not claim_version(session, case.id, base):
         session.add(
             CaseConflict(
                 client_uuid=client_uuid,
@@ -416,7 +408,6 @@ def _case_edit(session, worker, case, client_uuid, data, at, batched) -> SyncRes
         )
     for name, value in changes.items():
         setattr(household, name, value)
-    case.version += 1
     session.add(
         CaseEdit(
             client_uuid=client_uuid,
@@ -490,7 +481,7 @@ def resolve_conflict(session: Session, conflict: CaseConflict, accept: bool, lea
         household = case.tenancy.household
         for name, value in conflict.proposed.items():
             setattr(household, name, value)
-        case.version += 1
+        bump_version(case)
     conflict.resolution = "accepted" if accept else "kept"
     conflict.resolved_at = utcnow()
     conflict.resolved_by_id = lead.id

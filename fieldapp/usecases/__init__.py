@@ -9,6 +9,7 @@ print, and never commit themselves. A dry run is the same work in a transaction 
 from __future__ import annotations
 
 import getpass
+import re
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -55,7 +56,8 @@ class Actor:
         """An operator at the command line (the OS account, or --operator), acting for one
         team: the one named, else the only one (for_a_team=False: for none, e.g. to create
         an account). Audited under "cli:<operator>"."""
-        name = (operator or _os_user())[:40]
+        # Audited as "cli:<name>": letters, digits and . _ @ - only (the log holds no formula).
+        name = re.sub(r"[^A-Za-z0-9._@-]", "_", operator or _os_user())[:40] or "unknown"
         team_id = None
         if not for_a_team:
             pass
