@@ -857,3 +857,23 @@ def test_twenty_thousand_rows_import(session) -> None:
     assert report.unchanged == n - skipped - changed and report.new == 0
     assert count(session, Case) == n
     assert session.scalar(select(func.count()).where(Case.status == "closed")) == skipped
+
+
+def test_a_case_closed_by_a_list_or_an_eviction_keeps_no_priority(session) -> None:
+    """One rule for closing (issue 16): a case the list closed as paid up, or a court's file
+    closed as evicted, kept its priority 14 and its reasons; closed by the lead it had 0."""
+    header, rows = danish()
+    import_danish(session)
+    gone, evicted = rows[0], rows[1]
+    assert cases_of(session, gone[REF])[0].priority > 0
+    later = [[*row[:AS_OF], "29-11-2026"] for row in rows if row is not gone]
+    import_arrears(
+        session, csv_bytes(header, later), "later.csv", landlord(session), today=date(2026, 11, 29)
+    )
+    steps = [[landlord(session).name, evicted[REF], "", "", "", "executed", "30-11-2026", "", ""]]
+    import_legal_steps(session, csv_bytes(STEP_HEADER, steps), "f.csv", today=date(2026, 11, 30))
+    session.commit()
+    for reference, outcome in ((gone[REF], "paid_up"), (evicted[REF], "evicted")):
+        (case,) = cases_of(session, reference)
+        assert (case.status, case.outcome) == ("closed", outcome)
+        assert (case.priority, case.priority_reasons) == (0, [])
