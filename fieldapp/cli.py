@@ -439,14 +439,13 @@ def geocode_command(limit: int | None) -> None:
 
     Hand-placed pins are never moved. Exit status 1 when some addresses need the lead.
     """
-    from sqlalchemy import select
 
-    from .models import Organisation
+    from .domain.organisation import organisation_of
     from .services.geocoding import GeocoderNotConfigured, geocode_households, make_geocoder
 
     try:
         check_schema_current()
-        organisation = db.session.scalar(select(Organisation).order_by(Organisation.id))
+        organisation = organisation_of(db.session)
         geocoder = make_geocoder(current_app.config, organisation.country if organisation else "")
     except (SchemaBehind, GeocoderNotConfigured) as error:
         raise click.ClickException(str(error)) from None

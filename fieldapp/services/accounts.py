@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from ..domain.organisation import organisation_of
 from ..models import ROLES, LoginFailure, Organisation, Team, User, UserSession
 from ..models.types import utcnow
 
@@ -108,7 +109,7 @@ def create_user(
     if team_name:
         team = session.scalar(select(Team).where(Team.name == team_name))
         if team is None:
-            organisation = session.scalar(select(Organisation).order_by(Organisation.id))
+            organisation = organisation_of(session)
             if organisation is None:
                 organisation = Organisation(name="Doorstep")
                 session.add(organisation)

@@ -15,7 +15,8 @@ from geopy.geocoders import get_geocoder_for_service
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import GeocodeResult, Household, Organisation
+from ..domain.organisation import organisation_of
+from ..models import GeocodeResult, Household
 from ..models.types import utcnow
 from .tabular import normalise_address
 
@@ -244,7 +245,7 @@ def geocode_households(
 
 
 def _office_and_country(session: Session) -> tuple[tuple[float, float] | None, str]:
-    organisation = session.scalar(select(Organisation).order_by(Organisation.id))
+    organisation = organisation_of(session)
     if organisation is None:
         return None, ""
     office = None

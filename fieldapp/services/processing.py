@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..domain.organisation import organisation_of
 from ..extensions import db
-from ..models import Household, Organisation, Partner
+from ..models import Household, Partner
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ ACTIVITIES = (
 
 def records_of_processing(session: Session, config: dict, now: datetime) -> dict[str, Any]:
     """The record, with live retention periods, recipients and record counts."""
-    organisation = session.scalar(select(Organisation).order_by(Organisation.id))
+    organisation = organisation_of(session)
     retention = {
         "retention_months": organisation.retention_months if organisation else 24,
         "consent_months": config["CONSENT_RETENTION_MONTHS"],

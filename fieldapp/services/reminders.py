@@ -36,6 +36,7 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from ..domain.organisation import organisation_of, zone_named
 from ..models import (
     OPEN_STATUSES,
     Action,
@@ -47,7 +48,6 @@ from ..models import (
     PushSubscription,
     Reminder,
     Route,
-    Team,
     User,
 )
 from ..models.case import DEADLINE_KINDS
@@ -593,13 +593,9 @@ def _organisation_of(session: Session, reminder: Reminder) -> Organisation | Non
         team_id = session.scalar(select(Case.team_id).where(Case.id == reminder.case_id))
     else:
         team_id = session.scalar(select(Route.team_id).where(Route.id == reminder.source_id))
-    return session.scalar(
-        select(Organisation)
-        .join(Team, Team.organisation_id == Organisation.id)
-        .where(Team.id == team_id)
-    )
+    return organisation_of(session, team_id)
 
 
 def _zone_for(session: Session, reminder: Reminder) -> ZoneInfo:
     organisation = _organisation_of(session, reminder)
-    return ZoneInfo(organisation.timezone if organisation else "Europe/Copenhagen")
+    return zone_named(organisation.timezone if organisation else None)

@@ -17,11 +17,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, extract, func, select
 from sqlalchemy.orm import Session
 
+from ..domain.organisation import organisation_of, zone_of
 from ..models import (
     CASE_CAUSES,
     LANDLORD_KINDS,
@@ -276,11 +277,7 @@ _STEP_FIELDS = {
 
 def _zone(session: Session) -> ZoneInfo:
     """The organisation's time zone (timestamps are UTC; periods are local)."""
-    name = session.scalar(select(Organisation.timezone).order_by(Organisation.id).limit(1))
-    try:
-        return ZoneInfo(name or DEFAULT_ZONE)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(DEFAULT_ZONE)
+    return zone_of(session, None, DEFAULT_ZONE)
 
 
 def _local_day(moment: datetime, zone: ZoneInfo) -> date:
@@ -660,11 +657,7 @@ def cost_avoided(figures: Sequence[PeriodFigures], assumptions: CostAssumptions)
 
 def _organisation(session: Session, team_id: int | None) -> Organisation | None:
     """The team's organisation, else the first one (a register holds one municipality)."""
-    if team_id is not None:
-        team = session.get(Team, team_id)
-        if team is not None:
-            return team.organisation
-    return session.scalar(select(Organisation).order_by(Organisation.id).limit(1))
+    return organisation_of(session, team_id)
 
 
 def cost_assumptions(session: Session, team_id: int | None = None) -> CostAssumptions:

@@ -9,24 +9,22 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
-from ..models import OPEN_STATUSES, Case, Organisation, Route, RouteStop, Team, Tenancy, User
+from ..domain.organisation import zone_of
+from ..models import OPEN_STATUSES, Case, Route, RouteStop, Tenancy, User
 
 
 def _with_household():
     return joinedload(Case.tenancy).joinedload(Tenancy.household)
 
 
-def _zone(session: Session, worker: User) -> str:
+def _zone(session: Session, worker: User) -> ZoneInfo:
     """The time zone of the worker's organisation (or the first organisation's)."""
-    zone = session.scalar(
-        select(Organisation.timezone).join(Team).where(Team.id == worker.team_id)
-    ) or session.scalar(select(Organisation.timezone).order_by(Organisation.id))
-    return zone or "Europe/Copenhagen"
+    return zone_of(session, worker.team_id)
 
 
 def local_today(session: Session, worker: User) -> date:
     """Today's date in the zone of the worker's organisation."""
-    return datetime.now(UTC).astimezone(ZoneInfo(_zone(session, worker))).date()
+    return datetime.now(UTC).astimezone(_zone(session, worker)).date()
 
 
 def todays_cases(
@@ -157,7 +155,7 @@ class OfflineDays:
 
 
 def offline_days(session: Session, worker: User) -> OfflineDays:
-    zone = ZoneInfo(_zone(session, worker))
+    zone = _zone(session, worker)
     today = datetime.now(UTC).astimezone(zone).date()
     return OfflineDays(today, _end_of(today, zone), _end_of(today + timedelta(days=1), zone))
 

@@ -7,8 +7,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from ...domain.organisation import organisation_of
 from ...extensions import db
-from ...models import ROLES, ConsentText, Organisation, Team, User
+from ...models import ROLES, ConsentText, Team, User
 from ...services.accounts import end_user_sessions, reset_two_factor
 from ...services.audit import record_event
 from ...services.fieldwork import LANGUAGES, add_consent_text, current_consent_texts
@@ -27,7 +28,7 @@ def _page(
 ):
     users = db.session.scalars(select(User).order_by(User.role, User.email)).all()
     teams = db.session.scalars(select(Team).order_by(Team.name)).all()
-    organisation = db.session.scalar(select(Organisation).order_by(Organisation.id))
+    organisation = organisation_of(db.session)
     response = current_app.make_response(
         (
             render_template(
@@ -134,7 +135,7 @@ def reset_two_factor_of(user_id: int):
 @roles_required("admin")
 def two_factor_policy():
     """Require (or stop requiring) two-factor login for leads and administrators."""
-    organisation = db.session.scalar(select(Organisation).order_by(Organisation.id))
+    organisation = organisation_of(db.session)
     if organisation is None:
         abort(404)
     organisation.require_totp = request.form.get("require") == "1"

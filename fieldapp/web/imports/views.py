@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import abort, current_app, render_template, request
+from flask import abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import delete, select
 
+from ...domain.organisation import organisation_of
+from ...domain.registers import in_register
 from ...extensions import db, htmx
 from ...models import (
     LANDLORD_KINDS,
+    ImportBatch,
     Landlord,
-    Organisation,
     StagedUpload,
 )
 from ...models.types import utcnow
+from ...services.audit import record_event
 from ...services.cases import landlords
 from ...services.geocoding import (
     GeocoderNotConfigured,
@@ -25,7 +28,7 @@ from ...services.geocoding import (
     make_geocoder,
 )
 from ...services.imports import find_landlord
-from ...services.tabular import ARREARS_FIELDS, LEGAL_STEP_FIELDS
+from ...services.tabular import ARREARS_FIELDS, LEGAL_STEP_FIELDS, RowError, rejected_rows_csv
 from ...usecases import Actor, Refused, UnitOfWork
 from ...usecases.imports import (
     ArrearsUpload,
@@ -36,11 +39,14 @@ from ...usecases.imports import (
     list_imports,
     mass_clear,
 )
-from ..security import is_number, roles_required
+from ..security import client_address, is_number, roles_required
 from . import bp
 
 KINDS = ("arrears", "legal_steps")
 STAGED_FOR = timedelta(hours=24)
+# Rejected rows the preview and report pages list; the rest are counted and downloadable,
+# so a list of 100,000 bad rows gives a page of the same size as one of 100.
+SHOWN_ERRORS = 100
 
 
 def _form_page(error: str | None = None, status: int = 200, form: dict | None = None):
@@ -142,10 +148,12 @@ def _staged(staged_id: str) -> StagedUpload:
     return staged
 
 
-def _mapping_from_form() -> dict[str, str] | None:
-    """The lead's header → field choices from the preview form (None when not sent)."""
-    headers = request.form.getlist("header")
-    fields = request.form.getlist("field")
+def _mapping_from_form(values=None) -> dict[str, str] | None:
+    """The lead's header → field choices from the preview form, or from the query string of
+    the download link that carries them (None when not sent)."""
+    values = request.form if values is None else values
+    headers = values.getlist("header")
+    fields = values.getlist("field")
     if not headers or len(headers) != len(fields):
         return None
     allowed = set(ARREARS_FIELDS) | {""}
@@ -210,9 +218,14 @@ def _preview(staged: StagedUpload, mapping: dict[str, str] | None, error: str | 
         db.session.commit()
         return _refused_page(filename, kind, str(refused))
     fields = ARREARS_FIELDS if kind == "arrears" else LEGAL_STEP_FIELDS
+    # The download must list the rows this preview rejected, so it is sent the lead's column
+    # choices too (header names only: never a cell of a data row).
+    chosen = {"header": list(mapping), "field": list(mapping.values())} if mapping else {}
     return render_template(
         "imports/preview.html",
         report=report,
+        shown_errors=SHOWN_ERRORS,
+        errors_url=url_for("imports.staged_rejected_rows", staged_id=staged_id, **chosen),
         staged_id=staged_id,
         kind=kind,
         filename=filename,
@@ -254,13 +267,64 @@ def confirm(staged_id: str):
         return _preview(_staged(staged_id), mapping, message)
     except Refused as refused:
         return _refused_page(filename, kind, str(refused))
+    errors_url = None
+    if report.batch_id is not None:
+        errors_url = url_for("imports.batch_rejected_rows", batch_id=report.batch_id)
     return render_template(
         "imports/report.html",
         report=report,
+        shown_errors=SHOWN_ERRORS,
+        errors_url=errors_url,
         kind=kind,
         missing_positions=count_without_position(db.session) if kind == "arrears" else 0,
         geocoder=bool(current_app.config.get("GEOCODER")),
     )
+
+
+def _rejected_rows_file(errors: list[RowError], name: str, object_type: str, object_id):
+    """The CSV download of rejected rows; the export is audited (a count, never values)."""
+    record_event(
+        db.session,
+        current_user,
+        "export",
+        object_type,
+        object_id,
+        client_address(),
+        f"{len(errors)} rejected rows",
+    )
+    db.session.commit()
+    response = current_app.response_class(rejected_rows_csv(errors), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/<staged_id>/rejected-rows.csv")
+@roles_required("lead")
+def staged_rejected_rows(staged_id: str):
+    """Every row the preview of the lead's own staged file rejects, as CSV."""
+    staged = _staged(staged_id)
+    try:
+        with UnitOfWork(db.session, dry_run=True) as uow:  # the preview again: stores nothing
+            report = _run(uow, staged, _mapping_from_form(request.args))
+    except Refused as refused:
+        return current_app.response_class(f"{refused}\n", status=400, mimetype="text/plain")
+    return _rejected_rows_file(report.errors, "rejected-rows.csv", "staged_upload", staged_id)
+
+
+@bp.get("/batches/<int:batch_id>/rejected-rows.csv")
+@roles_required("lead")
+def batch_rejected_rows(batch_id: int):
+    """Every row an import into the lead's own team's register rejected, as CSV."""
+    batch = db.session.scalar(
+        select(ImportBatch).where(
+            ImportBatch.id == batch_id, in_register(ImportBatch.team_id, current_user.team_id)
+        )
+    )
+    if batch is None:
+        abort(404)  # another team's import looks the same as none
+    errors = [RowError(**error) for error in batch.errors]
+    return _rejected_rows_file(errors, f"rejected-rows-{batch_id}.csv", "import_batch", batch_id)
 
 
 @bp.post("/geocode")
@@ -277,7 +341,7 @@ def geocode():
     total = int(form["total"]) if is_number(form.get("total")) else 0
     total = total or count_without_position(db.session)
     try:
-        organisation = db.session.scalar(select(Organisation).order_by(Organisation.id))
+        organisation = organisation_of(db.session, current_user.team_id)
         geocoder = make_geocoder(current_app.config, organisation.country if organisation else "")
     except GeocoderNotConfigured as error:
         return render_template(

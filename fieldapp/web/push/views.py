@@ -11,8 +11,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from ...domain.organisation import organisation_of
 from ...extensions import csrf, db
-from ...models import Organisation, PushSubscription, Team
+from ...models import Organisation, PushSubscription
 from ...services.audit import record_event
 from ...services.push import (
     SubscriptionError,
@@ -35,13 +36,7 @@ SUBSCRIBERS = ("worker", "lead")
 
 def _organisation() -> Organisation | None:
     """The organisation of the person's team (an administrator without one: the first)."""
-    if current_user.team_id is not None:
-        return db.session.scalar(
-            select(Organisation)
-            .join(Team, Team.organisation_id == Organisation.id)
-            .where(Team.id == current_user.team_id)
-        )
-    return db.session.scalar(select(Organisation).order_by(Organisation.id))
+    return organisation_of(db.session, current_user.team_id)
 
 
 def _page(errors: dict[str, str] | None = None, form: dict | None = None, status: int = 200):
