@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session, joinedload
 
 from ..domain.cases import bump_version, claim_version, close, outcome_of_step
 from ..domain.households import RULES, HouseholdValueError, clean_value
+from ..domain.numbers import whole_number
+from ..domain.registers import address_key
 from ..models import (
     CASE_CAUSES,
     CASE_OUTCOMES,
@@ -67,8 +69,9 @@ class CaseFilters:
             raw = (form.get(name) or "").strip()
             if not raw:
                 return None
-            if raw.isascii() and raw.isdigit() and len(raw) <= 9 and low <= int(raw) <= high:
-                return int(raw)
+            value = whole_number(raw, low, high)
+            if value is not None:
+                return value
             problems.append(f"{name}: {raw!r}")
             return None
 
@@ -480,7 +483,7 @@ def correct_household(
     if "name" in changed:
         household.name_key = normalise_name(household.name)
     if {"address", "postcode", "town"} & set(changed):
-        household.address_key = normalise_address(f"{household.address} {household.postcode}")
+        household.address_key = address_key(household.address, household.postcode)
         household.lat = household.lon = None
         household.geo_source = household.geo_accuracy = ""
     cases = session.scalars(

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..domain.registers import address_key
 from ..models import (
     ArrearsRecord,
     Case,
@@ -26,7 +27,7 @@ from ..models import (
 )
 from .accounts import create_user
 from .fieldwork import ensure_consent_texts
-from .tabular import normalise_address, normalise_name, normalise_phone
+from .tabular import normalise_name, normalise_phone
 from .triage import refresh_priorities
 
 DEMO_LOGINS: list[tuple[str, str]] = [
@@ -285,7 +286,7 @@ def _seed_case(session, rng, town: _Town, number: int, status: str, outcome: str
         address=address,
         postcode=postcode,
         town="Espergærde" if postcode == "3060" else "Helsingør",
-        address_key=normalise_address(f"{address} {postcode}"),
+        address_key=address_key(address, postcode),
         phone=normalise_phone(phone),
         language=rng.choice(_LANGUAGES),
         adults=rng.choice([1, 1, 2]),

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from ..domain.cases import bump_version, close, outcome_of_step
 from ..domain.lists import ImplausibleListDate, check_list_date
-from ..domain.registers import in_register
+from ..domain.registers import address_key, in_register
 from ..models import (
     LANDLORD_KINDS,
     OPEN_STATUSES,
@@ -46,7 +46,6 @@ from .tabular import (
     RowError,
     Table,
     _postcode,
-    normalise_address,
     normalise_name,
     parse_arrears_rows,
     parse_legal_step_rows,
@@ -183,7 +182,7 @@ def _ref_key(text: str | None) -> str:
 
 def _address_key(address: str, postcode: str) -> str:
     """Household.address_key for an address and postcode; empty when there is no address."""
-    return normalise_address(f"{address} {postcode}") if address.strip() else ""
+    return address_key(address, postcode)
 
 
 @dataclass(eq=False)

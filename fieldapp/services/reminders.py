@@ -36,6 +36,7 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from ..domain.numbers import whole_number
 from ..domain.organisation import organisation_of, zone_named
 from ..models import (
     OPEN_STATUSES,
@@ -100,9 +101,10 @@ def parse_offsets(text: str) -> list[int]:
         part = part.strip()
         if not part:
             continue
-        if not part.isascii() or not part.isdigit() or not 0 < int(part) <= OFFSET_LIMIT_DAYS:
+        day = whole_number(part, 1, OFFSET_LIMIT_DAYS)
+        if day is None:
             raise OffsetsError("not_a_day", part)
-        days.add(int(part))
+        days.add(day)
     if not days:
         raise OffsetsError("none")
     if len(days) > MAX_OFFSETS:

@@ -8,6 +8,8 @@ from functools import wraps
 from flask import abort, current_app, request
 from flask_login import current_user, login_required
 
+from ..domain.numbers import whole_number
+
 
 def roles_required(*roles: str) -> Callable:
     """Let only logged-in users with one of these roles through; others get 403."""
@@ -36,7 +38,7 @@ def is_number(raw: str | None, limit: int = 2**31 - 1) -> bool:
     str.isdigit alone is not enough: it accepts "²" and twenty-digit numbers, which would
     turn into 500s further on.
     """
-    return bool(raw) and raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) <= limit
+    return bool(raw) and raw == raw.strip() and whole_number(raw, 0, limit) is not None
 
 
 def from_own_pages(header: str) -> bool:
