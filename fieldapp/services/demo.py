@@ -35,9 +35,22 @@ DEMO_LOGINS: list[tuple[str, str]] = [
     ("worker@example.org", "worker"),
     ("admin@example.org", "admin"),
     ("dpo@example.org", "dpo"),
+    ("lead.nord@example.org", "lead"),
+    ("worker.nord@example.org", "worker"),
 ]
 DEMO_TEAM = "Boligsocialt team"
 DEMO_HOUSEHOLDS = 60
+# A second team with a register of its own, so that team isolation is there to see: its lead
+# and worker find nothing of the first team's, and the first team nothing of theirs.
+SECOND_TEAM = "Boligsocialt team Nord"
+SECOND_TEAM_MIX: list[tuple[str, str | None]] = [
+    ("new", None),
+    ("new", None),
+    ("attempting_contact", None),
+    ("in_contact", None),
+    ("plan_agreed", None),
+    ("closed", "paid_up"),
+]
 
 # Town centre of the demo (Helsingør station area); households are spread around it.
 _CENTRE = (56.0338, 12.6127)
@@ -239,17 +252,53 @@ def seed_demo(session: Session, password: str, today: date | None = None, seed: 
     )
     session.flush()
 
-    previous_list, current_list = today - timedelta(days=22), today - timedelta(days=8)
+    list_dates = (today - timedelta(days=22), today - timedelta(days=8))
+    town = _Town(
+        today, team, lead, workers, landlords, _batches(session, team, lead, landlords, list_dates),
+        list_dates,
+    )  # fmt: skip
+    statuses = [(status, outcome) for status, outcome, n in _MIX for _ in range(n)]
+    assert len(statuses) == DEMO_HOUSEHOLDS
+    for number, (status, outcome) in enumerate(statuses, start=1):
+        _seed_case(session, rng, town, number, status, outcome)
+
+    nord = Team(name=SECOND_TEAM, organisation=organisation)
+    session.add(nord)
+    session.flush()
+    nord_lead = create_user(
+        session, "lead.nord@example.org", password, "lead", SECOND_TEAM,
+        "Per Nørgaard (teamleder)", demo_password=password,
+    )  # fmt: skip
+    nord_worker = create_user(
+        session, "worker.nord@example.org", password, "worker", SECOND_TEAM,
+        "Sofie Berg", demo_password=password,
+    )  # fmt: skip
+    nord_worker.languages = "da,en,pl"
+    nord_town = _Town(
+        today, nord, nord_lead, [nord_worker], landlords,
+        _batches(session, nord, nord_lead, landlords, list_dates), list_dates,
+    )  # fmt: skip
+    for offset, (status, outcome) in enumerate(SECOND_TEAM_MIX, start=1):
+        _seed_case(session, rng, nord_town, DEMO_HOUSEHOLDS + offset, status, outcome)
+    session.flush()
+    ensure_consent_texts(session)
+    refresh_priorities(session, today=today)
+    session.flush()
+    return True
+
+
+def _batches(session, team: Team, lead: User, landlords: list[Landlord], list_dates) -> dict:
+    """The two arrears lists of each landlord the team imported, as import batches."""
     batches = {}
     for landlord in landlords:
-        for as_of in (previous_list, current_list):
-            digest = hashlib.sha256(f"demo-{landlord.name}-{as_of}".encode()).hexdigest()
+        for as_of in list_dates:
+            name = f"demo-{team.name}-{landlord.name}-{as_of}"
             batch = ImportBatch(
                 kind="arrears",
                 landlord_id=landlord.id,
                 team_id=team.id,
                 filename=f"demo-{as_of}.csv",
-                file_hash=digest,
+                file_hash=hashlib.sha256(name.encode()).hexdigest(),
                 as_of=as_of,
                 created_by_id=lead.id,
                 created_at=_at(as_of, 9),
@@ -259,17 +308,7 @@ def seed_demo(session: Session, password: str, today: date | None = None, seed: 
             session.add(batch)
             batches[landlord.id, as_of] = batch
     session.flush()
-
-    town = _Town(today, team, lead, workers, landlords, batches, (previous_list, current_list))
-    statuses = [(status, outcome) for status, outcome, n in _MIX for _ in range(n)]
-    assert len(statuses) == DEMO_HOUSEHOLDS
-    for number, (status, outcome) in enumerate(statuses, start=1):
-        _seed_case(session, rng, town, number, status, outcome)
-    session.flush()
-    ensure_consent_texts(session)
-    refresh_priorities(session, today=today)
-    session.flush()
-    return True
+    return batches
 
 
 def _seed_case(session, rng, town: _Town, number: int, status: str, outcome: str | None) -> None:

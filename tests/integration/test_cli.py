@@ -92,13 +92,18 @@ def test_demo_seed_has_every_state_and_the_demo_logins_work(app, client):
         db.session.commit()
         assert seed_demo(db.session, "demo") is False  # never twice
         count = lambda model: db.session.scalar(select(func.count()).select_from(model))  # noqa: E731
-        assert count(Household) == 60 and count(Organisation) == 1 and count(Team) == 1
+        assert count(Household) == 66 and count(Organisation) == 1 and count(Team) == 2
         assert count(Landlord) >= 3 and count(Partner) >= 5
         statuses = set(db.session.scalars(select(Case.status)))
         outcomes = set(db.session.scalars(select(Case.outcome).where(Case.outcome.is_not(None))))
         assert statuses == set(CASE_STATUSES) and outcomes == set(CASE_OUTCOMES)
         roles = db.session.execute(select(User.role, func.count()).group_by(User.role)).all()
-        assert dict(roles) == {"lead": 1, "worker": 3, "admin": 1, "dpo": 1}
+        assert dict(roles) == {"lead": 2, "worker": 4, "admin": 1, "dpo": 1}
+        # The second team's register is its own: its households belong to it alone.
+        nord = db.session.scalar(select(Team.id).where(Team.name == "Boligsocialt team Nord"))
+        mine = select(func.count()).select_from(Household).where(Household.team_id == nord)
+        assert db.session.scalar(mine) == 6
+        assert db.session.scalar(select(func.count()).where(Household.team_id.is_(None))) == 0
         assert db.session.scalar(select(func.max(Case.priority))) > 0
     auth = AuthActions(client)
     for email, page in [
@@ -106,6 +111,8 @@ def test_demo_seed_has_every_state_and_the_demo_logins_work(app, client):
         ("worker@example.org", "/today"),
         ("admin@example.org", "/admin/users"),
         ("dpo@example.org", "/audit"),
+        ("lead.nord@example.org", "/dashboard"),
+        ("worker.nord@example.org", "/today"),
     ]:
         response = auth.login(email, "demo")
         assert response.headers["Location"] == page, email

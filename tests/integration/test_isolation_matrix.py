@@ -1,0 +1,477 @@
+"""The isolation matrix (issue 16), beside the access matrix: every use case, run by the demo's
+second team (its lead or its worker) on an object of the first team — a case, a household, a
+tenancy, a landlord's list, a worker, a route, a meeting, a push subscription — is refused or
+has no effect. Each row compares the first team's rows before and after, by value, on SQLite
+and PostgreSQL.
+
+The access matrix asks "who may open this URL"; this one asks "can what B does reach A's
+data", through the use cases the web and the command line share."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from fieldapp.extensions import db
+from fieldapp.models import (
+    ArrearsRecord,
+    AuditEvent,
+    Case,
+    CaseEvent,
+    Consent,
+    Household,
+    ImportBatch,
+    Landlord,
+    LegalStep,
+    Meeting,
+    MeetingItem,
+    PushSubscription,
+    Route,
+    StagedUpload,
+    Team,
+    Tenancy,
+    User,
+    Visit,
+)
+from fieldapp.services.demo import DEMO_TEAM, SECOND_TEAM, seed_demo
+from fieldapp.services.meetings import create_meeting
+from fieldapp.usecases import Actor, NotFound, Refused, UnitOfWork
+from fieldapp.usecases.cases import (
+    CaseChange,
+    NewLegalStep,
+    add_step,
+    assign,
+    change_case,
+    correct,
+)
+from fieldapp.usecases.households import (
+    ErasureRequest,
+    erase_household_on_request,
+    export_household_record,
+)
+from fieldapp.usecases.imports import (
+    ArrearsUpload,
+    import_arrears_list,
+    import_legal_steps_file,
+    list_imports,
+)
+from fieldapp.usecases.routes import plan_routes, publish_day
+from fieldapp.usecases.sync import apply_outbox
+from tests.support import AuthActions
+
+TOMORROW = date.today() + timedelta(days=1)
+SYNC = {"X-Doorstep-Sync": "1", "Origin": "http://localhost"}
+
+
+def team_rows(team_id: int) -> dict[str, object]:
+    """Everything of one team's register and work, by value."""
+    s = db.session
+    case_ids = select(Case.id).where(Case.team_id == team_id)
+    users = select(User.id).where(User.team_id == team_id)
+
+    def count(model, *where) -> int:
+        return s.scalar(select(func.count()).select_from(model).where(*where))
+
+    return {
+        "cases": s.execute(
+            select(
+                Case.id,
+                Case.status,
+                Case.outcome,
+                Case.version,
+                Case.priority,
+                Case.assigned_worker_id,
+            )
+            .where(Case.team_id == team_id)
+            .order_by(Case.id)
+        ).all(),
+        "tenancies": s.execute(
+            select(Tenancy.id, Tenancy.reference, Tenancy.current_arrears, Tenancy.arrears_as_of)
+            .where(Tenancy.team_id == team_id)
+            .order_by(Tenancy.id)
+        ).all(),
+        "households": s.execute(
+            select(
+                Household.id,
+                Household.name,
+                Household.address,
+                Household.phone,
+                Household.language,
+                Household.children,
+            )
+            .where(Household.team_id == team_id)
+            .order_by(Household.id)
+        ).all(),
+        "steps": count(LegalStep, LegalStep.case_id.in_(case_ids)),
+        "events": count(CaseEvent, CaseEvent.case_id.in_(case_ids)),
+        "visits": count(Visit, Visit.case_id.in_(case_ids)),
+        "consents": count(Consent, Consent.case_id.in_(case_ids)),
+        "records": count(
+            ArrearsRecord,
+            ArrearsRecord.tenancy_id.in_(select(Tenancy.id).where(Tenancy.team_id == team_id)),
+        ),
+        "batches": count(ImportBatch, ImportBatch.team_id == team_id),
+        "routes": s.execute(
+            select(Route.id, Route.state, Route.worker_id).where(Route.team_id == team_id)
+        ).all(),
+        "meetings": count(Meeting, Meeting.team_id == team_id),
+        "items": count(
+            MeetingItem,
+            MeetingItem.meeting_id.in_(select(Meeting.id).where(Meeting.team_id == team_id)),
+        ),
+        "subscriptions": count(PushSubscription, PushSubscription.user_id.in_(users)),
+        "staged": count(StagedUpload, StagedUpload.user_id.in_(users)),
+        "workers": s.execute(
+            select(User.id, User.role, User.active, User.team_id)
+            .where(User.team_id == team_id)
+            .order_by(User.id)
+        ).all(),
+    }
+
+
+class World:
+    """The demo with, for team A, a draft route, a meeting, a phone subscription and a staged
+    upload; and the actors of team B."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        with app.app_context():
+            seed_demo(db.session, "demo")
+            db.session.commit()
+            s = db.session
+            self.team_a = s.scalar(select(Team.id).where(Team.name == DEMO_TEAM))
+            self.team_b = s.scalar(select(Team.id).where(Team.name == SECOND_TEAM))
+            self.lead_a = s.scalar(select(User.id).where(User.email == "lead@example.org"))
+            self.worker_a = s.scalar(select(User.id).where(User.email == "worker@example.org"))
+            self.lead_b = s.scalar(select(User.id).where(User.email == "lead.nord@example.org"))
+            self.worker_b = s.scalar(select(User.id).where(User.email == "worker.nord@example.org"))
+            self.case_a = s.scalar(
+                select(Case.id)
+                .where(Case.team_id == self.team_a, Case.assigned_worker_id == self.worker_a)
+                .where(Case.status != "closed")
+                .order_by(Case.id)
+                .limit(1)
+            )
+            self.closed_a = s.scalar(
+                select(Case.id).where(Case.team_id == self.team_a, Case.status == "closed").limit(1)
+            )
+            case = s.get(Case, self.case_a)
+            self.household_a = case.tenancy.household_id
+            self.closed_household_a = s.get(Case, self.closed_a).tenancy.household_id
+            self.reference_a = case.tenancy.reference
+            self.address_a = (case.tenancy.household.address, case.tenancy.household.postcode)
+            self.landlord = case.tenancy.landlord.name
+            self.case_b = s.scalar(select(Case.id).where(Case.team_id == self.team_b).limit(1))
+            self.route_a = Route(
+                day=TOMORROW, team_id=self.team_a, worker_id=self.worker_a, state="draft",
+                start_lat=56.03, start_lon=12.61, end_lat=56.03, end_lon=12.61,
+            )  # fmt: skip
+            s.add(self.route_a)
+            lead_a = s.get(User, self.lead_a)
+            self.meeting_a = create_meeting(s, self.team_a, TOMORROW, lead_a, "Team A").id
+            s.add(
+                PushSubscription(
+                    user_id=self.worker_a, endpoint="https://fcm.googleapis.com/fcm/send/a",
+                    endpoint_hash="a" * 64, p256dh="B" * 87, auth="C" * 22, language="da",
+                )
+            )  # fmt: skip
+            staged = StagedUpload(
+                kind="legal_steps", user_id=self.lead_a, filename="a.csv", data=b"x"
+            )
+            s.add(staged)
+            s.commit()
+            self.route_a = self.route_a.id
+            self.staged_a = staged.id
+
+    def actor(self, user_id: int) -> Actor:
+        return Actor.person(db.session.get(User, user_id), "192.0.2.66")
+
+
+def csv_bytes(header: list[str], rows: list[list[str]]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=";", lineterminator="\r\n").writerows([header, *rows])
+    return buffer.getvalue().encode()
+
+
+def refused(call: Callable[[], object]) -> str:
+    """Run a use case in its own unit of work; "refused" or "no effect" (it ran)."""
+    try:
+        call()
+    except (Refused, NotFound):
+        db.session.rollback()
+        return "refused"
+    return "no effect"
+
+
+# --- the rows of the matrix: (use case, object of team A) ------------------------------------
+
+
+def in_app_context(action: Callable[[World], str]) -> Callable[[World], str]:
+    """Use cases run in an application context of their own, as a command does; the web rows
+    make requests, each with its own."""
+
+    def run(w: World) -> str:
+        with w.app.app_context():
+            return action(w)
+
+    run.__name__ = action.__name__
+    return run
+
+
+@in_app_context
+def import_arrears_naming_a_tenancy(w: World) -> str:
+    row = [
+        w.reference_a,
+        "X",
+        *w.address_a,
+        "Helsingør",
+        "9.999,00",
+        date.today().strftime("%d-%m-%Y"),
+    ]  # noqa: E501
+    data = csv_bytes(
+        ["Lejemålsnr.", "Navn", "Adresse", "Postnr.", "By", "Restance", "Opgjort pr."], [row]
+    )  # noqa: E501
+    landlord = db.session.scalar(select(Landlord).where(Landlord.name == w.landlord))
+
+    def run():
+        with UnitOfWork(db.session) as uow:
+            report = import_arrears_list(
+                uow, w.actor(w.lead_b), ArrearsUpload(data, "l.csv", landlord, complete_list=True)
+            )
+            assert report.updated == 0  # never "updated": that would say A knows the tenant
+
+    return refused(run)
+
+
+@in_app_context
+def import_legal_steps_naming_a_tenancy(w: World) -> str:
+    data = csv_bytes(
+        ["Udlejer", "Lejemålsnr.", "Hændelse", "Dato"],
+        [[w.landlord, w.reference_a, "executed", date.today().strftime("%d-%m-%Y")]],
+    )
+
+    def run():
+        with UnitOfWork(db.session) as uow:
+            import_legal_steps_file(uow, w.actor(w.lead_b), data, "f.csv")
+
+    return refused(run)
+
+
+@in_app_context
+def export_a_household(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            export_household_record(uow, w.actor(w.lead_b), w.household_a, "json")
+
+    return refused(run)
+
+
+@in_app_context
+def erase_a_household(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            erase_household_on_request(
+                uow, w.actor(w.lead_b), ErasureRequest(w.closed_household_a, "asked by letter")
+            )
+
+    return refused(run)
+
+
+@in_app_context
+def add_a_legal_step(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            add_step(uow, w.actor(w.lead_b), w.case_a, NewLegalStep("executed", date.today()))
+
+    return refused(run)
+
+
+@in_app_context
+def add_a_legal_step_as_worker(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            add_step(uow, w.actor(w.worker_b), w.case_a, NewLegalStep("hearing", TOMORROW))
+
+    return refused(run)
+
+
+@in_app_context
+def change_a_case(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            change_case(
+                uow, w.actor(w.lead_b), w.case_a, CaseChange(1, status="closed", outcome="other")
+            )
+
+    return refused(run)
+
+
+@in_app_context
+def correct_a_household(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            correct(uow, w.actor(w.lead_b), w.case_a, {"name": "X", "address": "Y"})
+
+    return refused(run)
+
+
+@in_app_context
+def assign_a_case_to_b(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            assert assign(uow, w.actor(w.lead_b), [w.case_a], w.worker_b) == 0
+
+    return refused(run)
+
+
+@in_app_context
+def assign_b_case_to_a_worker(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            assign(uow, w.actor(w.lead_b), [w.case_b], w.worker_a)
+
+    return refused(run)
+
+
+@in_app_context
+def plan_for_a_worker(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            plan_routes(uow, w.actor(w.lead_b), TOMORROW, [w.worker_a], time_limit=1)
+
+    return refused(run)
+
+
+@in_app_context
+def publish_a_day_with_a_draft(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            publish_day(uow, w.actor(w.lead_b), TOMORROW)
+
+    return refused(run)
+
+
+@in_app_context
+def sync_a_visit_on_a_case(w: World) -> str:
+    record = {
+        "uuid": str(uuid.uuid4()), "type": "visit", "case_id": w.case_a,
+        "data": {"channel": "door", "result": "met", "notes": "B was here"},
+    }  # fmt: skip
+    (result,) = apply_outbox(db.session, w.actor(w.worker_b), [record])
+    return "refused" if result.status == "rejected" else result.status
+
+
+@in_app_context
+def sync_an_edit_of_a_household(w: World) -> str:
+    record = {
+        "uuid": str(uuid.uuid4()), "type": "case_edit", "case_id": w.case_a,
+        "data": {"base_version": 1, "changes": {"phone": "+4511111111"}},
+    }  # fmt: skip
+    (result,) = apply_outbox(db.session, w.actor(w.lead_b), [record])
+    return "refused" if result.status == "rejected" else result.status
+
+
+@in_app_context
+def read_import_history(w: World) -> str:
+    batches = list_imports(w.actor(w.lead_b), db.session, limit=1000)
+    return "no effect" if all(b.team_id == w.team_b for b in batches) and batches else "leak"
+
+
+WEB: list[tuple[str, str, str, dict | None]] = [
+    # (name, method, path template, form): B's lead on the web, A's objects in the URL
+    ("open a meeting", "get", "/meetings/{meeting_a}", None),
+    ("print a meeting", "get", "/meetings/{meeting_a}/print", None),
+    ("minutes of a meeting", "get", "/meetings/{meeting_a}/minutes.pdf", None),
+    ("confirm a staged list", "post", "/imports/{staged_a}/confirm", {}),
+    ("preview a staged list", "post", "/imports/{staged_a}/preview", {}),
+    ("open a case", "get", "/cases/{case_a}", None),
+    ("record of a household", "get", "/households/{household_a}/record.json", None),
+]
+
+
+def web(name: str, method: str, path: str, form: dict | None) -> Callable[[World], str]:
+    def run(w: World) -> str:
+        client = w.app.test_client()
+        auth = AuthActions(client)
+        auth.login("lead.nord@example.org", "demo")
+        url = path.format(
+            meeting_a=w.meeting_a, staged_a=w.staged_a, case_a=w.case_a, household_a=w.household_a
+        )
+        if method == "get":
+            response = client.get(url)
+        else:
+            response = auth.post(url, form or {}, page="/dashboard")
+        return "refused" if response.status_code in (403, 404) else f"HTTP {response.status_code}"
+
+    run.__name__ = name.replace(" ", "_")
+    return run
+
+
+def remove_a_subscription(w: World) -> str:
+    client = w.app.test_client()
+    AuthActions(client).login("worker.nord@example.org", "demo")
+    with w.app.app_context():
+        sub_id = db.session.scalar(
+            select(PushSubscription.id).where(PushSubscription.user_id == w.worker_a)
+        )
+    removed = AuthActions(client).post(
+        f"/settings/reminders/devices/{sub_id}/remove", {}, page="/settings/reminders"
+    )
+    deleted = client.delete(
+        "/push/subscriptions",
+        json={"endpoint": "https://fcm.googleapis.com/fcm/send/a"},
+        headers={"X-Doorstep-Push": "1"},
+    )
+    return "refused" if removed.status_code == 404 and deleted.status_code == 404 else "leak"
+
+
+MATRIX: list[tuple[str, Callable[[World], str]]] = [
+    ("tenancy: import an arrears list", import_arrears_naming_a_tenancy),
+    ("tenancy: import legal steps", import_legal_steps_naming_a_tenancy),
+    ("household: export the record", export_a_household),
+    ("household: erase", erase_a_household),
+    ("case: add a legal step (lead)", add_a_legal_step),
+    ("case: add a legal step (worker)", add_a_legal_step_as_worker),
+    ("case: change status", change_a_case),
+    ("household: correct", correct_a_household),
+    ("case: assign to own worker", assign_a_case_to_b),
+    ("worker: give them own case", assign_b_case_to_a_worker),
+    ("worker: plan a route for them", plan_for_a_worker),
+    ("route: publish the day", publish_a_day_with_a_draft),
+    ("case: sync a visit", sync_a_visit_on_a_case),
+    ("household: sync an edit", sync_an_edit_of_a_household),
+    ("landlord's list: read the import history", read_import_history),
+    ("subscription: remove it", remove_a_subscription),
+    *[(f"web: {name}", web(name, method, path, form)) for name, method, path, form in WEB],
+]
+
+
+@pytest.mark.parametrize(("row", "action"), MATRIX, ids=[name for name, _ in MATRIX])
+def test_team_b_reaches_nothing_of_team_a(app, row, action):
+    world = World(app)
+    with app.app_context():
+        before = team_rows(world.team_a)
+    outcome = action(world)
+    with app.app_context():
+        after = team_rows(world.team_a)
+    assert outcome in ("refused", "no effect"), f"{row}: {outcome}"
+    assert after == before, row
+    with app.app_context():
+        # Nothing B did left an audit line naming one of A's cases as B's own change.
+        leaked = db.session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(
+                AuditEvent.user_id.in_([world.lead_b, world.worker_b]),
+                AuditEvent.object_type == "case",
+                AuditEvent.object_id == str(world.case_a),
+                AuditEvent.action.in_(("update", "assign", "create")),
+            )
+        )
+    assert leaked == 0
