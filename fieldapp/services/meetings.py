@@ -29,10 +29,24 @@ from ..models.types import new_uuid, utcnow
 AGENDA_REASONS = ("deadline_soon", "overdue_action", "new_in_arrears", "arrears_grew", "no_contact")
 DEADLINE_WINDOW = timedelta(weeks=4)
 DEFAULT_INTERVAL = timedelta(days=14)
+# A meeting or due date further off than this is a typing error (0001-01-01, 9999-12-31, which
+# also overflowed the agenda's date arithmetic), not a plan.
+PAST_DAYS, FUTURE_DAYS = 366, 2 * 366
 
 
 class MeetingError(ValueError):
     """A meeting or decision that cannot be saved; the message names the field."""
+
+
+def check_day(field: str, day: date, today: date | None = None) -> None:
+    """Refuse a day that cannot be meant, naming the field and the day."""
+    today = today or date.today()
+    low, high = today - timedelta(days=PAST_DAYS), today + timedelta(days=FUTURE_DAYS)
+    if not low <= day <= high:
+        raise MeetingError(
+            f"{field}: {day.isoformat()} is too far from today; choose a day between "
+            f"{low.isoformat()} and {high.isoformat()}."
+        )
 
 
 def previous_meeting_date(session: Session, team_id: int | None, before: date) -> date | None:
@@ -117,6 +131,7 @@ def create_meeting(
     partner_ids: list[int] | None = None,
 ) -> Meeting:
     """Plan a meeting and build its agenda from the register as it stands."""
+    check_day("Date", held_on)
     partner_ids = sorted(set(partner_ids or []))
     known = set(session.scalars(select(Partner.id).where(Partner.id.in_(partner_ids))))
     if unknown := [p for p in partner_ids if p not in known]:
@@ -176,6 +191,8 @@ def record_decision(
 ) -> Action:
     """Write down what the meeting decided; it becomes (or updates) an action on the case,
     which the worker sees on the phone."""
+    if due_on is not None:
+        check_day("Due date", due_on)
     decision = decision.strip()
     if not decision:
         raise MeetingError("Decision: write what was decided.")

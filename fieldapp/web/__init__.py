@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, jsonify, redirect, render_template, request, url_for
+from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import IntegerConverter
 
 from ..extensions import db, htmx, login_manager
@@ -22,9 +23,56 @@ class DatabaseId(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+# No JSON the app reads is nested deeper than a few levels (an outbox record's changes).
+MAX_JSON_DEPTH = 32
+# url_for's own keywords: pages that build links from their query string would hand them on
+# (the audit search did: a BuildError or ValueError, so a 500), and no page takes them.
+URL_FOR_KEYWORDS = ("_anchor", "_external", "_method", "_scheme")
+
+
+class BoundedJSON(DefaultJSONProvider):
+    """Flask's JSON, except that a body nested deeper than MAX_JSON_DEPTH is refused like
+    broken JSON (a ValueError), so each JSON endpoint answers it with its own 400; Python's
+    parser raised RecursionError at a thousand levels, which was a 500."""
+
+    def loads(self, s, **kwargs):
+        try:
+            value = super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+        if _nested_deeper_than(value, MAX_JSON_DEPTH):
+            raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        return value
+
+
+def _nested_deeper_than(value, limit: int) -> bool:
+    # A loop, not recursion: the point is a structure too deep for Python's stack.
+    waiting = [(value, 1)]
+    while waiting:
+        item, depth = waiting.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            waiting.extend((child, depth + 1) for child in children)
+    return False
+
+
+class SaysWhy(BadRequest):
+    """A 400 whose description is the message shown (in the reader's language)."""
+
+
+def _refuse_url_for_keywords():
+    named = sorted(set(request.args) & set(URL_FOR_KEYWORDS))
+    if named:
+        raise SaysWhy(_("No page takes %(names)s in its address.", names=", ".join(named)))
+
+
 def register_blueprints(app: Flask) -> None:
     """Mount every area's blueprint and the app-wide handlers."""
     app.url_map.converters["int"] = DatabaseId
+    app.json = BoundedJSON(app)
+    app.before_request(_refuse_url_for_keywords)  # first: before any other hook reads args
     from .admin import bp as admin_bp
     from .audit import bp as audit_bp
     from .auth import bp as auth_bp
@@ -118,8 +166,9 @@ def _error_page(error):
         429: _("Too many attempts. Please wait and try again."),
         500: _("Something went wrong on our side. Please try again."),
     }
-    message = getattr(error, "description", None) if code == 429 else None
-    message = message if isinstance(message, str) and code == 429 else messages.get(code, "")
+    says_why = code == 429 or isinstance(error, SaysWhy)
+    message = getattr(error, "description", None) if says_why else None
+    message = message if isinstance(message, str) and says_why else messages.get(code, "")
     if code == 500:
         db.session.rollback()
     # Keep what the error says for clients besides its body (Allow on a 405, Retry-After).

@@ -277,3 +277,29 @@ def test_pdf_minutes_keep_need_to_know(app, auth, lead, make_case, partners):
     table = pdf_text("")
     assert "Lars Bakken" not in table and f"#{consented}" in table
     assert auth.client.get(f"/meetings/{meeting}/minutes.pdf?partner=x").status_code == 404
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "1900-01-01", "3000-06-01"])
+def test_a_meeting_day_far_from_today_is_refused_by_name(app, auth, lead, make_case, day):
+    make_case()
+    response = auth.post("/meetings", {"held_on": day, "title": "Uke 48"})
+    assert response.status_code == 400
+    assert day in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(select(Meeting)).all() == []
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_a_due_date_far_from_today_is_refused_by_name(app, auth, lead, make_case, day):
+    make_case()
+    meeting = plan(auth)
+    with app.app_context():
+        item = db.session.scalars(select(MeetingItem.id)).one()
+    page = f"/meetings/{meeting}"
+    response = auth.post(
+        f"{page}/items/{item}", {"decision": "Budget meeting", "due_on": day}, page=page
+    )
+    assert response.status_code == 400
+    assert day in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(select(Action)).all() == []

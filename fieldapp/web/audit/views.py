@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template, request
 from flask_login import current_user
+from werkzeug.datastructures import MultiDict
 
 from ...extensions import db
 from ...models.types import utcnow
@@ -15,6 +16,8 @@ from ..security import client_address, roles_required
 from . import bp
 
 PAGE_SIZE = 100
+# What the page's own links (next page, CSV) carry on: the filters, nothing else it was sent.
+FILTER_NAMES = ("user", "case", "action", "from", "to")
 
 
 def _zone() -> ZoneInfo:
@@ -48,7 +51,7 @@ def search():
         total=total,
         page=page_number,
         pages=max(1, -(-total // PAGE_SIZE)),
-        args=request.args,
+        args=MultiDict({k: v for k, v in request.args.items() if k in FILTER_NAMES and v}),
         errors=errors,
         zone=_zone(),
     ), 400 if errors else 200
