@@ -103,8 +103,12 @@ def register_blueprints(app: Flask) -> None:
 
     @app.after_request
     def _no_store_for_people(response):
-        # Pages with personal data must not sit in shared or disk caches.
-        if current_user.is_authenticated and response.mimetype in ("text/html", "application/json"):
+        # Pages and downloads (minutes, audit CSV, records) with personal data must not sit in
+        # shared or disk caches.
+        download = response.headers.get("Content-Disposition", "").startswith("attachment")
+        if current_user.is_authenticated and (
+            download or response.mimetype in ("text/html", "application/json")
+        ):
             response.headers.setdefault("Cache-Control", "no-store")
         response.vary.add("HX-Request")  # htmx fragments and full pages share URLs
         return response

@@ -201,3 +201,14 @@ def test_records_of_processing_cover_every_table_and_read_the_live_settings(app,
     assert by_key["register"]["tables"]["case_file"] == 2 and record["households_held"] == 2
     assert client.get("/records-of-processing").status_code == 200
     assert logged_in(app, people["lead"]).get("/records-of-processing").status_code == 403
+
+
+def test_downloads_from_the_log_are_never_cached(app, teams):
+    people, _, _ = teams
+    dpo = logged_in(app, people["dpo"])
+    for path in ("/audit.csv", "/records-of-processing.json"):
+        response = dpo.get(path)
+        assert (
+            response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
+        )
+        assert response.headers.get("Cache-Control") == "no-store", path

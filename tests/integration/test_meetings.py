@@ -279,6 +279,14 @@ def test_pdf_minutes_keep_need_to_know(app, auth, lead, make_case, partners):
     assert auth.client.get(f"/meetings/{meeting}/minutes.pdf?partner=x").status_code == 404
 
 
+def test_the_minutes_pdf_is_never_cached(app, auth, lead, make_case):
+    make_case(name="Lars Bakken")
+    meeting = plan(auth)
+    response = auth.client.get(f"/meetings/{meeting}/minutes.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.headers.get("Cache-Control") == "no-store"
+
+
 @pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "1900-01-01", "3000-06-01"])
 def test_a_meeting_day_far_from_today_is_refused_by_name(app, auth, lead, make_case, day):
     make_case()
