@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -30,12 +32,28 @@ def record_event(
         action=action,
         object_type=object_type,
         object_id=str(object_id),
-        address=address[:64],
+        address=ip_or_invalid(address),
         detail=detail[:500],
         session_id=getattr(user, "session_id", None),
     )
     session.add(event)
     return event
+
+
+_OPERATOR = re.compile(r"cli:[A-Za-z0-9._@-]{1,40}")
+
+
+def ip_or_invalid(address: str) -> str:
+    """The address as the log keeps it: an IP address, "invalid" for anything else (behind a
+    proxy the client may forge X-Forwarded-For, e.g. with a spreadsheet formula), "" for none."""
+    if not address:
+        return ""
+    if _OPERATOR.fullmatch(address):
+        return address  # the command line's operator (usecases.Actor.command_line)
+    try:
+        return str(ipaddress.ip_address(address.strip()))[:64]
+    except ValueError:
+        return "invalid"
 
 
 @dataclass(frozen=True)
@@ -158,23 +176,23 @@ def audit_csv(rows: list[tuple[AuditEvent, User | None, str]], zone: ZoneInfo) -
     writer.writerow(["time", "user_id", "user", "role", "action", "object_type", "object_id",
                      "address", "device", "detail"])  # fmt: skip
     for event, user, device in rows:
-        writer.writerow(
-            [
-                event.at.astimezone(zone).isoformat(timespec="seconds"),
-                event.user_id or "",
-                _cell(user.email) if user else "",
-                user.role if user else "",
-                event.action,
-                event.object_type,
-                event.object_id,
-                event.address,
-                _cell(device),
-                _cell(event.detail),
-            ]
-        )
+        row = [
+            event.at.astimezone(zone).isoformat(timespec="seconds"),
+            event.user_id or "",
+            user.email if user else "",
+            user.role if user else "",
+            event.action,
+            event.object_type,
+            event.object_id,
+            event.address,
+            device,
+            event.detail,
+        ]
+        writer.writerow([_cell(value) if isinstance(value, str) else value for value in row])
     return out.getvalue()
 
 
 def _cell(text: str) -> str:
-    """Keep a spreadsheet from reading a cell as a formula (CSV injection)."""
+    """Keep a spreadsheet from reading a cell as a formula (CSV injection): every text cell, as
+    a line stored by an earlier version (or any column added later) may begin like one."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

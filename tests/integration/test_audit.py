@@ -212,3 +212,51 @@ def test_downloads_from_the_log_are_never_cached(app, teams):
             response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
         )
         assert response.headers.get("Cache-Control") == "no-store", path
+
+
+@pytest.fixture
+def behind_proxy(app, tmp_path):
+    """The same database served behind one trusted proxy hop (FIELDAPP_PROXY_HOPS=1)."""
+    from fieldapp import create_app
+    from tests.conftest import base_config
+
+    proxied = create_app({**base_config(app.config["DATABASE_URL"], tmp_path), "PROXY_HOPS": 1})
+    yield proxied
+    with proxied.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_only_an_ip_address_is_kept_as_where_an_event_came_from(behind_proxy, teams):
+    people, _, _ = teams
+    for forwarded in ('=HYPERLINK("http://x")', "203.0.113.9", "2001:db8::7"):
+        client = behind_proxy.test_client()
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = forwarded
+        assert AuthActions(client).login(people["worker"].email).status_code == 303
+    with behind_proxy.app_context():
+        addresses = db.session.scalars(
+            select(AuditEvent.address).where(AuditEvent.action == "login")
+        ).all()
+    assert sorted(addresses) == ["2001:db8::7", "203.0.113.9", "invalid"]
+
+
+def test_no_cell_of_the_csv_reads_as_a_formula(app, teams):
+    people, case_a, _ = teams
+    with app.app_context():  # as an earlier version stored it, or any text yet to come
+        db.session.add(
+            AuditEvent(
+                user_id=people["lead"].id,
+                action="view",
+                object_type="+case",
+                object_id=str(case_a),
+                address='=HYPERLINK("http://x")',
+                detail="@SUM(1)",
+            )
+        )
+        db.session.commit()
+    exported = logged_in(app, people["dpo"]).get("/audit.csv?action=view")
+    rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True))))[1:]
+    assert rows
+    for row in rows:
+        assert not [cell for cell in row if cell[:1] in ("=", "+", "-", "@", "\t", "\r")], row
+    assert '\'=HYPERLINK("http://x")' in [row[7] for row in rows]
