@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Time
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, String, Time
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -42,6 +42,9 @@ class User(UserMixin, db.Model):
     # sealed with a key derived from SECRET_KEY (services/accounts.seal_totp), never plain
     totp_secret: Mapped[str | None] = mapped_column(String(255))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The 30-second step (Unix time // 30) of the last code accepted: a code works once, and
+    # no older one after it (RFC 6238 section 5.2), so a code seen over a shoulder is spent.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     team: Mapped[Team | None] = relationship()

@@ -5,12 +5,13 @@ administrators."""
 from __future__ import annotations
 
 import re
+import time
 
 import pyotp
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from fieldapp.extensions import db
-from fieldapp.models import AuditEvent, Organisation, User
+from fieldapp.models import AuditEvent, LoginFailure, Organisation, User
 from fieldapp.models.types import utcnow
 from fieldapp.services.accounts import unseal_totp
 from tests.support import PASSWORD, AuthActions, csrf_from
@@ -28,6 +29,12 @@ def turn_on(client) -> str:
     )
     assert right.status_code == 303
     return secret
+
+
+def next_code(secret: str) -> str:
+    """The app's code for the next 30-second step: accepted (clock drift), and unused when
+    the code shown now was just used."""
+    return pyotp.TOTP(secret).at(time.time() + 30)
 
 
 def log_in(app, email, code=""):
@@ -51,7 +58,7 @@ def test_a_worker_turns_it_on_and_then_needs_the_code(app, make_user):
     assert without.status_code == 401
     _, wrong = log_in(app, worker.email, "123456")
     assert wrong.status_code == 401
-    _, right = log_in(app, worker.email, pyotp.TOTP(secret).now())
+    _, right = log_in(app, worker.email, next_code(secret))
     assert right.status_code == 303
 
 
@@ -74,9 +81,7 @@ def test_turning_it_off_needs_a_code(app, make_user):
         client.post("/account/two-factor", data={"csrf_token": token, "code": "1"}).status_code
         == 400
     )
-    off = client.post(
-        "/account/two-factor", data={"csrf_token": token, "code": pyotp.TOTP(secret).now()}
-    )
+    off = client.post("/account/two-factor", data={"csrf_token": token, "code": next_code(secret)})
     assert off.status_code == 303
     assert log_in(app, worker.email)[1].status_code == 303
 
@@ -119,7 +124,7 @@ def test_the_secret_is_stored_sealed_and_read_only_with_the_apps_key(app, make_u
     assert secret not in stored and not re.fullmatch(r"[A-Z2-7]+=*", stored)
     assert unseal_totp(stored, app.config["SECRET_KEY"]) == secret
     assert unseal_totp(stored, "another key") == ""  # a copy of the database alone is no use
-    _, right = log_in(app, worker.email, pyotp.TOTP(secret).now())
+    _, right = log_in(app, worker.email, next_code(secret))
     assert right.status_code == 303
 
 
@@ -158,3 +163,37 @@ def test_an_administrator_resets_it_for_a_lost_phone(app, make_user):
     assert any(detail.startswith("two-factor login reset") for detail in events)
     _, without_code = log_in(app, lead.email)
     assert without_code.status_code == 303
+
+
+def test_a_code_opens_one_login_only(app, make_user):
+    worker = make_user("worker")
+    client, _ = log_in(app, worker.email)
+    secret = turn_on(client)
+    _, turned_on_with = log_in(app, worker.email, pyotp.TOTP(secret).now())
+    assert turned_on_with.status_code == 401  # the code that turned it on is used
+    code = next_code(secret)
+    _, first = log_in(app, worker.email, code)
+    assert first.status_code == 303
+    _, replayed = log_in(app, worker.email, code)
+    assert replayed.status_code == 401
+    assert "Wrong e-mail or password." in replayed.get_data(as_text=True)  # says nothing more
+    with app.app_context():
+        failures = db.session.scalar(
+            select(func.count(LoginFailure.id)).where(LoginFailure.email == worker.email)
+        )
+    assert failures == 1  # counted like a wrong password (the first 401 was cleared by 303)
+
+
+def test_a_code_used_to_log_in_does_not_turn_it_off(app, make_user):
+    worker = make_user("worker")
+    client, _ = log_in(app, worker.email)
+    secret = turn_on(client)
+    code = next_code(secret)
+    client, answer = log_in(app, worker.email, code)
+    assert answer.status_code == 303
+    token = csrf_from(client.get("/account/two-factor").get_data(as_text=True))
+    refused = client.post("/account/two-factor", data={"csrf_token": token, "code": code})
+    assert refused.status_code == 400
+    assert "used already" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(User, worker.id).totp_enabled_at is not None

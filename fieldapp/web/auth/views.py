@@ -19,12 +19,12 @@ from ...services.accounts import (
     new_totp_secret,
     seal_totp,
     start_session,
-    totp_matches,
     totp_required,
     totp_uri,
     unseal_totp,
 )
 from ...services.audit import record_event
+from ...services.two_factor import count_replayed_code, spend_totp_step, totp_step
 from ..security import client_address
 from . import bp
 
@@ -75,6 +75,7 @@ def login():
         per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
         window=timedelta(minutes=config["LOGIN_FAILURE_WINDOW_MINUTES"]),
     )
+    code, now = request.form.get("code", ""), utcnow()
     try:
         user = authenticate(
             db.session,
@@ -83,7 +84,8 @@ def login():
             client_address(),
             limits,
             config["DEMO_PASSWORD"],
-            code=request.form.get("code", ""),
+            now=now,
+            code=code,
             totp_key=config["SECRET_KEY"],
         )
     except LockedOut as locked:
@@ -98,6 +100,12 @@ def login():
         )
         response.headers["Retry-After"] = str(locked.retry_after_seconds)
         return response
+    if user is not None and user.totp_enabled_at is not None:
+        step = totp_step(unseal_totp(user.totp_secret, config["SECRET_KEY"]), code, now)
+        if not spend_totp_step(db.session, user, step):
+            db.session.rollback()  # no login, so neither its clearing of counted failures
+            count_replayed_code(db.session, email, client_address(), now)
+            user = None
     if user is None:
         db.session.commit()  # keep the counted failure
         error = _("Wrong e-mail or password.")
@@ -145,11 +153,12 @@ def two_factor():
     user = current_user
     error = None
     if request.method == "POST":
-        code = request.form.get("code", "")
-        if user.totp_enabled_at is None:
-            secret = session.get("totp_pending", "")
-            if totp_matches(secret, code):
-                key = current_app.config["SECRET_KEY"]
+        key, turning_on = current_app.config["SECRET_KEY"], user.totp_enabled_at is None
+        pending = session.get("totp_pending", "")
+        secret = pending if turning_on else unseal_totp(user.totp_secret, key)
+        step = totp_step(secret, request.form.get("code", ""))
+        if turning_on:
+            if spend_totp_step(db.session, user, step):
                 user.totp_secret, user.totp_enabled_at = seal_totp(secret, key), utcnow()
                 session.pop("totp_pending", None)
                 record_event(db.session, user, "update", "user", user.id, client_address(),
@@ -157,10 +166,10 @@ def two_factor():
                 db.session.commit()
                 flash(_("Two-factor login is on. Keep the app on your phone."))
                 return redirect(url_for("auth.two_factor"), code=303)
-            error = _("That code does not match. Type the six digits the app shows now.")
+            error = _code_refused(step)
         elif totp_required(db.session, user):
             error = _("Your organisation requires two-factor login for your role.")
-        elif totp_matches(unseal_totp(user.totp_secret, current_app.config["SECRET_KEY"]), code):
+        elif spend_totp_step(db.session, user, step):
             user.totp_secret, user.totp_enabled_at = None, None
             record_event(db.session, user, "update", "user", user.id, client_address(),
                          "two-factor login off")  # fmt: skip
@@ -168,7 +177,7 @@ def two_factor():
             flash(_("Two-factor login is off."))
             return redirect(url_for("auth.two_factor"), code=303)
         else:
-            error = _("That code does not match. Type the six digits the app shows now.")
+            error = _code_refused(step)
     secret = None
     if user.totp_enabled_at is None:
         secret = session.get("totp_pending") or new_totp_secret()
@@ -180,6 +189,12 @@ def two_factor():
         required=totp_required(db.session, user),
         error=error,
     ), 400 if error else 200
+
+
+def _code_refused(step: int | None) -> str:
+    if step is not None:  # the right code, but spent (it logged in, or turned this on)
+        return _("That code has been used already. Wait for the app to show the next one.")
+    return _("That code does not match. Type the six digits the app shows now.")
 
 
 @bp.before_app_request
