@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time
 
 from flask_login import UserMixin
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, String, Time
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Integer, String, Time, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -75,8 +75,18 @@ class UserSession(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_reason: Mapped[str] = mapped_column(String(20), default="")
     user_agent: Mapped[str] = mapped_column(String(300), default="")
+    # The lead's last case-list filters on this device, search text included: here, not in
+    # the signed cookie, which anyone holding it can read. Forgotten when the session ends.
+    case_filters: Mapped[dict | None] = mapped_column(JSON)
 
     user: Mapped[User] = relationship()
+
+
+@event.listens_for(UserSession.ended_at, "set")
+def _forget_case_filters(row: UserSession, ended_at, _old, _initiator) -> None:
+    # Every way a session ends (logout, idle, expiry, an administrator) sets ended_at.
+    if ended_at is not None:
+        row.case_filters = None
 
 
 class Invitation(db.Model):

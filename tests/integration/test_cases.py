@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from fieldapp.extensions import db
-from fieldapp.models import AuditEvent, Case, CaseEvent, LegalStep
+from fieldapp.models import AuditEvent, Case, CaseEvent, LegalStep, UserSession
 from tests.support import AuthActions, csrf_from
 
 TODAY = date.today()
@@ -85,6 +85,29 @@ def test_filters_are_remembered_and_searches_stay_out_of_urls(auth, lead, make_c
     again = auth.client.get("/cases")
     assert rows(again) == [wanted]
     assert "signe" not in again.request.url.lower()
+
+
+def session_cookie(app, client) -> dict:
+    """What the browser's Flask session cookie holds, decoded (it is signed, not secret)."""
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None
+    return app.session_interface.get_signing_serializer(app).loads(cookie.value)
+
+
+def test_a_search_is_kept_on_the_server_not_in_the_cookie(app, auth, lead, make_case):
+    wanted = make_case(name="Signe Hansen", address="Tollbugata 55")
+    make_case(name="Ole Olsen")
+    assert rows(post_filters(auth, q="Signe Hansen", status="all")) == [wanted]
+    held = session_cookie(app, auth.client)
+    assert "_user_id" in held  # the login's cookie, decoded
+    assert "signe" not in repr(held).lower() and "tollbugata" not in repr(held).lower(), held
+    assert rows(auth.client.get("/cases")) == [wanted]  # still remembered, for this login
+    other_device = AuthActions(app.test_client())
+    other_device.login(lead.email)
+    assert len(rows(other_device.client.get("/cases"))) == 2  # not for another one
+    auth.logout()
+    with app.app_context():  # and forgotten when the login ends
+        assert db.session.scalars(select(UserSession.case_filters)).all() == [None, None]
 
 
 def test_htmx_filter_returns_only_the_table(auth, lead, make_case):

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from ...extensions import db, htmx
-from ...models import AuditEvent, Case, Tenancy, User
+from ...models import AuditEvent, Case, Tenancy, User, UserSession
 from ...models.types import utcnow
 from ...services.access import may_change, may_read
 from ...services.audit import record_event
@@ -99,12 +99,20 @@ def _case_list_page(filters: CaseFilters, problems: list[str], status: int = 200
 def cases():
     """The case list. Filters are posted (a searched name never lands in a URL or a log) and
     remembered for the session, so coming back to the list keeps them."""
+    session.pop(FILTERS_KEY, None)  # where an earlier version kept them (search text too)
     if request.method == "POST":
         filters, problems = CaseFilters.from_form(request.form)
-        session[FILTERS_KEY] = filters.as_dict()
+        _login_session().case_filters = filters.as_dict()
+        db.session.commit()
     else:
-        filters, problems = CaseFilters.from_form(session.get(FILTERS_KEY, {}))
+        filters, problems = CaseFilters.from_form(_login_session().case_filters or {})
     return _case_list_page(filters, problems)
+
+
+def _login_session() -> UserSession:
+    """This device's login: the case list's filters are remembered on it, on the server (the
+    signed cookie can be read by whoever holds it, and a searched name is personal data)."""
+    return db.session.get(UserSession, current_user.session_id)
 
 
 @bp.post("/cases/assign")
@@ -113,7 +121,7 @@ def assign():
     """Give the ticked cases to a worker, or take them back ("not assigned")."""
     ids = [int(v) for v in request.form.getlist("case") if is_number(v)]
     raw_worker = request.form.get("worker", "")
-    filters, _problems = CaseFilters.from_form(session.get(FILTERS_KEY, {}))
+    filters, _problems = CaseFilters.from_form(_login_session().case_filters or {})
     problems: list[str] = []
     if not ids:
         problems.append(_("Tick at least one case to assign."))
