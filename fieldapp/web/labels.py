@@ -12,6 +12,8 @@ from flask_babel import format_time as babel_format_time
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
+from ..domain.households import safe_phone
+
 ROLE_LABELS = {
     "worker": _l("Outreach worker"),
     "lead": _l("Team lead"),
@@ -242,6 +244,12 @@ def init_labels(app: Flask) -> None:
     @app.template_filter("format_time")
     def _format_time(value) -> str:
         return babel_format_time(value, "short") if value else ""
+
+    @app.template_filter("tel_link")
+    def _tel_link(phone: str | None) -> str:
+        # Only a number becomes a link: a stored "javascript:…" or free text stays text.
+        number = safe_phone((phone or "").replace(" ", ""))
+        return f"tel:{number}" if number else ""
 
     @app.template_filter("format_date")
     def _format_date(value: date | None) -> str:

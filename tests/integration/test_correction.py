@@ -4,6 +4,7 @@ made on the old details becomes a conflict instead of undoing the correction."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from sqlalchemy import select
@@ -138,3 +139,40 @@ def test_an_offline_edit_on_the_old_details_becomes_a_conflict(app, make_user, m
     assert household_of(app, case)["phone"] == "+4540404040"
     with app.app_context():
         assert db.session.scalars(select(CaseConflict)).one().proposed == {"phone": "22222222"}
+
+
+def test_a_phone_that_is_no_number_is_refused(app, make_user, make_case):
+    lead = make_user("lead", team="Team A")
+    case = make_case(team="Team A", name="Ole Olsen")
+    before = household_of(app, case)
+    client = logged_in(app, lead)
+    for value in ("javascript:alert(1)", "tel:112", "40 40 40 40 / 50 50 50 50", "ring Ole"):
+        answer = client.post(
+            f"/cases/{case}/household", {**FORM, "phone": value}, page=f"/cases/{case}"
+        )
+        assert answer.status_code == 400, value
+        assert "phone: " in answer.get_data(as_text=True), value
+        assert household_of(app, case) == before, value
+
+
+def test_no_tel_link_is_built_from_a_stored_phone_that_is_no_number(app, make_user, make_case):
+    """A value stored before the check (or by an older import) is shown as text, never linked."""
+    lead = make_user("lead", team="Team A")
+    worker = make_user("worker", team="Team A")
+    hostile = make_case(team="Team A", name="Ole Olsen", worker_id=worker.id)
+    plain = make_case(team="Team A", name="Kari Nordmann", worker_id=worker.id)
+    with app.app_context():
+        db.session.get(Case, hostile).tenancy.household.phone = "javascript:alert(1)"
+        db.session.get(Case, plain).tenancy.household.phone = "+4540404040"
+        db.session.commit()
+    pages = [
+        (logged_in(app, lead).client, f"/cases/{hostile}"),
+        (logged_in(app, worker).client, f"/field/cases/{hostile}"),
+        (logged_in(app, worker).client, "/today"),
+    ]
+    for client, path in pages:
+        html = client.get(path).get_data(as_text=True)
+        assert not [link for link in re.findall(r'href="tel:([^"]*)"', html) if "alert" in link]
+        assert "javascript:alert(1)" in html or path == "/today", path  # still shown as text
+    today = logged_in(app, worker).client.get("/today").get_data(as_text=True)
+    assert re.findall(r'href="tel:([^"]*)"', today) == ["+4540404040"]
