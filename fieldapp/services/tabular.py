@@ -7,6 +7,7 @@ import io
 import re
 import unicodedata
 import warnings
+import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -80,6 +81,67 @@ class LegalStepRow:
     date: date
     cause: str | None
     children: int | None
+
+
+# ---------------------------------------------------------------------------
+# Limits on input
+# ---------------------------------------------------------------------------
+
+# A landlord's list is at most about 50,000 rows of about 30 columns. These limits leave
+# room for twice that, and keep a hostile file (a sparse sheet declaring A1:XFD1048576, a
+# zip bomb, a million columns, one 10 MB line) from costing more than a bounded time and
+# memory: bench/bench_hostile_files.py measures what the worst of them cost. A file past
+# any limit is refused whole with a message naming the limit, before anything is stored.
+MAX_FILE_BYTES = 32 * 1024 * 1024  # the upload form takes 25 MB; this bounds the CLI too
+MAX_ROWS = 100_000  # rows of a file: CSV records, or rows of the sheet
+MAX_COLUMNS = 200  # cells in one row (and the last column a sheet's cell may sit in)
+MAX_CELLS = 2_000_000  # cells in the whole file
+MAX_CELL_CHARS = 32_767  # characters in one cell, Excel's own limit
+MAX_TEXT_CHARS = 50_000_000  # characters in all cells (a sheet's shared strings repeat)
+MAX_LINE_CHARS = 100_000  # characters on one line of a CSV file
+MAX_HEADER_CHARS = 200  # characters in one column name (the preview shows and posts them)
+MAX_XLSX_PARTS = 1_000  # files inside a workbook's zip (Excel writes 10 to 30)
+MAX_XLSX_BYTES = 128 * 1024 * 1024  # their declared uncompressed sizes together
+MAX_COMPRESSION_RATIO = 100  # uncompressed : compressed of a part over 1 MiB (sheets: 10-20)
+
+
+class _Budget:
+    """What the rows of one file have cost so far; refuses the file at the first limit."""
+
+    def __init__(self) -> None:
+        """Start with nothing spent."""
+        self.cells = 0
+        self.chars = 0
+
+    def take(self, number: int, cells: list[str]) -> None:
+        """Count one non-blank row, or raise FileRefused naming the limit it passes."""
+        if number > MAX_ROWS:
+            raise FileRefused(
+                f"The file has more than {MAX_ROWS:,} rows; at most {MAX_ROWS:,} are read."
+            )
+        if len(cells) > MAX_COLUMNS:
+            raise FileRefused(
+                f"Row {number:,} has {len(cells):,} cells; at most {MAX_COLUMNS:,} are read."
+            )
+        self.cells += len(cells)
+        if self.cells > MAX_CELLS:
+            raise FileRefused(
+                f"The file has more than {MAX_CELLS:,} cells; at most {MAX_CELLS:,} are read."
+            )
+        lengths = list(map(len, cells))
+        longest = max(lengths, default=0)
+        if longest > MAX_CELL_CHARS:
+            column = lengths.index(longest) + 1
+            raise FileRefused(
+                f"Row {number:,} has a cell of {longest:,} characters (column {column}); "
+                f"at most {MAX_CELL_CHARS:,} are read."
+            )
+        self.chars += sum(lengths)
+        if self.chars > MAX_TEXT_CHARS:
+            raise FileRefused(
+                f"The file holds more than {MAX_TEXT_CHARS:,} characters of text; "
+                f"at most {MAX_TEXT_CHARS:,} are read."
+            )
 
 
 # ---------------------------------------------------------------------------
@@ -657,29 +719,210 @@ def _cell_to_text(value: object) -> tuple[str, bool]:
     return str(value), False
 
 
+_NOT_A_WORKBOOK = (
+    "The file could not be read as an Excel workbook (.xlsx); "
+    "it may be damaged or another kind of file."
+)
+_ZIP_END = b"PK\x05\x06"
+_ZIP64_LOCATOR = b"PK\x06\x07"
+_MIB = 1024 * 1024
+
+
+def _megabytes(size: int) -> int:
+    """A size in whole MB (MiB), rounded up so a size just past a limit does not equal it."""
+    return -(-size // _MIB)
+
+
+def _zip_directory(data: bytes) -> tuple[int, int] | None:
+    """The number of files a zip says it holds and the size of its list of them, from its end
+    record ((0, 0) when it has none; None when it is a zip64 one)."""
+    # Read by hand because zipfile parses the whole list as it opens the archive, building an
+    # object per entry: 400,000 empty entries in 35 MB cost 230 MB and 2 s before anything
+    # could be checked. The end record is found as zipfile finds it: the last 22 bytes, else
+    # the last one in the tail. zipfile trusts a zip64 record over it, so none is accepted.
+    end = len(data) - 22 if data[-22:-18] == _ZIP_END else data.rfind(_ZIP_END, -65_557)
+    if end < 0 or end + 22 > len(data):
+        return 0, 0
+    if end >= 20 and data[end - 20 : end - 16] == _ZIP64_LOCATOR:
+        return None
+    count = int.from_bytes(data[end + 10 : end + 12], "little")
+    return count, int.from_bytes(data[end + 12 : end + 16], "little")
+
+
+def _check_package(data: bytes) -> None:
+    """Refuse a workbook whose zip would unpack past the limits, before openpyxl opens it."""
+    # zipfile never unpacks a part beyond its declared size (it stops there, and a wrong
+    # size fails the CRC check), so the declared sizes bound what reading can cost.
+    directory = _zip_directory(data)
+    if directory is None:
+        raise FileRefused(
+            "The workbook is a zip64 archive, a form made for sizes no list has; "
+            "save it again from Excel."
+        )
+    count, listing = directory
+    if count > MAX_XLSX_PARTS:
+        raise FileRefused(
+            f"The workbook holds {count:,} files; at most {MAX_XLSX_PARTS:,} are read."
+        )
+    # The count can lie; the list's size bounds what zipfile parses (46 bytes an entry at least).
+    if listing > _MIB:
+        raise FileRefused(
+            f"The workbook's list of files is {_megabytes(listing):,} MB; at most 1 MB is read."
+        )
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        _check_parts(archive)
+
+
+def _check_parts(archive: zipfile.ZipFile) -> None:
+    """Check the sizes and packing of a workbook's parts, then scan each for its rows."""
+    parts = archive.infolist()
+    if len(parts) > MAX_XLSX_PARTS:
+        raise FileRefused(
+            f"The workbook holds {len(parts):,} files; at most {MAX_XLSX_PARTS:,} are read."
+        )
+    unpacked = sum(part.file_size for part in parts)
+    if unpacked > MAX_XLSX_BYTES:
+        raise FileRefused(
+            f"The workbook unpacks to {_megabytes(unpacked):,} MB; "
+            f"at most {MAX_XLSX_BYTES // _MIB:,} MB are read."
+        )
+    for part in parts:
+        # bzip2 and LZMA parts are unpacked in one call of unbounded size; Excel never
+        # writes them.
+        if part.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise FileRefused(
+                "The workbook is packed with a compression method Excel does not use; "
+                "save it again from Excel."
+            )
+        ratio = part.file_size // max(part.compress_size, 1)
+        if part.file_size > _MIB and ratio > MAX_COMPRESSION_RATIO:
+            raise FileRefused(
+                f"A part of the workbook unpacks {ratio:,} times its packed size; "
+                f"at most {MAX_COMPRESSION_RATIO:,} times (more is how zip bombs work)."
+            )
+    # openpyxl streams every worksheet once as it opens the workbook (to find its size), so
+    # every part is scanned, not only the first sheet; in the other parts nothing matches.
+    for part in parts:
+        try:
+            with archive.open(part) as source:
+                _scan_sheet(source)
+        except zipfile.BadZipFile:
+            raise FileRefused(
+                "A part of the workbook does not unpack to what its zip headers say; "
+                "the file is damaged, or a zip bomb."
+            ) from None
+
+
+# Start tags of rows and cells, with or without a namespace prefix; chart parts' "<c:…>"
+# elements do not match.
+_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row(?=[\s/>])([^>]*)>")
+_CELL_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c(?=[\s/>])")
+_ROW_NUMBER = re.compile(rb"""(?:^|\s)r\s*=\s*["']\s*(\d+)""")
+# A cell reference past column 200 (GR): three letters, G then S-Z, or H-Z then a letter.
+_FAR_CELL = re.compile(
+    rb"""\sr\s*=\s*["']\$?((?:[A-Za-z]{3,}|[Gg][S-Zs-z]|[H-Zh-z][A-Za-z])\$?\d+)"""
+)
+_SCAN_CHUNK = _MIB
+
+
+def _column_number(letters: str) -> int:
+    """Column number of a cell reference's letters: A -> 1, XFD -> 16384."""
+    number = 0
+    for letter in letters.upper():
+        number = number * 26 + ord(letter) - ord("A") + 1
+    return number
+
+
+def _scan_sheet(source) -> None:
+    """Refuse a worksheet's XML whose rows would cost too much, before openpyxl parses it."""
+    # openpyxl builds each row's elements whole before handing the row on, so a row of a
+    # million cells costs gigabytes before any check on the row could run. This pass only
+    # counts start tags (rows, cells in each row, cells in all), streaming, and finds
+    # references past the last column read. The sheet's declared dimension is not used.
+    number = cells = in_row = 0
+    carry = b""
+    head = True
+    while chunk := source.read(_SCAN_CHUNK):
+        if head:
+            head = False
+            if chunk[:2] in (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<"):
+                raise FileRefused(
+                    "A part of the workbook is stored as UTF-16, which this reader does "
+                    "not take; save it again from Excel."
+                )
+        buffer = carry + chunk
+        cut = buffer.rfind(b"<")
+        buffer, carry = (buffer[:cut], buffer[cut:]) if cut >= 0 else (buffer, b"")
+        if len(carry) > _SCAN_CHUNK:
+            raise FileRefused("The workbook holds a cell or a tag longer than 1 MB.")
+        if far := _FAR_CELL.search(buffer):
+            reference = far[1].decode("ascii").replace("$", "")
+            column = _column_number(reference.rstrip("0123456789"))
+            raise FileRefused(
+                f"A sheet has a cell in column {column:,} ({reference}); "
+                f"at most {MAX_COLUMNS:,} columns are read."
+            )
+        pieces = _ROW_TAG.split(buffer)
+        # pieces: what continues the current row, then (row attributes, row body) pairs.
+        bodies = [(None, pieces[0]), *zip(pieces[1::2], pieces[2::2], strict=True)]
+        for attributes, body in bodies:
+            if attributes is not None:
+                given = _ROW_NUMBER.search(attributes)
+                number = int(given[1]) if given else number + 1
+                in_row = 0
+            found = len(_CELL_TAG.findall(body))
+            if not found:
+                continue
+            in_row += found
+            cells += found
+            if number > MAX_ROWS:
+                raise FileRefused(
+                    f"Row {number:,} of a sheet holds cells; at most {MAX_ROWS:,} rows are read."
+                )
+            if in_row > MAX_COLUMNS:
+                raise FileRefused(
+                    f"Row {number:,} of a sheet has more than {MAX_COLUMNS:,} cells; "
+                    f"at most {MAX_COLUMNS:,} are read."
+                )
+            if cells > MAX_CELLS:
+                raise FileRefused(
+                    f"A sheet has more than {MAX_CELLS:,} cells; at most {MAX_CELLS:,} are read."
+                )
+
+
 def _read_xlsx(data: bytes) -> tuple[list[tuple[int, list[str]]], set[tuple[int, int]]]:
     """Read the first worksheet of an XLSX workbook into numbered rows of text cells."""
     import openpyxl  # Imported here so CSV-only callers never pay for it.
 
     rows: list[tuple[int, list[str]]] = []
     numeric: set[tuple[int, int]] = set()
+    budget = _Budget()
     try:
+        _check_package(data)
         with warnings.catch_warnings():
             # openpyxl warns about styles and data validation it ignores; not our concern.
             warnings.simplefilter("ignore")
-            workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+            workbook = openpyxl.load_workbook(
+                io.BytesIO(data), read_only=True, data_only=True, keep_links=False
+            )
             try:
                 if not workbook.worksheets:
                     raise FileRefused("The file is empty.")
                 sheet = workbook.worksheets[0]
-                # read_only sheets yield every row from 1, filling gaps with empty rows.
-                for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+                # The declared dimension (A1:XFD1048576 in a hostile file) is ignored: each
+                # row is as wide as its last cell, and no row past MAX_ROWS is parsed.
+                sheet.reset_dimensions()
+                values_by_row = sheet.iter_rows(max_row=MAX_ROWS, values_only=True)
+                for number, values in enumerate(values_by_row, start=1):
                     cells: list[str] = []
                     for column, value in enumerate(values):
                         text, is_number = _cell_to_text(value)
                         cells.append(text)
                         if is_number:
                             numeric.add((number, column))
+                    if _is_blank(cells):
+                        continue
+                    budget.take(number, cells)
                     rows.append((number, cells))
             finally:
                 workbook.close()
@@ -687,20 +930,47 @@ def _read_xlsx(data: bytes) -> tuple[list[tuple[int, list[str]]], set[tuple[int,
         raise
     except Exception:
         # Untrusted uploads fail inside openpyxl/zipfile in many ways; all mean the same.
-        raise FileRefused(
-            "The file could not be read as an Excel workbook (.xlsx); "
-            "it may be damaged or another kind of file."
-        ) from None
+        raise FileRefused(_NOT_A_WORKBOOK) from None
     return rows, numeric
 
 
+_LONG_LINE = re.compile(rf"(?:\A|(?<=[\r\n]))[^\r\n]{{{MAX_LINE_CHARS + 1}}}")
+_LINE_END = re.compile(r"[\r\n]")
+
+
+def _check_lines(text: str) -> None:
+    """Refuse CSV text with a line longer than MAX_LINE_CHARS, before any of it is split."""
+    long_line = _LONG_LINE.search(text)
+    if long_line is None:
+        return
+    start = long_line.start()
+    end = _LINE_END.search(text, start)
+    length = (end.start() if end else len(text)) - start
+    number = (text.count("\n", 0, start) or text.count("\r", 0, start)) + 1
+    raise FileRefused(
+        f"Line {number:,} has {length:,} characters; at most {MAX_LINE_CHARS:,} are read."
+    )
+
+
 def _split_csv(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
-    """Split CSV text into (row number, cells); blank lines keep their row numbers."""
+    """Split CSV text into (row number, cells), leaving out blank rows but not their numbers."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows: list[tuple[int, list[str]]] = []
+    budget = _Budget()
+    number = 0
     try:
-        return [(number, cells) for number, cells in enumerate(reader, start=1)]
+        for number, cells in enumerate(reader, start=1):
+            if len(cells) > MAX_COLUMNS or not _is_blank(cells):
+                budget.take(number, cells)
+                rows.append((number, cells))
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise FileRefused(
+                f"Row {number + 1:,} has a cell of more than {csv.field_size_limit():,} "
+                f"characters; at most {MAX_CELL_CHARS:,} are read."
+            ) from None
         raise FileRefused(f"The file is not a readable table: {exc}.") from None
+    return rows
 
 
 def _is_blank(cells: Iterable[str]) -> bool:
@@ -838,7 +1108,9 @@ def _choose_delimiter(
     hint = re.fullmatch(r"(?i)sep=(.)", first_line)
     if hint and hint[1] in _DELIMITERS:
         return hint[1], True
-    head = "\n".join(text.splitlines()[: _HEADER_SCAN_ROWS * 3])
+    # Lines are at most MAX_LINE_CHARS long by now, so the head is found in a bounded slice.
+    lines = _HEADER_SCAN_ROWS * 3
+    head = "\n".join(text[: lines * (MAX_LINE_CHARS + 2)].splitlines()[:lines])
     best: tuple[int, int, int] | None = None
     chosen = ""
     for order, delimiter in enumerate(_DELIMITERS):
@@ -857,7 +1129,7 @@ def _choose_delimiter(
         return chosen, False
     # Nothing recognisable: use the character the first real line uses most, so the
     # refusal message shows the column names as the landlord wrote them.
-    first = next((line for line in text.splitlines() if line.strip()), "")
+    first = next((line for line in io.StringIO(text) if line.strip()), "")
     counts = [(first.count(d), -order, d) for order, d in enumerate(_DELIMITERS)]
     return max(counts)[2], False
 
@@ -880,6 +1152,11 @@ def read_table(
             required = ARREARS_REQUIRED
         else:
             required = ()
+    if len(data) > MAX_FILE_BYTES:
+        raise FileRefused(
+            f"The file is {_megabytes(len(data)):,} MB; "
+            f"at most {MAX_FILE_BYTES // _MIB:,} MB are read."
+        )
     if not data.strip():
         raise FileRefused("The file is empty.")
 
@@ -900,6 +1177,7 @@ def read_table(
             raise FileRefused("The file is not a table: it contains binary data.")
         if not text.strip():
             raise FileRefused("The file is empty.")
+        _check_lines(text)
         delimiter, has_hint = _choose_delimiter(text, fields, mapping)
         raw_rows = _split_csv(text, delimiter)
         if has_hint:
@@ -910,6 +1188,12 @@ def read_table(
         raise FileRefused("The file is empty.")
     position, _ = _find_header(raw_rows, fields, mapping)
     headers = _trim_trailing_blanks(list(raw_rows[position][1]))
+    for column, header in enumerate(headers, start=1):
+        if len(header) > MAX_HEADER_CHARS:
+            raise FileRefused(
+                f"The column name in column {column} has {len(header):,} characters; "
+                f"at most {MAX_HEADER_CHARS:,} are read."
+            )
     column_map, unmapped = _map_headers(headers, fields, mapping)
     _check_required(headers, column_map, required)
     data_rows = [
@@ -924,6 +1208,26 @@ def read_table(
         delimiter=delimiter,
         numeric_cells=numeric,
     )
+
+
+def _spreadsheet_safe(text: str) -> str:
+    """Keep a spreadsheet from reading a cell as a formula (CSV injection): "'=1+2"."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def rejected_rows_csv(errors: Iterable[RowError]) -> str:
+    """Rejected rows as CSV: row, field, value, reason (UTF-8 with a BOM, so Excel reads æøå).
+
+    The values are the landlord's cells, i.e. tenants' personal data: for the lead's download
+    only, never for a log."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(["row", "field", "value", "reason"])
+    for error in errors:
+        texts = (error.field, error.value, error.reason)
+        writer.writerow([error.row, *map(_spreadsheet_safe, texts)])
+    return out.getvalue()
 
 
 # ---------------------------------------------------------------------------

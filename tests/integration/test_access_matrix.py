@@ -69,6 +69,8 @@ POLICY: dict[str, set[str] | str] = {
     "imports.confirm": LEADS,
     "imports.repreview": LEADS,
     "imports.geocode": LEADS,
+    "imports.staged_rejected_rows": LEADS,  # only the lead's own staged file (404 for others)
+    "imports.batch_rejected_rows": LEADS,  # only their own team's imports (404 for others)
     "routes.plan_page": LEADS,
     "routes.plan": LEADS,
     "routes.publish": LEADS,

@@ -192,3 +192,14 @@ def test_after_an_import_the_positions_are_found_with_progress(app, auth, lead, 
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_two_uploads_naming_the_same_new_landlord_both_import(app, auth, lead):
+    """The second confirm finds the landlord the first created (it was a 500: the name twice)."""
+    first = upload(auth, DANISH, new_landlord="Boligforeningen Kronborg")
+    second = upload(auth, PARTIAL, new_landlord="Boligforeningen Kronborg")
+    assert confirm(auth, first).status_code == 200
+    assert confirm(auth, second, complete_list="1").status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Landlord)) == 1
+        assert db.session.scalar(select(func.count()).select_from(ImportBatch)) == 2

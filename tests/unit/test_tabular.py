@@ -34,7 +34,9 @@ from fieldapp.services.tabular import (
     parse_legal_step_rows,
     parse_quantity,
     read_table,
+    rejected_rows_csv,
 )
+from tests import hostile_files as hostile
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DANISH = FIXTURES / "restanceliste_boligforening_2026-11-15.csv"
@@ -1037,3 +1039,277 @@ def test_legal_step_table_is_a_table() -> None:
     assert isinstance(table, Table)
     assert table.delimiter == ","
     assert table.mapping == {"landlord": 0, "address": 1, "step": 2, "date": 3}
+
+
+# ---------------------------------------------------------------------------
+# Limits on input: hostile files are refused whole, naming the limit
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def openpyxl_opened(monkeypatch) -> list[int]:
+    """Count the workbooks openpyxl opens; a refusal "before openpyxl" leaves it at 0."""
+    opened: list[int] = []
+    real = openpyxl.load_workbook
+
+    def counting(*args, **kwargs):
+        opened.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(openpyxl, "load_workbook", counting)
+    return opened
+
+
+def test_a_sparse_sheet_declaring_a1_xfd1048576_is_refused_naming_the_column(
+    openpyxl_opened,
+) -> None:
+    """The finding's 1.5 KB workbook (A1:XFD1048576, one cell in its last corner)."""
+    with pytest.raises(FileRefused, match=r"column 16,384 \(XFD1048576\); at most 200 columns"):
+        read_table(hostile.sparse_xlsx(), "sparse.xlsx")
+    assert openpyxl_opened == []
+
+
+def test_a_sheet_with_one_cell_far_down_is_refused_naming_the_row() -> None:
+    """One cell in A1048576: the rows past MAX_ROWS are never read, the file is refused."""
+    with pytest.raises(FileRefused, match=r"^Row 1,048,576 of a sheet holds cells; at most 100,"):
+        read_table(hostile.sparse_xlsx(column=1), "sparse.xlsx")
+
+
+def test_the_declared_dimension_is_not_trusted() -> None:
+    """A good list declaring A1:XFD20 is read as what it holds: rows as wide as their cells."""
+    table = read_table(hostile.declared_too_big_xlsx("A1:XFD20"), "liste.xlsx")
+    assert table.headers == hostile.HEADER
+    assert [len(cells) for _, cells in table.rows] == [4, 4, 4]
+
+
+def test_a_cell_past_column_200_is_refused() -> None:
+    """A good list with one more cell in column XFD is refused, not silently cut."""
+    with pytest.raises(FileRefused, match=r"column 16,384 \(XFD2\); at most 200 columns are read"):
+        read_table(hostile.far_column_xlsx("XFD2"), "liste.xlsx")
+
+
+def test_an_xlsx_zip_bomb_is_refused_by_its_unpacked_size(openpyxl_opened) -> None:
+    """A 1 MB workbook whose sheet unpacks to 200 MB is refused before openpyxl opens it."""
+    data = hostile.zip_bomb_xlsx(200 * hostile.MIB)
+    assert len(data) < 2 * hostile.MIB
+    with pytest.raises(FileRefused, match=r"^The workbook unpacks to 201 MB; at most 128 MB"):
+        read_table(data, "bomb.xlsx")
+    assert openpyxl_opened == []
+
+
+def test_an_xlsx_part_packed_over_100_fold_is_refused(openpyxl_opened) -> None:
+    """20 MB of whitespace packs 1,000-fold: within the size, but a zip bomb's ratio."""
+    with pytest.raises(FileRefused, match=r"unpacks [\d,]+ times its packed size; at most 100"):
+        read_table(hostile.zip_bomb_xlsx(20 * hostile.MIB), "bomb.xlsx")
+    assert openpyxl_opened == []
+
+
+def test_a_part_larger_than_its_zip_headers_say_is_refused(openpyxl_opened) -> None:
+    """A 50 MB sheet declared as 4 KB is unpacked only as far as 4 KB, then refused."""
+    with pytest.raises(FileRefused, match="does not unpack to what its zip headers say"):
+        read_table(hostile.lying_sizes_xlsx(), "lying.xlsx")
+    assert openpyxl_opened == []
+
+
+@pytest.fixture
+def zips_opened(monkeypatch) -> list[int]:
+    """Count the zip archives opened from here on (clear it once the file is built)."""
+    opened: list[int] = []
+    real = zipfile.ZipFile
+
+    class Counting(real):
+        def __init__(self, *args, **kwargs):
+            opened.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(zipfile, "ZipFile", Counting)
+    return opened
+
+
+def test_a_zip_of_thousands_of_files_is_refused_before_it_is_opened(zips_opened) -> None:
+    """The count comes from the zip's end record, before zipfile builds an entry for each."""
+    data = hostile.many_parts_xlsx(2_000)
+    zips_opened.clear()
+    with pytest.raises(FileRefused, match=r"^The workbook holds 2,000 files; at most 1,000"):
+        read_table(data, "parts.xlsx")
+    assert zips_opened == []
+
+
+def test_a_zip_whose_end_record_lies_about_its_files_is_refused(zips_opened) -> None:
+    """Claiming 10 files, it lists 30,000: the list's size gives it away, still unopened."""
+    data = hostile.many_parts_xlsx(30_000, claimed=10)
+    zips_opened.clear()
+    with pytest.raises(FileRefused, match=r"^The workbook's list of files is 2 MB; at most 1 MB"):
+        read_table(data, "parts.xlsx")
+    assert zips_opened == []
+    with pytest.raises(FileRefused, match=r"^The workbook holds 1,500 files; at most 1,000"):
+        read_table(hostile.many_parts_xlsx(1_500, claimed=10), "parts.xlsx")
+
+
+def test_a_zip64_workbook_is_refused_before_it_is_opened(zips_opened) -> None:
+    """zipfile would trust the zip64 record's count and size over the checked ones."""
+    data = hostile.many_parts_xlsx(70_000)
+    zips_opened.clear()
+    with pytest.raises(FileRefused, match="zip64"):
+        read_table(data, "parts.xlsx")
+    assert zips_opened == []
+
+
+def test_a_sheet_row_of_a_million_cells_is_refused_before_openpyxl_parses_it(
+    openpyxl_opened,
+) -> None:
+    """openpyxl would build the whole row first; the scan refuses it as it streams past."""
+    with pytest.raises(FileRefused, match=r"^Row 2 of a sheet has more than 200 cells"):
+        read_table(hostile.wide_row_xlsx(1_000_000), "wide.xlsx")
+    assert openpyxl_opened == []
+
+
+def test_a_sheet_row_of_201_cells_is_refused_and_one_of_200_is_read() -> None:
+    """The column limit is exact."""
+    with pytest.raises(FileRefused, match=r"^Row 2 of a sheet has more than 200 cells"):
+        read_table(hostile.wide_row_xlsx(201), "wide.xlsx")
+    table = read_table(hostile.wide_row_xlsx(200), "wide.xlsx")
+    assert len(table.rows[0][1]) == 200
+
+
+def test_a_sheet_of_more_than_100_000_rows_is_refused() -> None:
+    """Row 100,001 holding cells is refused as a sheet past the row limit."""
+    with pytest.raises(FileRefused, match=r"^Row 100,001 of a sheet holds cells; at most 100,000"):
+        read_table(hostile.many_rows_xlsx(100_000), "rows.xlsx")
+
+
+def test_a_shared_string_repeated_in_every_cell_is_refused_by_its_characters() -> None:
+    """One 30,000-character string in 60,000 cells would be 1.8 billion characters."""
+    with pytest.raises(FileRefused, match=r"more than 50,000,000 characters of text"):
+        read_table(hostile.repeated_string_xlsx(), "strings.xlsx")
+
+
+def test_a_sheet_cell_of_megabytes_is_refused_as_it_streams_past() -> None:
+    """2 MB of text in one cell (random letters, so it packs too poorly to be a bomb)."""
+    text = "".join(random.Random(1).choices("abcdefghijklmnopqrstuvwxyz", k=2 * hostile.MIB))
+    rows = [hostile.row_xml(1, hostile.HEADER), hostile.row_xml(2, ["R", "N", "A", text])]
+    with pytest.raises(FileRefused, match=r"^The workbook holds a cell or a tag longer than 1 MB"):
+        read_table(hostile.workbook(hostile.sheet_xml(rows)), "long.xlsx")
+
+
+def _damaged(kind: str) -> bytes:
+    """A good small workbook, cut short, with its sheet's packed bytes garbled, or marked
+    as encrypted."""
+    data = bytearray(hostile.declared_too_big_xlsx("A1:D4"))
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        info = archive.getinfo("xl/worksheets/sheet1.xml")
+    start = info.header_offset + 30 + len(info.filename)
+    if kind == "cut-short":
+        return bytes(data[: len(data) // 2])
+    if kind == "garbled":
+        data[start : start + 40] = bytes(range(40))
+        return bytes(data)
+    central = data.find(b"PK\x01\x02")
+    while central >= 0:  # every central header's flags: bit 0 is "encrypted"
+        data[central + 8] |= 1
+        central = data.find(b"PK\x01\x02", central + 4)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("kind", ["cut-short", "garbled", "encrypted"])
+def test_a_damaged_workbook_is_refused_not_an_error(kind: str) -> None:
+    """Whatever zipfile or zlib raise while the parts are checked, the answer is a refusal."""
+    with pytest.raises(FileRefused):
+        read_table(_damaged(kind), "damaged.xlsx")
+
+
+def test_a_utf16_sheet_is_refused_as_one() -> None:
+    """The scan reads UTF-8; a UTF-16 sheet would pass it unseen, so it is refused."""
+    sheet = '<?xml version="1.0" encoding="UTF-16"?><worksheet/>'.encode("utf-16")
+    with pytest.raises(FileRefused, match="UTF-16"):
+        read_table(hostile.workbook([sheet]), "utf16.xlsx")
+
+
+def test_a_csv_of_a_million_columns_is_refused_by_its_line_length() -> None:
+    """The line is refused before it is split (splitting and mapping it took 82 s)."""
+    with pytest.raises(FileRefused, match=r"^Line 2 has 1,999,999 characters; at most 100,000"):
+        read_table(hostile.wide_csv(1_000_000), "wide.csv")
+
+
+def test_a_csv_row_of_5000_cells_is_refused_naming_the_row() -> None:
+    """A line short enough to read, but with too many cells."""
+    with pytest.raises(FileRefused, match=r"^Row 2 has 5,000 cells; at most 200 are read\.$"):
+        read_table(hostile.wide_csv(5_000), "wide.csv")
+
+
+def test_a_csv_with_one_10_mb_line_is_refused() -> None:
+    """One cell of 10 MB on one line."""
+    with pytest.raises(FileRefused, match=r"^Line 2 has 10,485,781 characters; at most 100,000"):
+        read_table(hostile.long_line_csv(10 * hostile.MIB), "long.csv")
+
+
+def test_a_quoted_cell_longer_than_excel_allows_is_refused() -> None:
+    """A cell spread over short lines still counts as one cell."""
+    cell = "x" * 99 + "\n"
+    for lines, pattern in (
+        (400, r"^Row 2 has a cell of 40,000 characters \(column 4\); at most 32,767"),
+        (2_000, r"^Row 2 has a cell of more than 131,072 characters; at most 32,767"),
+    ):
+        data = f'{";".join(hostile.HEADER)}\r\nR;N;A;"{cell * lines}"\r\n'.encode()
+        with pytest.raises(FileRefused, match=pattern):
+            read_table(data, "long.csv")
+
+
+def test_a_csv_of_500_000_bad_rows_is_refused_by_its_row_count() -> None:
+    """More rows than any landlord's list has."""
+    with pytest.raises(FileRefused, match=r"^The file has more than 100,000 rows; at most 100,000"):
+        read_table(hostile.bad_rows_csv(500_000), "bad.csv")
+
+
+def test_a_csv_of_exactly_100_000_rows_is_read() -> None:
+    """The header and 99,999 rows: the row limit is not off by one."""
+    table = read_table(hostile.bad_rows_csv(99_999, good=0), "many.csv")
+    assert len(table.rows) == 99_999 and table.rows[-1][0] == 100_000
+
+
+def test_a_csv_of_more_than_2_000_000_cells_is_refused() -> None:
+    """Within the rows and the columns, but not their product."""
+    line = ";".join(["1"] * 100)
+    data = ";".join(hostile.HEADER).encode() + ("\r\n" + line).encode() * 20_001
+    with pytest.raises(FileRefused, match=r"^The file has more than 2,000,000 cells"):
+        read_table(data, "cells.csv")
+
+
+def test_a_column_name_longer_than_200_characters_is_refused() -> None:
+    """The preview shows and posts every column name, so their length is bounded too."""
+    data = f"Lejemålsnr.;Restance;{'N' * 201}\r\nR1;100\r\n".encode()
+    with pytest.raises(FileRefused, match=r"column name in column 3 has 201 characters; at most"):
+        read_table(data, "long.csv")
+
+
+def test_a_file_larger_than_32_mb_is_refused() -> None:
+    """The command line has no upload limit; this is it."""
+    with pytest.raises(FileRefused, match=r"^The file is 33 MB; at most 32 MB are read\.$"):
+        read_table(b"x" * (32 * hostile.MIB + 1), "big.csv")
+
+
+def test_many_bad_rows_within_the_limits_are_all_reported() -> None:
+    """50,000 bad rows are read and each gets its error (the page shows the first 100)."""
+    rows, errors = arrears(hostile.bad_rows_csv(50_000), "bad.csv")
+    assert len(rows) == 2 and len(errors) == 50_000
+    assert errors[-1] == RowError(50_003, "arrears", "=1+2", "not an amount: '=1+2'")
+
+
+def test_rejected_rows_csv_keeps_spreadsheets_from_running_cells() -> None:
+    """Row, field, value, reason; cells starting with = + - @ get a leading quote."""
+    text = rejected_rows_csv(
+        [
+            RowError(3, "arrears", "=HYPERLINK(1)", "not an amount: '=HYPERLINK(1)'"),
+            RowError(4, "arrears", "-5", "arrears must not be negative: '-5'"),
+            RowError(5, "phone", "+45 1", "x"),
+            RowError(6, "", "@SUM(A1)", "Søndre Strandvej"),
+        ]
+    )
+    assert text.startswith("\ufeff")
+    assert list(csv.reader(io.StringIO(text[1:]))) == [
+        ["row", "field", "value", "reason"],
+        ["3", "arrears", "'=HYPERLINK(1)", "not an amount: '=HYPERLINK(1)'"],
+        ["4", "arrears", "'-5", "arrears must not be negative: '-5'"],
+        ["5", "phone", "'+45 1", "x"],
+        ["6", "", "'@SUM(A1)", "Søndre Strandvej"],
+    ]

@@ -163,10 +163,11 @@ def _mapping_from_form(values=None) -> dict[str, str] | None:
 def _landlord_for(staged: StagedUpload) -> Landlord:
     if staged.landlord_id is not None:
         return db.session.get(Landlord, staged.landlord_id)
-    landlord = Landlord(name=staged.landlord_name, kind=staged.landlord_kind or "private")
-    db.session.add(landlord)
-    db.session.flush()
-    return landlord
+    # Another upload naming the same new landlord may have been imported since this one was
+    # staged; creating it twice broke the unique name (a 500).
+    return find_landlord(
+        db.session, staged.landlord_name, create=True, kind=staged.landlord_kind or "private"
+    )
 
 
 def _actor() -> Actor:
