@@ -111,10 +111,11 @@ ACTIVITIES = (
         "accounts",
         "Let staff log in, and secure the register",
         "staff (workers, leads, administrators, the data protection officer)",
-        "name, e-mail, role, team, languages, working hours, sessions, failed logins",
+        "name, e-mail, role, team, languages, working hours, sessions, failed logins, "
+        "invitations (a hash of the code; when and from where it was accepted)",
         "none",
         "administrators",
-        ("user_account", "user_session", "login_failure", "team", "organisation"),
+        ("user_account", "user_session", "login_failure", "invitation", "team", "organisation"),
         "sessions end after {idle_minutes} minutes idle; accounts until disabled",
     ),
     Activity(

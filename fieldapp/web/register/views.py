@@ -22,28 +22,23 @@ from sqlalchemy.orm import joinedload
 from ...extensions import db, htmx
 from ...models import AuditEvent, Case, Tenancy, User, UserSession
 from ...models.types import utcnow
-from ...services.access import may_change, may_read
+from ...services.access import may_change
 from ...services.audit import record_event
 from ...services.cases import (
-    CaseError,
     CaseFilters,
-    StaleCase,
-    add_legal_step,
     arrears_history,
-    assign_cases,
     assignable_workers,
     case_timeline,
-    cases_for_lead,
-    correct_household,
     landlords,
     list_cases,
     other_cases_of_household,
-    update_case,
 )
 from ...services.geocoding import place_pin
 from ...services.sync import open_conflicts, resolve_conflict
 from ...services.worklist import dashboard_figures
 from ...usecases import Actor, NotFound, Refused, UnitOfWork
+from ...usecases import cases as case_use
+from ...usecases.cases import CaseChange, NewLegalStep, NotAllowed, Stale, case_in_scope
 from ...usecases.households import (
     ErasureRequest,
     ReasonTooShort,
@@ -132,26 +127,19 @@ def assign():
         problems.append(_("Choose the worker to assign the cases to."))
     if problems:
         return _case_list_page(filters, problems, 400 if not htmx else 200)
-    chosen = cases_for_lead(db.session, current_user.team_id, ids)
     try:
-        changed = assign_cases(db.session, chosen, worker, current_user)
-    except CaseError as error:
-        db.session.rollback()
+        with UnitOfWork(db.session) as uow:
+            changed = case_use.assign(uow, _actor(), ids, worker.id if worker else None)
+    except Refused as error:
         return _case_list_page(filters, [str(error)], 400 if not htmx else 200)
-    record_event(
-        db.session,
-        current_user,
-        "assign",
-        "case",
-        ",".join(map(str, ids))[:64],
-        client_address(),
-        f"{changed} changed",
-    )
-    db.session.commit()
     flash(_("%(num)d cases assigned.", num=changed))
     if htmx:
         return _case_list_page(filters, [])
     return redirect(url_for("register.cases"), code=303)
+
+
+def _actor() -> Actor:
+    return Actor.person(current_user, client_address())
 
 
 def _load_case(case_id: int) -> Case:
@@ -171,13 +159,12 @@ def _load_case(case_id: int) -> Case:
 
 def _case_for_current_user(case_id: int, change: bool = True) -> Case:
     """The case, if this person may change it (change=False: may read it); else 403."""
-    case = _load_case(case_id)
-    allowed = may_change(db.session, current_user, case)
-    if not allowed and not change:
-        allowed = may_read(db.session, current_user, case)
-    if not allowed:
+    try:
+        return case_in_scope(UnitOfWork(db.session), _actor(), case_id, change=change)
+    except NotFound:
+        abort(404)
+    except NotAllowed:
         abort(403)
-    return case
 
 
 def _break_glass_grant(case_id: int) -> AuditEvent | None:
@@ -260,25 +247,20 @@ def update(case_id: int):
     version = form.get("version", "")
     if not is_number(version):
         return _case_page(case, _("The form is missing the case version; reload the page."), 400)
+    change = CaseChange(
+        int(version),
+        status=form.get("status") or None,
+        cause=form.get("cause") or None,
+        outcome=form.get("outcome") or None,
+    )
     try:
-        update_case(
-            db.session,
-            case,
-            int(version),
-            current_user,
-            status=form.get("status") or None,
-            cause=form.get("cause") or None,
-            outcome=form.get("outcome") or None,
-        )
-    except StaleCase as error:
-        db.session.rollback()
+        with UnitOfWork(db.session) as uow:
+            case_use.change_case(uow, _actor(), case_id, change)
+    except Stale as error:
         return _case_page(_case_for_current_user(case_id), str(error), 409)
-    except CaseError as error:
-        db.session.rollback()
+    except Refused as error:
         return _case_page(_case_for_current_user(case_id), str(error), 400)
-    record_event(db.session, current_user, "update", "case", case.id, client_address())
-    db.session.commit()
-    return redirect(url_for("register.case_page", case_id=case.id), code=303)
+    return redirect(url_for("register.case_page", case_id=case_id), code=303)
 
 
 @bp.post("/cases/<int:case_id>/assign")
@@ -287,40 +269,33 @@ def assign_one(case_id: int):
     """Reassign one case from its page; the history keeps who had it before."""
     case = _case_for_current_user(case_id)
     raw = request.form.get("worker", "")
-    worker = db.session.get(User, int(raw)) if is_number(raw) and raw != "0" else None
-    if raw != "0" and worker is None:
+    if raw != "0" and not is_number(raw):
         return _case_page(case, _("Choose the worker to assign the case to."), 400)
     try:
-        assign_cases(db.session, [case], worker, current_user)
-    except CaseError as error:
-        db.session.rollback()
-        return _case_page(_case_for_current_user(case_id), str(error), 400)
-    record_event(db.session, current_user, "assign", "case", case.id, client_address())
-    db.session.commit()
-    return redirect(url_for("register.case_page", case_id=case.id), code=303)
+        with UnitOfWork(db.session) as uow:
+            case_use.assign(uow, _actor(), [case_id], None if raw == "0" else int(raw))
+    except Refused as error:
+        message = str(error)
+        if message == "Choose the worker to assign the cases to.":
+            message = _("Choose the worker to assign the case to.")
+        return _case_page(_case_for_current_user(case_id), message, 400)
+    return redirect(url_for("register.case_page", case_id=case_id), code=303)
 
 
 @bp.post("/cases/<int:case_id>/household")
 @roles_required("lead")
 def correct(case_id: int):
     """Correct the household's details as the tenant asks (right to rectification)."""
-    case = _case_for_current_user(case_id)
+    _case_for_current_user(case_id)
     try:
-        changed = correct_household(
-            db.session, case.tenancy.household, request.form.to_dict(), current_user
-        )
-    except CaseError as error:
-        db.session.rollback()
+        with UnitOfWork(db.session) as uow:
+            changed = case_use.correct(uow, _actor(), case_id, request.form.to_dict())
+    except Refused as error:
         return _case_page(_case_for_current_user(case_id), str(error), 400)
     if changed:
-        record_event(
-            db.session, current_user, "correct", "household", case.tenancy.household_id,
-            client_address(), ", ".join(changed),
-        )  # fmt: skip
-        db.session.commit()
         labels = ", ".join(str(HOUSEHOLD_FIELD_LABELS[name]) for name in changed)
         flash(_("Corrected: %(fields)s.", fields=labels))
-    return redirect(url_for("register.case_page", case_id=case.id), code=303)
+    return redirect(url_for("register.case_page", case_id=case_id), code=303)
 
 
 @bp.post("/cases/<int:case_id>/legal-steps")
@@ -328,7 +303,6 @@ def correct(case_id: int):
 def legal_step(case_id: int):
     """Enter a petition, hearing or eviction date on the case."""
     case = _case_for_current_user(case_id)
-    kind = request.form.get("kind", "")
     raw_date = request.form.get("date", "")
     try:
         when = date.fromisoformat(raw_date)
@@ -337,14 +311,13 @@ def legal_step(case_id: int):
             "Date: %(value)r is not a date (use the date picker, YYYY-MM-DD).", value=raw_date
         )
         return _case_page(case, message, 400)
+    step = NewLegalStep(request.form.get("kind", ""), when, request.form.get("note", ""))
     try:
-        add_legal_step(db.session, case, kind, when, current_user, request.form.get("note", ""))
-    except CaseError as error:
-        db.session.rollback()
+        with UnitOfWork(db.session) as uow:
+            case_use.add_step(uow, _actor(), case_id, step)
+    except Refused as error:
         return _case_page(_case_for_current_user(case_id), str(error), 400)
-    record_event(db.session, current_user, "create", "legal_step", case.id, client_address())
-    db.session.commit()
-    return redirect(url_for("register.case_page", case_id=case.id), code=303)
+    return redirect(url_for("register.case_page", case_id=case_id), code=303)
 
 
 def arrears_chart(history, width: int = 320, height: int = 90) -> dict | None:
