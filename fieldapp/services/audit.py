@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from ..domain.numbers import whole_number
 from ..models import AuditEvent, Case, Tenancy, User, UserSession
 
 
@@ -75,8 +76,9 @@ def parse_audit_query(args: Mapping[str, str]) -> tuple[AuditQuery, dict[str, st
         raw = (args.get(name) or "").strip()
         if not raw:
             return None
-        if raw.isascii() and raw.isdigit() and len(raw) <= 9:
-            return int(raw)
+        value = whole_number(raw, 0, 999_999_999)
+        if value is not None:
+            return value
         errors[name] = f"{name}: {raw[:40]!r} is not a number"
         return None
 

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
+from ..domain.numbers import whole_number
 from ..models import PushDelivery, PushSubscription, User
 
 
@@ -420,6 +421,5 @@ class PushSender:
 
 def _retry_after(raw: str | None) -> float | None:
     """Seconds from a Retry-After header given in seconds (dates are taken as absent)."""
-    if raw and raw.strip().isdigit():
-        return float(raw.strip())
-    return None
+    seconds = whole_number(raw or "", 0, 10_000_000)  # "²" is a digit to str.isdigit
+    return float(seconds) if seconds is not None else None

@@ -755,3 +755,13 @@ def test_a_stored_subscription_outside_the_allow_list_is_not_sent_to(push_app, s
     with push_app.app_context():
         assert db.session.scalars(select(PushSubscription.endpoint)).all() == []
     assert phone.token not in service.redirect_to
+
+
+def test_a_retry_after_that_is_no_number_is_taken_as_absent():
+    """ "²".isdigit() is true and float("²") raises: a push service's odd header must not
+    break the sender."""
+    from fieldapp.services.push import _retry_after
+
+    assert [_retry_after(v) for v in ("120", " 7 ", "²", "1e3", "", None)] == [
+        120.0, 7.0, None, None, None, None,
+    ]  # fmt: skip

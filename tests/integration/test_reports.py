@@ -407,3 +407,21 @@ def test_cli_refuses_bad_arguments(runner, app, args, message):
     result = runner.invoke(args=["report", "outcomes", *args])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_a_huge_or_odd_baseline_and_year_are_refused_by_name_not_a_500(client, auth, lead):
+    """int() of a 5,000-digit string raises (Python's 4,300-digit limit): a 500 before the
+    one whole-number parser; "²" is a digit to str.isdigit."""
+    for value in ("1" * 5000, "²", "7e2"):
+        response = auth.post(
+            "/reports/assumptions",
+            {
+                "from": "2012", "to": "2014", "period": "year",
+                "shelter_cost_per_month": "40.000", "shelter_months": "4",
+                "baseline_evictions_per_year": value,
+            },
+            page="/reports",
+        )  # fmt: skip
+        assert response.status_code in (400, 422), value
+        assert "is not a whole number" in response.get_data(as_text=True)
+    assert client.get("/reports?from=²⁰¹²&to=2014").status_code in (200, 400)

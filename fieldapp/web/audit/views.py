@@ -8,6 +8,7 @@ from flask import current_app, render_template, request
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
+from ...domain.numbers import whole_number
 from ...extensions import db
 from ...models.types import utcnow
 from ...services.audit import audit_csv, parse_audit_query, record_event, search_events
@@ -32,7 +33,7 @@ def search():
     The filters are ids, codes and dates (never names), so they may sit in the URL."""
     query, errors = parse_audit_query(request.args)
     page = request.args.get("page", "1")
-    page_number = int(page) if page.isdigit() and 0 < len(page) < 6 else 1
+    page_number = whole_number(page, 1, 99_999) or 1
     rows, total = (
         search_events(
             db.session,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
 
+from ...domain.numbers import whole_number
 from ...models import LANDLORD_KINDS
 from ...services.reports import (
     FIRST_YEAR,
@@ -49,7 +50,7 @@ def _year(args: Mapping[str, str], name: str, default: int, errors: dict[str, st
     raw = (args.get(name) or "").strip()
     if not raw:
         return default
-    if not (raw.isascii() and raw.isdigit() and len(raw) == 4):
+    if len(raw) != 4 or whole_number(raw, 1000, 9999) is None:
         errors[name] = _(
             "%(param)s: %(value)s is not a year; write four digits, such as 2014.",
             param=name,
@@ -112,12 +113,9 @@ def parse_report_query(
     raw_team = (args.get("team") or "").strip()
     team_id = None
     if raw_team:
-        if (
-            raw_team.isascii()
-            and raw_team.isdigit()
-            and (team_ids is None or int(raw_team) in team_ids)
-        ):
-            team_id = int(raw_team)
+        number = whole_number(raw_team, 1, 2**31 - 1)
+        if number is not None and (team_ids is None or number in team_ids):
+            team_id = number
         else:
             errors["team"] = _("team: %(value)s is not a team.", value=repr(raw_team))
     filters = OutcomeFilters(year_from, year_to, period, landlord_kind, team_id)
@@ -190,16 +188,17 @@ def parse_assumptions(form: Mapping[str, str]) -> AssumptionsForm:
 
     name = _("Evictions a year before prevention (baseline)")
     if result.baseline:
-        if not (result.baseline.isascii() and result.baseline.isdigit()):
+        baseline = whole_number(result.baseline, 0, 10**9)
+        if baseline is None:
             result.errors["baseline_evictions_per_year"] = _(
                 "%(field)s: %(value)s is not a whole number, such as 75.",
                 field=name,
-                value=repr(result.baseline),
+                value=repr(result.baseline[:20]),
             )
-        elif int(result.baseline) > MAX_BASELINE:
+        elif baseline > MAX_BASELINE:
             result.errors["baseline_evictions_per_year"] = _(
                 "%(field)s: at most %(max)d.", field=name, max=MAX_BASELINE
             )
         else:
-            result.baseline_evictions_per_year = int(result.baseline)
+            result.baseline_evictions_per_year = baseline
     return result
