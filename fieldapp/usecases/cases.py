@@ -36,10 +36,9 @@ class Stale(Refused):
     """The form was based on an older version of the case (409)."""
 
 
-def case_in_scope(uow: UnitOfWork, actor: Actor, case_id: int, *, change: bool = True) -> Case:
-    """The case with its tenancy, household and landlord, when the actor may change it (or,
-    change=False, read it). NotFound for no such case; NotAllowed otherwise."""
-    case = uow.session.scalar(
+def load_case(session, case_id: int) -> Case | None:
+    """The case with its tenancy, household, landlord and worker, for a page; no check."""
+    return session.scalar(
         select(Case)
         .options(
             joinedload(Case.tenancy).joinedload(Tenancy.household),
@@ -48,6 +47,12 @@ def case_in_scope(uow: UnitOfWork, actor: Actor, case_id: int, *, change: bool =
         )
         .where(Case.id == case_id)
     )
+
+
+def case_in_scope(uow: UnitOfWork, actor: Actor, case_id: int, *, change: bool = True) -> Case:
+    """The case with its tenancy, household and landlord, when the actor may change it (or,
+    change=False, read it). NotFound for no such case; NotAllowed otherwise."""
+    case = load_case(uow.session, case_id)
     if case is None:
         raise NotFound("No such case.")
     if actor.user is None or actor.role not in ("worker", "lead"):

@@ -17,10 +17,9 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from ...extensions import db, htmx
-from ...models import AuditEvent, Case, Tenancy, User, UserSession
+from ...models import AuditEvent, Case, User, UserSession
 from ...models.types import utcnow
 from ...services.access import may_change
 from ...services.audit import record_event
@@ -38,7 +37,14 @@ from ...services.sync import open_conflicts, resolve_conflict
 from ...services.worklist import dashboard_figures
 from ...usecases import Actor, NotFound, Refused, UnitOfWork
 from ...usecases import cases as case_use
-from ...usecases.cases import CaseChange, NewLegalStep, NotAllowed, Stale, case_in_scope
+from ...usecases.cases import (
+    CaseChange,
+    NewLegalStep,
+    NotAllowed,
+    Stale,
+    case_in_scope,
+    load_case,
+)
 from ...usecases.households import (
     ErasureRequest,
     ReasonTooShort,
@@ -143,15 +149,7 @@ def _actor() -> Actor:
 
 
 def _load_case(case_id: int) -> Case:
-    case = db.session.scalar(
-        select(Case)
-        .options(
-            joinedload(Case.tenancy).joinedload(Tenancy.household),
-            joinedload(Case.tenancy).joinedload(Tenancy.landlord),
-            joinedload(Case.assigned_worker),
-        )
-        .where(Case.id == case_id)
-    )
+    case = load_case(db.session, case_id)
     if case is None:
         abort(404)
     return case
