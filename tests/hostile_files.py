@@ -216,6 +216,28 @@ def many_parts_xlsx(parts: int = 60_000, claimed: int | None = None) -> bytes:
     return bytes(data)
 
 
+def at_limits_rows(rows: int = 100_000, columns: int = 20, seed: int = 3) -> Iterable[list]:
+    """A header and good arrears rows filling the row and cell limits (100,000 x 20)."""
+    rng = random.Random(seed)
+    yield HEADER + [f"Note {n}" for n in range(columns - len(HEADER))]
+    for n in range(2, rows + 1):
+        fixed = [f"R-{n}", f"Lejer {rng.randrange(10**6)}", f"Stengade {n}", 1000 + n % 9000]
+        yield fixed + [rng.randrange(10**6) for _ in range(columns - len(HEADER))]
+
+
+def at_limits_xlsx() -> bytes:
+    """The largest sheet accepted, without a declared dimension (openpyxl then streams it
+    once more to find its size): what an accepted file can cost at most."""
+    rows = (row_xml(n, values) for n, values in enumerate(at_limits_rows(), start=1))
+    return workbook(sheet_xml(rows))
+
+
+def at_limits_csv() -> bytes:
+    """The largest CSV list accepted, 100,000 rows of 20 cells."""
+    lines = (";".join(map(str, values)) for values in at_limits_rows())
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
 # ---------------------------------------------------------------------------
 # CSV
 # ---------------------------------------------------------------------------
@@ -252,4 +274,6 @@ HOSTILE_FILES = {
     "CSV with one 10 MB line": (long_line_csv, "longline.csv"),
     "CSV of 500,000 bad rows": (lambda: bad_rows_csv(500_000), "bad500k.csv"),
     "CSV of 50,000 bad rows (accepted)": (lambda: bad_rows_csv(50_000), "bad50k.csv"),
+    "XLSX at the limits, 100,000 x 20 (accepted)": (at_limits_xlsx, "limits.xlsx"),
+    "CSV at the limits, 100,000 x 20 (accepted)": (at_limits_csv, "limits.csv"),
 }

@@ -1218,6 +1218,16 @@ def test_a_damaged_workbook_is_refused_not_an_error(kind: str) -> None:
         read_table(_damaged(kind), "damaged.xlsx")
 
 
+def test_a_sheet_defining_xml_entities_is_refused() -> None:
+    """Entities (the billion laughs) are refused by defusedxml under openpyxl, as a bad file."""
+    entity = '<!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+    pieces = list(hostile.sheet_xml(hostile.small_list_rows()))
+    pieces[0] = pieces[0].replace(b"\n", f"\n{entity}".encode(), 1)
+    pieces[2] = pieces[2].replace(b"Stengade 2", b"&b;")
+    with pytest.raises(FileRefused, match="could not be read as an Excel workbook"):
+        read_table(hostile.workbook(pieces), "entities.xlsx")
+
+
 def test_a_utf16_sheet_is_refused_as_one() -> None:
     """The scan reads UTF-8; a UTF-16 sheet would pass it unseen, so it is refused."""
     sheet = '<?xml version="1.0" encoding="UTF-16"?><worksheet/>'.encode("utf-16")
