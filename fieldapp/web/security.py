@@ -9,6 +9,7 @@ from flask import abort, current_app, request
 from flask_login import current_user, login_required
 
 from ..domain.numbers import whole_number
+from ..services.audit import ip_or_invalid
 
 
 def roles_required(*roles: str) -> Callable:
@@ -28,8 +29,11 @@ def roles_required(*roles: str) -> Callable:
 
 
 def client_address() -> str:
-    """The caller's address (ProxyFix puts the real one in remote_addr behind a proxy)."""
-    return request.remote_addr or ""
+    """The caller's address (ProxyFix puts the real one in remote_addr behind a proxy), as
+    every table keeps it: an IP address, "invalid" for anything else (a forged
+    X-Forwarded-For), "" for none. One check for the audit log, failed logins and
+    invitations alike."""
+    return ip_or_invalid(request.remote_addr or "")
 
 
 def is_number(raw: str | None, limit: int = 2**31 - 1) -> bool:

@@ -137,7 +137,7 @@ def test_grants_are_audited_and_shown_to_the_dpo_flagged_when_opened_from_the_ad
     page = client.get("/audit/grants")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "nina@example.org" in html
-    assert 'class="flagged"' in html, html[html.find("<table"):][:1500]
+    assert 'class="flagged"' in html, html[html.find("<table") :][:1500]
     assert "own address" in html
 
 
@@ -154,3 +154,24 @@ def test_the_command_line_audits_the_accounts_it_creates(app, runner):
         ).all()
     assert ("create", "cli:ops-anna", "command line") in lines
     assert ("grant", "cli:ops-anna", "case access: worker, Nord (command line)") in lines
+
+
+def test_a_forged_forwarded_address_is_kept_nowhere(app, make_user):
+    """Behind a proxy the client may forge X-Forwarded-For; failed logins and invitations
+    keep only an IP address, like the audit log."""
+    from fieldapp.models import LoginFailure
+
+    app.config["PROXY_HOPS"] = 1
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
+    client = app.test_client()
+    headers = {"X-Forwarded-For": '=HYPERLINK("http://x")'}
+    token = AuthActions(client).csrf_any_page()
+    client.post(
+        "/login",
+        data={"email": "who@example.org", "password": "wrong password!", "csrf_token": token},
+        headers=headers,
+    )
+    with app.app_context():
+        assert db.session.scalars(select(LoginFailure.address)).all() == ["invalid"]
