@@ -197,3 +197,18 @@ def test_a_code_used_to_log_in_does_not_turn_it_off(app, make_user):
     assert "used already" in refused.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(User, worker.id).totp_enabled_at is not None
+
+
+def test_the_key_being_set_up_is_not_readable_in_the_cookie(app, make_user):
+    """The session cookie is signed, not secret: the key shown for scanning travelled in it as
+    plain text until it was confirmed, so a copied cookie gave the future key away."""
+    worker = make_user("worker")
+    client = app.test_client()
+    AuthActions(client).login(worker.email, PASSWORD)
+    page = client.get("/account/two-factor").get_data(as_text=True)
+    secret = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', page).group(1)
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    held = app.session_interface.get_signing_serializer(app).loads(cookie.value)
+    assert secret not in str(held)
+    again = client.get("/account/two-factor").get_data(as_text=True)
+    assert f'<code id="totp-secret">{secret}</code>' in again  # the same key until confirmed

@@ -154,7 +154,9 @@ def two_factor():
     error = None
     if request.method == "POST":
         key, turning_on = current_app.config["SECRET_KEY"], user.totp_enabled_at is None
-        pending = session.get("totp_pending", "")
+        # The key being set up travels in the cookie sealed (the cookie is signed, and
+        # readable by whoever holds it): a copied cookie does not give the future key away.
+        pending = unseal_totp(session.get("totp_pending", ""), key)
         secret = pending if turning_on else unseal_totp(user.totp_secret, key)
         step = totp_step(secret, request.form.get("code", ""))
         if turning_on:
@@ -180,8 +182,9 @@ def two_factor():
             error = _code_refused(step)
     secret = None
     if user.totp_enabled_at is None:
-        secret = session.get("totp_pending") or new_totp_secret()
-        session["totp_pending"] = secret
+        key = current_app.config["SECRET_KEY"]
+        secret = unseal_totp(session.get("totp_pending", ""), key) or new_totp_secret()
+        session["totp_pending"] = seal_totp(secret, key)
     return render_template(
         "auth/two_factor.html",
         secret=secret,
