@@ -242,11 +242,18 @@ def record_decision(
 
 @dataclass
 class AgendaLine:
-    """What one reader of the agenda may see of one case."""
+    """What one reader of the agenda may see of one case.
+
+    show_details False (the tenant has not consented to share with this reader): the copy
+    shows only `number`, the line's place on this meeting's agenda, and that the case was
+    discussed without this partner; no case id, tenancy number, reasons, decision, person
+    responsible or dates, since any of them identifies the tenant or says what is sensitive.
+    """
 
     item: MeetingItem
     reference: str
     show_details: bool
+    number: int = 0
 
 
 def consented_scopes(session: Session, case_ids: list[int]) -> dict[int, set[str]]:
@@ -282,12 +289,15 @@ def agenda_for(session: Session, meeting: Meeting, partner: Partner | None) -> l
         present = session.scalars(select(Partner).where(Partner.id.in_(meeting.partner_ids)))
         needed = {p.kind for p in present}
     lines = []
-    for item in meeting.items:
+    for number, item in enumerate(sorted(meeting.items, key=lambda i: i.position), start=1):
         covered = scopes.get(item.case_id, set())
-        reference = f"#{item.case_id}"
-        if item.case.tenancy.reference:
-            reference += f" · {item.case.tenancy.reference}"
-        lines.append(AgendaLine(item, reference, bool(covered) and needed <= covered))
+        shown = bool(covered) and needed <= covered
+        reference = ""
+        if shown:
+            reference = f"#{item.case_id}"
+            if item.case.tenancy.reference:
+                reference += f" · {item.case.tenancy.reference}"
+        lines.append(AgendaLine(item, reference, shown, number))
     return lines
 
 

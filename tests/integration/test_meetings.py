@@ -223,11 +223,15 @@ def test_print_shows_each_partner_only_what_the_tenant_consented_to(
     for_table = auth.client.get(f"/meetings/{meeting}/print")
     debt_html = for_debt.get_data(as_text=True)
     assert "Lars Bakken" in debt_html and "Emma Johansen" not in debt_html
-    assert f"#{not_consented}" in debt_html
+    # Issue 22: a case the tenant has not shared is a number local to the agenda, no more.
+    assert (
+        f"#{not_consented}" not in debt_html and "Discussed without Gjeldsrådgivning" in debt_html
+    )
     for response in (for_nav, for_table):
         html = response.get_data(as_text=True)
         assert "Lars Bakken" not in html and "Emma Johansen" not in html
-        assert f"#{consented}" in html and f"#{not_consented}" in html
+        assert f"#{consented}" not in html and f"#{not_consented}" not in html
+        assert "Item 1" in html and "Item 2" in html
     assert re.search(
         r"@page \{ size: A4", auth.client.get("/static/css/print.css").get_data(as_text=True)
     )
@@ -275,7 +279,8 @@ def test_pdf_minutes_keep_need_to_know(app, auth, lead, make_case, partners):
     assert "Lars Bakken" in debt and "Emma Johansen" not in debt
     assert "Gjeldsrådgivning innen fredag" in debt
     table = pdf_text("")
-    assert "Lars Bakken" not in table and f"#{consented}" in table
+    assert "Lars Bakken" not in table and f"#{consented}" not in table and "Item 1" in table
+    assert "Gjeldsrådgivning innen fredag" not in table
     assert auth.client.get(f"/meetings/{meeting}/minutes.pdf?partner=x").status_code == 404
 
 
@@ -311,3 +316,63 @@ def test_a_due_date_far_from_today_is_refused_by_name(app, auth, lead, make_case
     assert day in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalars(select(Action)).all() == []
+
+
+def test_a_partners_copy_carries_nothing_of_a_case_not_shared_with_it(
+    app, auth, lead, make_case, partners
+):
+    """Issue 22: the copy for a partner the tenant has not consented to (print, PDF and the
+    whole table's) showed the tenancy number, the reasons and the free-text decision."""
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    sentinel = "SENTINEL refer to psychiatric assessment"
+    case = make_case(name="Emma Johansen", reference="12-277-53", children=2)
+    shared = make_case(name="Lars Bakken")
+    give_consent(app, shared, lead.id, ["nav", "debt_counselling"])
+    meeting = plan(auth, partner_ids=partners.values())
+    with app.app_context():
+        item = db.session.scalars(select(MeetingItem.id).where(MeetingItem.case_id == case)).one()
+    page = f"/meetings/{meeting}"
+    decision = {
+        "decision": sentinel, "partner_id": partners["nav"], "responsible": "Kari Nordmann",
+        "due_on": (TODAY + timedelta(days=9)).isoformat(),
+    }  # fmt: skip
+    auth.post(f"{page}/items/{item}", decision, page=page)
+
+    def copies(query: str) -> list[str]:
+        html = auth.client.get(f"/meetings/{meeting}/print{query}").get_data(as_text=True)
+        pdf = auth.client.get(f"/meetings/{meeting}/minutes.pdf{query}")
+        text = "\n".join(p.extract_text() for p in PdfReader(BytesIO(pdf.data)).pages)
+        return [" ".join(html.split()), " ".join(text.split())]  # PDF text spaces words oddly
+
+    due = (TODAY + timedelta(days=9)).isoformat()
+    for query in (f"?partner={partners['nav']}", f"?partner={partners['debt_counselling']}", ""):
+        for copy in copies(query):
+            for leak in (sentinel, "12-277-53", f"#{case}", "Emma Johansen", "Kari Nordmann"):
+                assert leak not in copy, (query, leak)
+            assert "Discussed without" in copy
+    # The lead's own working page still shows it all.
+    assert sentinel in auth.client.get(page).get_data(as_text=True)
+    assert due  # the due date is not printed either (dates identify a case)
+
+
+def test_a_withdrawn_consent_takes_effect_on_the_next_copy(app, auth, lead, make_case, partners):
+    case = make_case(name="Lars Bakken")
+    give_consent(app, case, lead.id, ["debt_counselling"])
+    meeting = plan(auth, partner_ids=[partners["debt_counselling"]])
+    url = f"/meetings/{meeting}/print?partner={partners['debt_counselling']}"
+    assert "Lars Bakken" in auth.client.get(url).get_data(as_text=True)
+    with app.app_context():
+        latest = db.session.scalars(select(Consent).where(Consent.case_id == case)).one()
+        db.session.add(
+            Consent(
+                client_uuid=new_uuid(), case_id=case, worker_id=lead.id, state="withdrawn",
+                scopes=[], method="paper", text_id=latest.text_id, language="nb",
+                recorded_at=datetime.now(UTC) + timedelta(seconds=1),
+            )
+        )  # fmt: skip
+        db.session.commit()
+    html = auth.client.get(url).get_data(as_text=True)
+    assert "Lars Bakken" not in html and f"#{case}" not in html and "Item 1" in html

@@ -196,6 +196,19 @@ def _copy_note(partner) -> str:
     )
 
 
+def _withheld_note(partner) -> str:
+    """What a copy says of a case whose tenant has not consented to share with its reader."""
+    if partner is not None:
+        return _(
+            "Discussed without %(partner)s: the tenant has not agreed to share this case with you.",
+            partner=partner.name,
+        )
+    return _(
+        "Discussed without the partners: the tenant has not agreed to share this case with "
+        "every partner at the table."
+    )
+
+
 @bp.get("/<int:meeting_id>/print")
 @roles_required("lead")
 def print_view(meeting_id: int):
@@ -208,6 +221,7 @@ def print_view(meeting_id: int):
         partner=partner,
         partners_by_id={p.id: p for p in _partners()},
         note=_copy_note(partner),
+        withheld_note=_withheld_note(partner),
     )
 
 
@@ -220,10 +234,12 @@ def minutes(meeting_id: int):
     rows = []
     for line in agenda_for(db.session, found, partner):
         item, case = line.item, line.item.case
-        who = line.reference
-        if line.show_details:
-            household = case.tenancy.household
-            who += f"\n{household.name}\n{household.address}"
+        number = _("Item %(num)d", num=line.number)
+        if not line.show_details:
+            rows.append([number, _withheld_note(partner), "", "", ""])
+            continue
+        household = case.tenancy.household
+        who = f"{number}\n{line.reference}\n{household.name}\n{household.address}"
         why = "; ".join(str(AGENDA_REASON_LABELS.get(r, r)) for r in item.reasons)
         if case.next_deadline:
             kind = DEADLINE_LABELS.get(case.next_deadline_kind or "", "")
