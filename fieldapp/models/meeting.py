@@ -45,6 +45,8 @@ class MeetingItem(db.Model):
     decision: Mapped[str] = mapped_column(Text, default="")
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id"))
     responsible: Mapped[str] = mapped_column(String(200), default="")
+    # The legal basis the lead recorded for giving this to a partner without consent.
+    legal_basis: Mapped[str] = mapped_column(String(200), default="", server_default="")
     due_on: Mapped[date | None] = mapped_column(Date)
     action_id: Mapped[int | None] = mapped_column(ForeignKey("action.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import time
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, String, Time
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, String, Text, Time
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -47,6 +47,10 @@ class Organisation(db.Model):
     # Months after closing before a case is anonymised (services.retention).
     retention_months: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
     quiet_hours_end: Mapped[time] = mapped_column(Time, default=time(8), server_default="08:00:00")
+    # The legal bases on which a case may be shared with a partner without the tenant's
+    # consent (e.g. retssikkerhedsloven § 11 c, forvaltningsloven § 13 b), one per line, kept
+    # by the administrator; listed in the records of processing.
+    sharing_legal_bases: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     teams: Mapped[list[Team]] = relationship(back_populates="organisation")
 

@@ -4,12 +4,14 @@ that become actions on the case, and what each partner at the table may see."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from ..domain.sharing import may_share
 from ..models import (
     OPEN_STATUSES,
     Action,
@@ -188,9 +190,13 @@ def record_decision(
     partner_id: int | None,
     responsible: str,
     due_on: date | None,
+    legal_basis: str = "",
+    legal_bases: Sequence[str] = (),
 ) -> Action:
     """Write down what the meeting decided; it becomes (or updates) an action on the case,
-    which the worker sees on the phone."""
+    which the worker sees on the phone. A partner the tenant's current consent does not cover
+    is refused (NoConsent), unless the lead chose one of the organisation's legal bases for
+    sharing without consent (kept on the item; the caller audits it)."""
     if due_on is not None:
         check_day("Due date", due_on)
     decision = decision.strip()
@@ -198,8 +204,15 @@ def record_decision(
         raise MeetingError("Decision: write what was decided.")
     if len(decision) > 1000:
         raise MeetingError("Decision: keep it under 1000 characters.")
-    if partner_id is not None and session.get(Partner, partner_id) is None:
+    partner = session.get(Partner, partner_id) if partner_id is not None else None
+    if partner_id is not None and partner is None:
         raise MeetingError(f"Partner: {partner_id!r} is not known.")
+    basis = ""
+    if partner is not None:
+        consented = consented_scopes(session, [item.case_id]).get(item.case_id, set())
+        if not may_share(consented, partner.kind, legal_basis, list(legal_bases)):
+            raise NoConsent(partner.name)
+        basis = "" if partner.kind in consented else legal_basis
     responsible = responsible.strip()[:200]
     description = f"{decision} ({responsible})" if responsible else decision
     action = session.get(Action, item.action_id) if item.action_id else None
@@ -226,6 +239,7 @@ def record_decision(
         responsible,
         due_on,
     )
+    item.legal_basis = basis
     item.action_id = action.id
     item.decided_at = utcnow()
     session.add(
@@ -238,6 +252,19 @@ def record_decision(
     )
     session.flush()
     return action
+
+
+class NoConsent(MeetingError):
+    """The tenant has not consented to sharing with this partner, and no legal basis was
+    chosen."""
+
+    def __init__(self, partner: str) -> None:
+        self.partner = partner
+        super().__init__(
+            f"{partner} cannot be given this: the tenant has not consented to sharing with "
+            f"{partner}. Ask for consent at the next visit, or choose the legal basis for "
+            "sharing without consent."
+        )
 
 
 @dataclass
@@ -292,6 +319,8 @@ def agenda_for(session: Session, meeting: Meeting, partner: Partner | None) -> l
     for number, item in enumerate(sorted(meeting.items, key=lambda i: i.position), start=1):
         covered = scopes.get(item.case_id, set())
         shown = bool(covered) and needed <= covered
+        if partner is not None and item.partner_id == partner.id and item.legal_basis:
+            shown = True  # given to this partner on a recorded legal basis
         reference = ""
         if shown:
             reference = f"#{item.case_id}"

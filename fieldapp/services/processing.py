@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..domain.organisation import organisation_of
+from ..domain.sharing import parse_legal_bases
 from ..extensions import db
 from ..models import Household, Partner
 
@@ -176,6 +177,9 @@ def records_of_processing(session: Session, config: dict, now: datetime) -> dict
         "households_held": session.scalar(select(func.count(Household.id))) or 0,
         "activities": activities,
         "recipients": [f"{name} ({kind}), with the tenant's consent" for name, kind in partners],
+        "legal_bases_for_sharing_without_consent": parse_legal_bases(
+            organisation.sharing_legal_bases if organisation else ""
+        ),
         "processors_and_transfers": outside,
         "security_measures": "see docs/security.md and docs/threat-model.md",
     }

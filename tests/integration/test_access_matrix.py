@@ -95,6 +95,7 @@ POLICY: dict[str, set[str] | str] = {
     "audit.search": LEADS | {"dpo"},
     "audit.export": LEADS | {"dpo"},
     "audit.grants": {"dpo"},
+    "admin.legal_bases": {"admin"},
     "audit.processing": {"dpo", "admin"},
     "audit.processing_json": {"dpo", "admin"},
     # administration

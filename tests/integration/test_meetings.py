@@ -154,6 +154,7 @@ def test_decision_becomes_an_action_the_worker_sees(
 ):
     worker = make_user("worker", team="Team A")
     case = make_case(worker_id=worker.id)
+    give_consent(app, case, worker.id, ["nav"])
     meeting = plan(auth, partner_ids=partners.values())
     with app.app_context():
         item = db.session.scalars(select(MeetingItem.id)).one()
@@ -176,7 +177,7 @@ def test_decision_becomes_an_action_the_worker_sees(
     phone = AuthActions(app.test_client())
     phone.login(worker.email)
     card = phone.client.get(f"/field/cases/{case}").get_data(as_text=True)
-    assert "fra januar" in card and "No consent for this partner" in card
+    assert "fra januar" in card
 
 
 def test_bad_decisions_are_refused_with_a_message(app, auth, lead, make_case):
@@ -335,11 +336,11 @@ def test_a_partners_copy_carries_nothing_of_a_case_not_shared_with_it(
     with app.app_context():
         item = db.session.scalars(select(MeetingItem.id).where(MeetingItem.case_id == case)).one()
     page = f"/meetings/{meeting}"
-    decision = {
-        "decision": sentinel, "partner_id": partners["nav"], "responsible": "Kari Nordmann",
-        "due_on": (TODAY + timedelta(days=9)).isoformat(),
-    }  # fmt: skip
-    auth.post(f"{page}/items/{item}", decision, page=page)
+    with app.app_context():
+        db.session.get(MeetingItem, item).decision = sentinel  # as if decided for the team
+        db.session.get(MeetingItem, item).responsible = "Kari Nordmann"
+        db.session.get(MeetingItem, item).partner_id = partners["nav"]
+        db.session.commit()
 
     def copies(query: str) -> list[str]:
         html = auth.client.get(f"/meetings/{meeting}/print{query}").get_data(as_text=True)
@@ -376,3 +377,75 @@ def test_a_withdrawn_consent_takes_effect_on_the_next_copy(app, auth, lead, make
         db.session.commit()
     html = auth.client.get(url).get_data(as_text=True)
     assert "Lars Bakken" not in html and f"#{case}" not in html and "Item 1" in html
+
+
+def test_a_partner_without_consent_is_refused_unless_a_legal_basis_is_chosen(
+    app, auth, lead, make_case, partners, make_user
+):
+    """Issue 22, point 2: the meeting page let the lead give a decision to a partner the
+    tenant had not consented to, with only "(no consent)" in the list as a hint."""
+    from fieldapp.models import AuditEvent, Organisation
+
+    case = make_case(name="Emma Johansen")
+    meeting = plan(auth, partner_ids=partners.values())
+    with app.app_context():
+        item = db.session.scalars(select(MeetingItem.id)).one()
+    page = f"/meetings/{meeting}"
+    data = {"decision": "Henvis til vurdering", "partner_id": partners["nav"]}
+    refused = auth.post(f"{page}/items/{item}", data, page=page)
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert "has not consented to sharing with NAV Drammen" in html
+    assert "Ask for consent at the next visit" in html
+    with app.app_context():
+        assert db.session.scalars(select(Action).where(Action.case_id == case)).all() == []
+        assert db.session.get(MeetingItem, item).decision in ("", None)
+    # A basis the organisation has not written down is refused the same way.
+    made_up = auth.post(f"{page}/items/{item}", {**data, "legal_basis": "§ 1"}, page=page)
+    assert made_up.status_code == 400
+    # The administrator writes the list; the lead chooses from it; it is audited.
+    admin = AuthActions(app.test_client())
+    admin.login(make_user("admin").email)
+    bases = "Forvaltningsloven § 13 b nr. 5\nSosialtjenesteloven § 44"
+    saved = admin.post("/admin/legal-bases", {"bases": bases}, page="/admin/consent-texts")
+    assert saved.status_code == 303
+    form = admin.client.get("/admin/consent-texts").get_data(as_text=True)
+    assert 'id="legal-bases"' in form and "Sosialtjenesteloven § 44</textarea>" in form
+    assert "Forvaltningsloven § 13 b nr. 5" in auth.client.get(page).get_data(as_text=True)
+    basis = "Forvaltningsloven § 13 b nr. 5"
+    done = auth.post(f"{page}/items/{item}", {**data, "legal_basis": basis}, page=page)
+    assert done.status_code == 303
+    with app.app_context():
+        assert db.session.get(MeetingItem, item).legal_basis == basis
+        line = db.session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "share_without_consent")
+        )
+        assert line.object_id == str(item) and basis in line.detail
+        assert db.session.scalar(select(Organisation)).sharing_legal_bases.splitlines() == [
+            "Forvaltningsloven § 13 b nr. 5",
+            "Sosialtjenesteloven § 44",
+        ]
+    # NAV's own copy now shows the case it was given; the debt counsellor's still does not.
+    nav = auth.client.get(f"{page}/print?partner={partners['nav']}").get_data(as_text=True)
+    debt = auth.client.get(f"{page}/print?partner={partners['debt_counselling']}").get_data(
+        as_text=True
+    )
+    assert "Emma Johansen" in nav and "Emma Johansen" not in debt
+    # The records of processing list the bases configured.
+    dpo = AuthActions(app.test_client())
+    dpo.login(make_user("dpo").email)
+    record = dpo.client.get("/records-of-processing.json").get_json()
+    assert record["legal_bases_for_sharing_without_consent"] == [
+        "Forvaltningsloven § 13 b nr. 5",
+        "Sosialtjenesteloven § 44",
+    ]
+
+
+def test_the_legal_bases_list_is_checked_by_line(app, make_user):
+    make_user("lead", team="Team A")  # the organisation comes with the first team
+    admin = AuthActions(app.test_client())
+    admin.login(make_user("admin").email)
+    long = admin.post("/admin/legal-bases", {"bases": "x" * 300}, page="/admin/consent-texts")
+    assert long.status_code == 422 and "Line 1: at most 200 characters" in long.get_data(
+        as_text=True
+    )

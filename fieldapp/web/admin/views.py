@@ -8,6 +8,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ...domain.organisation import organisation_of
+from ...domain.sharing import LegalBasesError, clean_legal_bases
 from ...extensions import db
 from ...models import ROLES, ConsentText, Team, User
 from ...services.accounts import end_user_sessions, reset_two_factor
@@ -152,6 +153,7 @@ def _texts_page(error: str | None = None, status: int = 200, form: dict | None =
         select(ConsentText).order_by(ConsentText.language, ConsentText.version.desc())
     ).all()
     current = current_consent_texts(db.session)
+    organisation = organisation_of(db.session)
     return (
         render_template(
             "admin/consent_texts.html",
@@ -160,6 +162,7 @@ def _texts_page(error: str | None = None, status: int = 200, form: dict | None =
             languages=LANGUAGES,
             error=error,
             form=form or {},
+            legal_bases=organisation.sharing_legal_bases if organisation else "",
         ),
         status,
     )
@@ -185,5 +188,26 @@ def add_text():
         db.session.rollback()
         return _texts_page(str(error), 422, dict(form))
     record_event(db.session, current_user, "create", "consent_text", text.id, client_address())
+    db.session.commit()
+    return redirect(url_for("admin.consent_texts"), code=303)
+
+
+@bp.post("/legal-bases")
+@roles_required("admin")
+def legal_bases():
+    """The legal bases on which a lead may share a case with a partner without the tenant's
+    consent (one a line); each use is audited and the list is in the records of processing."""
+    organisation = organisation_of(db.session)
+    if organisation is None:
+        abort(404)
+    try:
+        organisation.sharing_legal_bases = clean_legal_bases(request.form.get("bases", ""))
+    except LegalBasesError as error:
+        db.session.rollback()
+        return _texts_page(str(error), 422, {"bases": request.form.get("bases", "")})
+    record_event(
+        db.session, current_user, "update", "organisation", organisation.id, client_address(),
+        "legal bases for sharing without consent",
+    )  # fmt: skip
     db.session.commit()
     return redirect(url_for("admin.consent_texts"), code=303)

@@ -10,11 +10,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from ...domain.organisation import organisation_of
+from ...domain.sharing import parse_legal_bases
 from ...extensions import db, htmx
 from ...models import Partner
 from ...services.audit import record_event
 from ...services.meetings import (
     MeetingError,
+    NoConsent,
     agenda_for,
     consented_scopes,
     create_meeting,
@@ -88,10 +91,16 @@ def _meeting_or_404(meeting_id: int):
     return meeting
 
 
+def _legal_bases() -> list[str]:
+    organisation = organisation_of(db.session, current_user.team_id)
+    return parse_legal_bases(organisation.sharing_legal_bases if organisation else "")
+
+
 def _context(meeting):
     partners = _partners()
     return {
         "meeting": meeting,
+        "legal_bases": _legal_bases(),
         "partners": partners,
         "partners_by_id": {p.id: p for p in partners},
         "scopes": consented_scopes(db.session, [item.case_id for item in meeting.items]),
@@ -136,10 +145,26 @@ def decide(meeting_id: int, item_id: int):
                 partner_id,
                 form.get("responsible", ""),
                 due_on,
+                legal_basis=form.get("legal_basis", "").strip(),
+                legal_bases=_legal_bases(),
+            )
+        except NoConsent as refused:
+            db.session.rollback()
+            error = _(
+                "%(partner)s cannot be given this: the tenant has not consented to sharing "
+                "with %(partner)s. Ask for consent at the next visit, or choose the legal "
+                "basis for sharing without consent.",
+                partner=refused.partner,
             )
         except MeetingError as problem:
             db.session.rollback()
             error = str(problem)
+    if error is None and item.legal_basis:
+        # Shared without the tenant's consent: the data protection officer sees each one.
+        record_event(
+            db.session, current_user, "share_without_consent", "meeting_item", item.id,
+            client_address(), f"partner {item.partner_id}: {item.legal_basis}"[:500],
+        )  # fmt: skip
     if error is not None:
         found = _meeting_or_404(meeting_id)
         item = next(i for i in found.items if i.id == item_id)
