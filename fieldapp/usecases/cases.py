@@ -150,3 +150,37 @@ def correct(uow: UnitOfWork, actor: Actor, case_id: int, form: dict[str, str]) -
             actor.address, ", ".join(changed),
         )  # fmt: skip
     return changed
+
+
+def resolve_conflict_of_team(uow: UnitOfWork, actor: Actor, conflict_id: int, accept: bool) -> int:
+    """The lead takes the worker's offline edit (accept) or keeps the register's value; only
+    a conflict on the lead's own team's case is found. Returns the case id."""
+    from ..services.sync import open_conflicts, resolve_conflict
+
+    if actor.role != "lead" or actor.user is None:
+        raise NotAllowed("Only a team lead resolves conflicting edits.")
+    conflict = next(
+        (c for c in open_conflicts(uow.session, actor.team_id) if c.id == conflict_id), None
+    )
+    if conflict is None:
+        raise NotFound("No such conflict.")
+    resolve_conflict(uow.session, conflict, accept, actor.user)
+    record_event(uow.session, actor.user, "resolve", "case", conflict.case_id, actor.address)
+    return conflict.case_id
+
+
+def place_pin(uow: UnitOfWork, actor: Actor, case_id: int, lat: float, lon: float) -> None:
+    """Place the household's pin by hand (a hand-placed pin always wins); refused off the
+    globe."""
+    from ..services.geocoding import place_pin as set_pin
+
+    if actor.role != "lead":
+        raise NotAllowed("Only a team lead places a household on the map.")
+    case = case_in_scope(uow, actor, case_id)
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise Refused(f"Position: {lat!r}, {lon!r} is not a latitude and longitude.")
+    set_pin(case.tenancy.household, lat, lon)
+    record_event(
+        uow.session, actor.user, "update", "household_position", case.tenancy.household_id,
+        actor.address,
+    )  # fmt: skip

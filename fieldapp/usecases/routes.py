@@ -65,3 +65,28 @@ def publish_day(uow: UnitOfWork, actor: Actor, day: date, *, today: date | None 
     except PlanningError as error:
         raise Refused(str(error)) from None
     record_event(uow.session, actor.user, "publish", "routes", day.isoformat(), actor.address)
+
+
+def move_visit(uow: UnitOfWork, actor: Actor, stop_id: int, worker_id: int) -> None:
+    """Give a visit of the team's draft to another of its workers (times recomputed by the
+    service); another team's stop is not found."""
+    from ..services.route_edits import move_stop
+
+    team_id = _team_of(actor)
+    try:
+        move_stop(uow.session, stop_id, worker_id, team_id)
+    except PlanningError as error:
+        raise Refused(str(error)) from None
+    record_event(uow.session, actor.user, "update", "route_stop", stop_id, actor.address)
+
+
+def drop_visit(uow: UnitOfWork, actor: Actor, stop_id: int) -> None:
+    """Take a visit out of the team's draft (the case stays open for another day)."""
+    from ..services.route_edits import drop_stop
+
+    team_id = _team_of(actor)
+    try:
+        drop_stop(uow.session, stop_id, team_id)
+    except PlanningError as error:
+        raise Refused(str(error)) from None
+    record_event(uow.session, actor.user, "update", "route_stop", stop_id, actor.address)

@@ -13,7 +13,7 @@ import csv
 import io
 import uuid
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -23,6 +23,7 @@ from fieldapp.models import (
     ArrearsRecord,
     AuditEvent,
     Case,
+    CaseConflict,
     CaseEvent,
     Consent,
     Household,
@@ -33,6 +34,7 @@ from fieldapp.models import (
     MeetingItem,
     PushSubscription,
     Route,
+    RouteStop,
     StagedUpload,
     Team,
     Tenancy,
@@ -49,6 +51,8 @@ from fieldapp.usecases.cases import (
     assign,
     change_case,
     correct,
+    place_pin,
+    resolve_conflict_of_team,
 )
 from fieldapp.usecases.households import (
     ErasureRequest,
@@ -61,7 +65,8 @@ from fieldapp.usecases.imports import (
     import_legal_steps_file,
     list_imports,
 )
-from fieldapp.usecases.routes import plan_routes, publish_day
+from fieldapp.usecases.meetings import Decision, decide
+from fieldapp.usecases.routes import drop_visit, move_visit, plan_routes, publish_day
 from fieldapp.usecases.sync import apply_outbox
 from tests.support import AuthActions
 
@@ -120,6 +125,26 @@ def team_rows(team_id: int) -> dict[str, object]:
         "routes": s.execute(
             select(Route.id, Route.state, Route.worker_id).where(Route.team_id == team_id)
         ).all(),
+        "stops": s.execute(
+            select(RouteStop.id, RouteStop.route_id, RouteStop.position)
+            .where(RouteStop.case_id.in_(case_ids))
+            .order_by(RouteStop.id)
+        ).all(),
+        "conflicts": s.execute(
+            select(CaseConflict.id, CaseConflict.resolution).where(
+                CaseConflict.case_id.in_(case_ids)
+            )
+        ).all(),
+        "decisions": s.execute(
+            select(MeetingItem.id, MeetingItem.decision, MeetingItem.partner_id).where(
+                MeetingItem.case_id.in_(case_ids)
+            )
+        ).all(),
+        "positions": s.execute(
+            select(Household.id, Household.lat, Household.lon, Household.geo_source)
+            .where(Household.team_id == team_id)
+            .order_by(Household.id)
+        ).all(),
         "meetings": count(Meeting, Meeting.team_id == team_id),
         "items": count(
             MeetingItem,
@@ -173,6 +198,17 @@ class World:
                 start_lat=56.03, start_lon=12.61, end_lat=56.03, end_lon=12.61,
             )  # fmt: skip
             s.add(self.route_a)
+            s.flush()
+            at = datetime.now(UTC) + timedelta(days=1)
+            stop = RouteStop(
+                route_id=self.route_a.id, case_id=self.case_a, position=1, arrive_at=at,
+                depart_at=at, lat=56.03, lon=12.61,
+            )  # fmt: skip
+            conflict = CaseConflict(
+                client_uuid=str(uuid.uuid4()), case_id=self.case_a, worker_id=self.worker_a,
+                base_version=0, proposed={"phone": "+4599999999"}, current={"phone": ""},
+            )  # fmt: skip
+            s.add_all([stop, conflict])
             lead_a = s.get(User, self.lead_a)
             self.meeting_a = create_meeting(s, self.team_a, TOMORROW, lead_a, "Team A").id
             s.add(
@@ -187,6 +223,10 @@ class World:
             s.add(staged)
             s.commit()
             self.route_a = self.route_a.id
+            self.stop_a, self.conflict_a = stop.id, conflict.id
+            self.item_a = s.scalar(
+                select(MeetingItem.id).where(MeetingItem.meeting_id == self.meeting_a).limit(1)
+            )
             self.staged_a = staged.id
 
     def actor(self, user_id: int) -> Actor:
@@ -378,6 +418,51 @@ def sync_an_edit_of_a_household(w: World) -> str:
 
 
 @in_app_context
+def move_a_visit(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            move_visit(uow, w.actor(w.lead_b), w.stop_a, w.worker_b)
+
+    return refused(run)
+
+
+@in_app_context
+def drop_a_visit(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            drop_visit(uow, w.actor(w.lead_b), w.stop_a)
+
+    return refused(run)
+
+
+@in_app_context
+def resolve_a_conflict(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            resolve_conflict_of_team(uow, w.actor(w.lead_b), w.conflict_a, True)
+
+    return refused(run)
+
+
+@in_app_context
+def place_a_pin(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            place_pin(uow, w.actor(w.lead_b), w.case_a, 56.0, 12.0)
+
+    return refused(run)
+
+
+@in_app_context
+def decide_on_a_meeting(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            decide(uow, w.actor(w.lead_b), w.meeting_a, w.item_a, Decision("X", None, "", None))
+
+    return refused(run)
+
+
+@in_app_context
 def read_import_history(w: World) -> str:
     batches = list_imports(w.actor(w.lead_b), db.session, limit=1000)
     return "no effect" if all(b.team_id == w.team_b for b in batches) and batches else "leak"
@@ -447,6 +532,11 @@ MATRIX: list[tuple[str, Callable[[World], str]]] = [
     ("case: sync a visit", sync_a_visit_on_a_case),
     ("household: sync an edit", sync_an_edit_of_a_household),
     ("landlord's list: read the import history", read_import_history),
+    ("route: move a visit", move_a_visit),
+    ("route: drop a visit", drop_a_visit),
+    ("case: resolve a conflicting edit", resolve_a_conflict),
+    ("household: place the pin", place_a_pin),
+    ("meeting: record a decision", decide_on_a_meeting),
     ("subscription: remove it", remove_a_subscription),
     *[(f"web: {name}", web(name, method, path, form)) for name, method, path, form in WEB],
 ]

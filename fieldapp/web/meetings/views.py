@@ -10,8 +10,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from ...domain.organisation import organisation_of
-from ...domain.sharing import parse_legal_bases
 from ...extensions import db, htmx
 from ...models import Partner
 from ...services.audit import record_event
@@ -20,11 +18,12 @@ from ...services.meetings import (
     NoConsent,
     agenda_for,
     consented_scopes,
-    create_meeting,
     load_meeting,
     meetings_of_team,
-    record_decision,
 )
+from ...usecases import Actor, Refused, UnitOfWork
+from ...usecases import meetings as meeting_use
+from ...usecases.meetings import Decision, legal_bases_of, plan_meeting
 from ..labels import AGENDA_REASON_LABELS, DEADLINE_LABELS
 from ..security import client_address, is_number, roles_required
 from . import bp
@@ -68,20 +67,16 @@ def create():
         return _list_page(message, 400, dict(form))
     partner_ids = [int(v) for v in form.getlist("partner") if is_number(v)]
     try:
-        meeting = create_meeting(
-            db.session,
-            current_user.team_id,
-            held_on,
-            current_user,
-            form.get("title", ""),
-            partner_ids,
-        )
-    except MeetingError as error:
-        db.session.rollback()
+        with UnitOfWork(db.session) as uow:
+            meeting = plan_meeting(uow, _actor(), held_on, form.get("title", ""), partner_ids)
+            meeting_id = meeting.id
+    except Refused as error:
         return _list_page(str(error), 400, dict(form))
-    record_event(db.session, current_user, "create", "meeting", meeting.id, client_address())
-    db.session.commit()
-    return redirect(url_for("meetings.meeting", meeting_id=meeting.id), code=303)
+    return redirect(url_for("meetings.meeting", meeting_id=meeting_id), code=303)
+
+
+def _actor() -> Actor:
+    return Actor.person(current_user, client_address())
 
 
 def _meeting_or_404(meeting_id: int):
@@ -92,8 +87,7 @@ def _meeting_or_404(meeting_id: int):
 
 
 def _legal_bases() -> list[str]:
-    organisation = organisation_of(db.session, current_user.team_id)
-    return parse_legal_bases(organisation.sharing_legal_bases if organisation else "")
+    return legal_bases_of(UnitOfWork(db.session), _actor())
 
 
 def _context(meeting):
@@ -136,20 +130,17 @@ def decide(meeting_id: int, item_id: int):
     partner_raw = form.get("partner_id", "")
     partner_id = int(partner_raw) if is_number(partner_raw) else None
     if error is None:
+        decision = Decision(
+            form.get("decision", ""),
+            partner_id,
+            form.get("responsible", ""),
+            due_on,
+            form.get("legal_basis", "").strip(),
+        )
         try:
-            record_decision(
-                db.session,
-                item,
-                current_user,
-                form.get("decision", ""),
-                partner_id,
-                form.get("responsible", ""),
-                due_on,
-                legal_basis=form.get("legal_basis", "").strip(),
-                legal_bases=_legal_bases(),
-            )
+            with UnitOfWork(db.session) as uow:
+                meeting_use.decide(uow, _actor(), meeting_id, item_id, decision)
         except NoConsent as refused:
-            db.session.rollback()
             error = _(
                 "%(partner)s cannot be given this: the tenant has not consented to sharing "
                 "with %(partner)s. Ask for consent at the next visit, or choose the legal "
@@ -157,22 +148,13 @@ def decide(meeting_id: int, item_id: int):
                 partner=refused.partner,
             )
         except MeetingError as problem:
-            db.session.rollback()
             error = str(problem)
-    if error is None and item.legal_basis:
-        # Shared without the tenant's consent: the data protection officer sees each one.
-        record_event(
-            db.session, current_user, "share_without_consent", "meeting_item", item.id,
-            client_address(), f"partner {item.partner_id}: {item.legal_basis}"[:500],
-        )  # fmt: skip
     if error is not None:
         found = _meeting_or_404(meeting_id)
         item = next(i for i in found.items if i.id == item_id)
         context = {**_context(found), "item": item, "errors": {item.id: error}}
         template = "meetings/_item.html" if htmx else "meetings/meeting.html"
         return render_template(template, **context), 400 if not htmx else 200
-    record_event(db.session, current_user, "update", "meeting_item", item.id, client_address())
-    db.session.commit()
     if htmx:
         found = _meeting_or_404(meeting_id)
         item = next(i for i in found.items if i.id == item_id)

@@ -32,8 +32,7 @@ from ...services.cases import (
     list_cases,
     other_cases_of_household,
 )
-from ...services.geocoding import place_pin
-from ...services.sync import open_conflicts, resolve_conflict
+from ...services.sync import open_conflicts
 from ...services.worklist import dashboard_figures
 from ...usecases import Actor, NotFound, Refused, UnitOfWork
 from ...usecases import cases as case_use
@@ -71,14 +70,13 @@ def dashboard():
 @roles_required("lead")
 def resolve(conflict_id: int):
     """Take the worker's offline edit, or keep what the register has."""
-    conflict = next(
-        (c for c in open_conflicts(db.session, current_user.team_id) if c.id == conflict_id), None
-    )
-    if conflict is None:
+    try:
+        with UnitOfWork(db.session) as uow:
+            case_use.resolve_conflict_of_team(
+                uow, _actor(), conflict_id, request.form.get("accept") == "1"
+            )
+    except NotFound:
         abort(404)
-    resolve_conflict(db.session, conflict, request.form.get("accept") == "1", current_user)
-    record_event(db.session, current_user, "resolve", "case", conflict.case_id, client_address())
-    db.session.commit()
     return redirect(url_for("register.dashboard"), code=303)
 
 
@@ -349,24 +347,19 @@ def position(case_id: int):
         lat, lon = float(form.get("lat", "")), float(form.get("lon", ""))
     except ValueError:
         lat = lon = float("nan")
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+    try:
+        with UnitOfWork(db.session) as uow:
+            case_use.place_pin(uow, _actor(), case_id, lat, lon)
+    except NotAllowed:
+        abort(403)
+    except Refused:
         message = _(
             "Position: %(lat)r, %(lon)r is not a latitude and longitude.",
             lat=form.get("lat", ""),
             lon=form.get("lon", ""),
         )
         return _case_page(case, message, 400)
-    place_pin(case.tenancy.household, lat, lon)
-    record_event(
-        db.session,
-        current_user,
-        "update",
-        "household_position",
-        case.tenancy.household_id,
-        client_address(),
-    )
-    db.session.commit()
-    return redirect(url_for("register.case_page", case_id=case.id), code=303)
+    return redirect(url_for("register.case_page", case_id=case_id), code=303)
 
 
 def _subject_access(household_id: int, form: str) -> dict:

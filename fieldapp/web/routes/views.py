@@ -11,16 +11,12 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import User
-from ...services.audit import record_event
 from ...services.route_edits import (
-    drop_stop,
-    move_stop,
     past_working_hours,
     routes_of_day,
 )
-from ...services.routing import PlanningError
 from ...usecases import Actor, Refused, UnitOfWork
-from ...usecases.routes import plan_routes, publish_day
+from ...usecases.routes import drop_visit, move_visit, plan_routes, publish_day
 from ..security import client_address, is_number, roles_required
 from . import bp
 
@@ -138,15 +134,13 @@ def plan():
     return _page(day, plan=result)
 
 
-def _edit(stop_id: int, change):
+def _edit(change):
     day = _day(request.form.get("day")) or date.today()
     try:
-        change()
-    except PlanningError as error:
-        db.session.rollback()
+        with UnitOfWork(db.session) as uow:
+            change(uow, Actor.person(current_user, client_address()))
+    except Refused as error:
         return _page(day, error=str(error), status=400)
-    record_event(db.session, current_user, "update", "route_stop", stop_id, client_address())
-    db.session.commit()
     return redirect(url_for("routes.plan_page", day=day.isoformat()), code=303)
 
 
@@ -157,14 +151,14 @@ def move(stop_id: int):
     raw = request.form.get("worker", "")
     if not is_number(raw):
         abort(400)
-    return _edit(stop_id, lambda: move_stop(db.session, stop_id, int(raw), current_user.team_id))
+    return _edit(lambda uow, actor: move_visit(uow, actor, stop_id, int(raw)))
 
 
 @bp.post("/stops/<int:stop_id>/drop")
 @roles_required("lead")
 def drop(stop_id: int):
     """Take a visit out of the day."""
-    return _edit(stop_id, lambda: drop_stop(db.session, stop_id, current_user.team_id))
+    return _edit(lambda uow, actor: drop_visit(uow, actor, stop_id))
 
 
 @bp.post("/publish")
