@@ -9,23 +9,20 @@ from flask import abort, current_app, flash, jsonify, redirect, render_template,
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
 from ...domain.organisation import organisation_of
 from ...extensions import csrf, db
-from ...models import Organisation, PushSubscription
+from ...models import Organisation
 from ...services.audit import record_event
 from ...services.push import (
     SubscriptionError,
     device_label,
-    endpoint_hash,
     parse_subscription,
     public_key_b64,
-    remove_subscriptions,
-    save_subscription,
     user_subscriptions,
 )
 from ...services.reminders import MAX_OFFSETS, OFFSET_LIMIT_DAYS, OffsetsError, parse_offsets
+from ...usecases import Actor, NotFound, UnitOfWork, devices
 from ..security import client_address, from_own_pages, roles_required
 from . import bp
 
@@ -88,23 +85,14 @@ def subscribe():
         )
     except SubscriptionError as error:
         return jsonify(error="invalid", field=error.field, message=f"{error.field}: {error}"), 400
-    subscription, created = save_subscription(
-        db.session,
-        current_user,
-        fields,
-        str(get_locale() or "en"),
-        device_label(request.headers.get("User-Agent", "")),
-    )
-    record_event(
-        db.session,
-        current_user,
-        "create" if created else "update",
-        "push_subscription",
-        subscription.id,
-        client_address(),
-        subscription.device,
-    )
-    db.session.commit()
+    with UnitOfWork(db.session) as uow:
+        subscription, created = devices.subscribe_device(
+            uow,
+            _actor(),
+            fields,
+            str(get_locale() or "en"),
+            device_label(request.headers.get("User-Agent", "")),
+        )
     return jsonify(id=subscription.id, device=subscription.device), 201 if created else 200
 
 
@@ -119,15 +107,11 @@ def unsubscribe():
     endpoint = data.get("endpoint") if isinstance(data, dict) else None
     if not isinstance(endpoint, str) or not endpoint:
         return jsonify(error="invalid", field="endpoint", message="endpoint: missing"), 400
-    subscription = db.session.scalar(
-        select(PushSubscription).where(
-            PushSubscription.endpoint_hash == endpoint_hash(endpoint),
-            PushSubscription.user_id == current_user.id,
-        )
-    )
-    if subscription is None:
+    try:
+        with UnitOfWork(db.session) as uow:
+            devices.remove_device_by_endpoint(uow, _actor(), endpoint)
+    except NotFound:
         return jsonify(error="not_found", message=_("This device has no reminders.")), 404
-    _remove(subscription)
     return jsonify(removed=True)
 
 
@@ -135,26 +119,17 @@ def unsubscribe():
 @roles_required("worker", "lead", "admin")
 def remove_device(subscription_id: int):
     """Remove one of the person's own devices from the list."""
-    subscription = db.session.get(PushSubscription, subscription_id)
-    if subscription is None or subscription.user_id != current_user.id:
+    try:
+        with UnitOfWork(db.session) as uow:
+            devices.remove_device(uow, _actor(), subscription_id)
+    except NotFound:
         abort(404)
-    _remove(subscription)
     flash(_("The device gets no more reminders."))
     return redirect(url_for("push.settings"), code=303)
 
 
-def _remove(subscription: PushSubscription) -> None:
-    record_event(
-        db.session,
-        current_user,
-        "delete",
-        "push_subscription",
-        subscription.id,
-        client_address(),
-        subscription.device,
-    )
-    remove_subscriptions(db.session, [subscription.id])
-    db.session.commit()
+def _actor() -> Actor:
+    return Actor.person(current_user, client_address())
 
 
 def _offsets_message(error: OffsetsError) -> str:
