@@ -211,3 +211,72 @@ def access_grants(uow: UnitOfWork, actor: Actor, limit: int = 200) -> list[Grant
             )
         )
     return grants
+
+
+def _admin(actor: Actor) -> None:
+    if actor.role != "admin" or actor.user is None:
+        raise Refused("Only an administrator manages accounts.")
+
+
+def _person(uow: UnitOfWork, user_id: int) -> User:
+    from . import NotFound
+
+    user = uow.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such person.")
+    return user
+
+
+def set_account_active(uow: UnitOfWork, actor: Actor, user_id: int, active: bool) -> User:
+    """Disable (ending every session and removing the push devices at once) or re-enable an
+    account; re-enabling a worker's or lead's account is a grant of case access again."""
+    from ..services.accounts import end_user_sessions
+    from ..services.push import remove_user_subscriptions
+
+    _admin(actor)
+    user = _person(uow, user_id)
+    if user.id == actor.user.id:
+        raise Refused("You cannot disable your own account.")
+    user.active = active
+    if not active:
+        end_user_sessions(uow.session, user, "disabled")
+        remove_user_subscriptions(uow.session, user.id)
+    record_event(
+        uow.session, actor.user, "update", "user", user.id, actor.address,
+        "enabled" if active else "disabled",
+    )  # fmt: skip
+    if active and user.role in CASE_ROLES:
+        team = user.team.name if user.team is not None else "no team"
+        record_event(
+            uow.session, actor.user, "grant", "user", user.id, actor.address,
+            f"case access: {user.role}, {team} (enabled again)",
+        )  # fmt: skip
+    return user
+
+
+def log_out_everywhere(uow: UnitOfWork, actor: Actor, user_id: int) -> tuple[User, int]:
+    """End every session of a person (a lost phone); (the person, sessions ended)."""
+    from ..services.accounts import end_user_sessions
+
+    _admin(actor)
+    user = _person(uow, user_id)
+    ended = end_user_sessions(uow.session, user, "admin")
+    record_event(
+        uow.session, actor.user, "update", "user", user.id, actor.address,
+        f"ended {ended} sessions",
+    )  # fmt: skip
+    return user, ended
+
+
+def reset_second_factor(uow: UnitOfWork, actor: Actor, user_id: int) -> User:
+    """A lost authenticator: two-factor login off, and the person logged out everywhere."""
+    from ..services.accounts import reset_two_factor
+
+    _admin(actor)
+    user = _person(uow, user_id)
+    ended = reset_two_factor(uow.session, user)
+    record_event(
+        uow.session, actor.user, "update", "user", user.id, actor.address,
+        f"two-factor login reset, ended {ended} sessions",
+    )  # fmt: skip
+    return user

@@ -175,3 +175,19 @@ def test_a_forged_forwarded_address_is_kept_nowhere(app, make_user):
     )
     with app.app_context():
         assert db.session.scalars(select(LoginFailure.address)).all() == ["invalid"]
+
+
+def test_enabling_an_account_again_is_a_grant_the_dpo_sees(app, admin, make_user):
+    worker = make_user("worker", team="Team A")
+    for active in ("0", "1"):
+        response = admin.post(
+            f"/admin/users/{worker.id}/active", {"active": active}, page="/admin/users"
+        )
+        assert response.status_code == 303
+    with app.app_context():
+        grants = db.session.scalars(
+            select(AuditEvent.detail).where(
+                AuditEvent.action == "grant", AuditEvent.object_id == str(worker.id)
+            )
+        ).all()
+    assert grants == ["case access: worker, Team A (enabled again)"]

@@ -11,12 +11,17 @@ from ...domain.organisation import organisation_of
 from ...domain.sharing import LegalBasesError, clean_legal_bases
 from ...extensions import db
 from ...models import ROLES, ConsentText, Team, User
-from ...services.accounts import end_user_sessions, reset_two_factor
 from ...services.audit import record_event
 from ...services.fieldwork import LANGUAGES, add_consent_text, current_consent_texts
-from ...services.push import remove_user_subscriptions
-from ...usecases import Actor, Refused, UnitOfWork
-from ...usecases.accounts import IssuedInvitation, NewPerson, invite_person
+from ...usecases import Actor, NotFound, Refused, UnitOfWork
+from ...usecases.accounts import (
+    IssuedInvitation,
+    NewPerson,
+    invite_person,
+    log_out_everywhere,
+    reset_second_factor,
+    set_account_active,
+)
 from ..security import client_address, roles_required
 from . import bp
 
@@ -77,27 +82,21 @@ def add_user():
     return _page(issued=issued)
 
 
+def _actor() -> Actor:
+    return Actor.person(current_user, client_address())
+
+
 @bp.post("/users/<int:user_id>/active")
 @roles_required("admin")
 def set_active(user_id: int):
     """Disable or re-enable a user; disabling ends their sessions at once."""
-    user = db.get_or_404(User, user_id)
-    if user.id == current_user.id:
+    try:
+        with UnitOfWork(db.session) as uow:
+            set_account_active(uow, _actor(), user_id, request.form.get("active") == "1")
+    except NotFound:
+        abort(404)
+    except Refused:
         return _page(_("You cannot disable your own account."), None, 422)
-    user.active = request.form.get("active") == "1"
-    if not user.active:
-        end_user_sessions(db.session, user, "disabled")
-        remove_user_subscriptions(db.session, user.id)
-    record_event(
-        db.session,
-        current_user,
-        "update",
-        "user",
-        user.id,
-        client_address(),
-        "enabled" if user.active else "disabled",
-    )
-    db.session.commit()
     return redirect(url_for("admin.users"), code=303)
 
 
@@ -105,14 +104,13 @@ def set_active(user_id: int):
 @roles_required("admin")
 def end_sessions(user_id: int):
     """End every session of a user (a lost phone): each device must log in again."""
-    user = db.get_or_404(User, user_id)
-    ended = end_user_sessions(db.session, user, "admin")
-    record_event(
-        db.session, current_user, "update", "user", user.id, client_address(),
-        f"ended {ended} sessions",
-    )  # fmt: skip
-    db.session.commit()
-    flash(_("%(name)s is logged out on every device.", name=user.name or user.email))
+    try:
+        with UnitOfWork(db.session) as uow:
+            user, _ended = log_out_everywhere(uow, _actor(), user_id)
+            name = user.name or user.email
+    except NotFound:
+        abort(404)
+    flash(_("%(name)s is logged out on every device.", name=name))
     return redirect(url_for("admin.users"), code=303)
 
 
@@ -121,14 +119,13 @@ def end_sessions(user_id: int):
 def reset_two_factor_of(user_id: int):
     """A person lost the phone with their authenticator app: turn their two-factor login off
     and log them out everywhere; where it is required they set it up again at the next login."""
-    user = db.get_or_404(User, user_id)
-    ended = reset_two_factor(db.session, user)
-    record_event(
-        db.session, current_user, "update", "user", user.id, client_address(),
-        f"two-factor login reset, ended {ended} sessions",
-    )  # fmt: skip
-    db.session.commit()
-    flash(_("Two-factor login of %(name)s is reset.", name=user.name or user.email))
+    try:
+        with UnitOfWork(db.session) as uow:
+            user = reset_second_factor(uow, _actor(), user_id)
+            name = user.name or user.email
+    except NotFound:
+        abort(404)
+    flash(_("Two-factor login of %(name)s is reset.", name=name))
     return redirect(url_for("admin.users"), code=303)
 
 
