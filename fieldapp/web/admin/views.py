@@ -8,11 +8,9 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ...domain.organisation import organisation_of
-from ...domain.sharing import LegalBasesError, clean_legal_bases
 from ...extensions import db
 from ...models import ROLES, ConsentText, Team, User
-from ...services.audit import record_event
-from ...services.fieldwork import LANGUAGES, add_consent_text, current_consent_texts
+from ...services.fieldwork import LANGUAGES, current_consent_texts
 from ...usecases import Actor, NotFound, Refused, UnitOfWork
 from ...usecases.accounts import (
     IssuedInvitation,
@@ -22,6 +20,7 @@ from ...usecases.accounts import (
     reset_second_factor,
     set_account_active,
 )
+from ...usecases.organisation import publish_consent_text, require_two_factor, set_legal_bases
 from ..security import client_address, roles_required
 from . import bp
 
@@ -133,15 +132,11 @@ def reset_two_factor_of(user_id: int):
 @roles_required("admin")
 def two_factor_policy():
     """Require (or stop requiring) two-factor login for leads and administrators."""
-    organisation = organisation_of(db.session)
-    if organisation is None:
+    try:
+        with UnitOfWork(db.session) as uow:
+            require_two_factor(uow, _actor(), request.form.get("require") == "1")
+    except NotFound:
         abort(404)
-    organisation.require_totp = request.form.get("require") == "1"
-    record_event(
-        db.session, current_user, "update", "organisation", organisation.id, client_address(),
-        "two-factor login required" if organisation.require_totp else "two-factor login optional",
-    )  # fmt: skip
-    db.session.commit()
     return redirect(url_for("admin.users"), code=303)
 
 
@@ -178,14 +173,10 @@ def add_text():
     """Publish a new version of the consent text in one language."""
     form = request.form
     try:
-        text = add_consent_text(
-            db.session, form.get("language", ""), form.get("body", ""), current_user
-        )
-    except ValueError as error:
-        db.session.rollback()
+        with UnitOfWork(db.session) as uow:
+            publish_consent_text(uow, _actor(), form.get("language", ""), form.get("body", ""))
+    except Refused as error:
         return _texts_page(str(error), 422, dict(form))
-    record_event(db.session, current_user, "create", "consent_text", text.id, client_address())
-    db.session.commit()
     return redirect(url_for("admin.consent_texts"), code=303)
 
 
@@ -194,17 +185,11 @@ def add_text():
 def legal_bases():
     """The legal bases on which a lead may share a case with a partner without the tenant's
     consent (one a line); each use is audited and the list is in the records of processing."""
-    organisation = organisation_of(db.session)
-    if organisation is None:
-        abort(404)
     try:
-        organisation.sharing_legal_bases = clean_legal_bases(request.form.get("bases", ""))
-    except LegalBasesError as error:
-        db.session.rollback()
+        with UnitOfWork(db.session) as uow:
+            set_legal_bases(uow, _actor(), request.form.get("bases", ""))
+    except NotFound:
+        abort(404)
+    except Refused as error:
         return _texts_page(str(error), 422, {"bases": request.form.get("bases", "")})
-    record_event(
-        db.session, current_user, "update", "organisation", organisation.id, client_address(),
-        "legal bases for sharing without consent",
-    )  # fmt: skip
-    db.session.commit()
     return redirect(url_for("admin.consent_texts"), code=303)

@@ -50,6 +50,8 @@ from ...usecases.households import (
     erase_household_on_request,
     export_household_record,
 )
+from ...usecases.organisation import ReasonTooShort as GlassReasonTooShort
+from ...usecases.organisation import break_glass as break_glass_for
 from ..labels import HOUSEHOLD_FIELD_LABELS
 from ..security import client_address, is_number, roles_required
 from . import bp
@@ -223,14 +225,14 @@ def case_page(case_id: int):
 @roles_required("admin")
 def break_glass(case_id: int):
     """Emergency access for an administrator: the reason goes to the audit log."""
-    reason = " ".join(request.form.get("reason", "").split())
-    if len(reason) < 10:
+    try:
+        with UnitOfWork(db.session) as uow:
+            break_glass_for(uow, _actor(), case_id, request.form.get("reason", ""))
+    except NotFound:
+        abort(404)
+    except GlassReasonTooShort:
         error = _("Give the reason in a sentence (at least 10 characters).")
         return render_template("register/break_glass.html", case_id=case_id, error=error), 400
-    if db.session.get(Case, case_id) is None:
-        abort(404)
-    record_event(db.session, current_user, "break_glass", "case", case_id, client_address(), reason)
-    db.session.commit()
     return redirect(url_for("register.case_page", case_id=case_id), code=303)
 
 
