@@ -59,14 +59,12 @@ class Actor:
         # Audited as "cli:<name>": letters, digits and . _ @ - only (the log holds no formula).
         name = re.sub(r"[^A-Za-z0-9._@-]", "_", operator or _os_user())[:40] or "unknown"
         team_id = None
-        if not for_a_team:
-            pass
-        elif team_name:
+        if for_a_team and team_name:
             team = session.scalar(select(Team).where(Team.name == team_name))
             if team is None:
                 raise Refused(f"There is no team named {team_name!r}.")
             team_id = team.id
-        else:
+        elif for_a_team:
             teams = session.scalars(select(Team).order_by(Team.id).limit(3)).all()
             if len(teams) == 1:
                 team_id = teams[0].id
@@ -76,10 +74,6 @@ class Actor:
         return cls(
             user=None, role="operator", team_id=team_id, address=f"cli:{name}", operator=name
         )
-
-    @property
-    def is_operator(self) -> bool:
-        return self.role == "operator"
 
 
 def _os_user() -> str:
