@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SECURE=settings["COOKIE_SECURE"],
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings["SESSION_MAX_HOURS"]),
         MAX_CONTENT_LENGTH=25 * 1024 * 1024,
         # Compress code and styles only: HTML and JSON carry CSRF tokens and echo what people
         # typed, and compressing secrets next to attacker-chosen text leaks them (BREACH).

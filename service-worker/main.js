@@ -13,7 +13,7 @@ self.addEventListener("activate", (event) => {
       const names = await caches.keys();
       await Promise.all(
         names
-          .filter((name) => name.startsWith("doorstep-shell-") && name !== SHELL_CACHE)
+          .filter((name) => name.startsWith(CONTRACT.storage.shell_cache_prefix) && name !== SHELL_CACHE)
           .map((name) => caches.delete(name)),
       );
       await dropExpiredPages();
@@ -25,13 +25,14 @@ self.addEventListener("activate", (event) => {
 self.addEventListener("message", (event) => {
   if (event.data && event.data.type === "skip-waiting") self.skipWaiting();
   if (event.data && event.data.type === "cache-pages") event.waitUntil(cachePages(event.data.urls || []));
+  if (event.data && event.data.type === "forget-session") event.waitUntil(forgetEverySession());
 });
 
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   const url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
-  if (url.pathname.startsWith("/static/")) {
+  if (url.pathname.startsWith("/static/") || url.pathname === "/outbox-contract.js") {
     event.respondWith(staleWhileRevalidate(request));
   } else if (request.mode === "navigate" || request.headers.get("HX-Request") === "true") {
     event.respondWith(networkFirst(request));
@@ -40,7 +41,7 @@ self.addEventListener("fetch", (event) => {
 });
 
 self.addEventListener("sync", (event) => {
-  if (event.tag === "outbox") event.waitUntil(askPagesToSync());
+  if (event.tag === "outbox") event.waitUntil(sendFromWorker());
 });
 
 self.addEventListener("push", (event) => {

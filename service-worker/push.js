@@ -56,7 +56,7 @@ self.addEventListener("pushsubscriptionchange", (event) => {
       fetch("/push/subscriptions", {
         method: "POST",
         credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-Doorstep-Push": "1" },
+        headers: { "Content-Type": "application/json", [CONTRACT.headers.push]: "1" },
         body: JSON.stringify(subscription.toJSON()),
       }),
     ),

@@ -1,4 +1,5 @@
-/* Fetch strategies: network-first with a timeout for pages, stale-while-revalidate for static. */
+/* Fetch strategies: network-first with a timeout for pages, stale-while-revalidate for static.
+   What may be kept is decided by pageDecision (outbox-core.js). */
 
 function cacheKeyFor(request) {
   // htmx fragments and full pages share URLs; keep them apart in the cache.
@@ -16,6 +17,27 @@ function serially(task) {
   return run;
 }
 
+function keptUntil(response) {
+  return Date.parse(response.headers.get(KEEP_HEADER) || "");
+}
+
+function answerOf(response) {
+  return {
+    ok: response.ok,
+    status: response.status,
+    type: response.type,
+    redirected: response.redirected,
+    html: (response.headers.get("Content-Type") || "").startsWith("text/html"),
+    keepUntil: keptUntil(response),
+    loggedOut: response.headers.get(LOGGED_OUT_HEADER) === "1",
+  };
+}
+
+function forgetEverySession() {
+  // Nobody is logged in in this browser: no page of the last session stays readable.
+  return serially(() => forgetSession(CONTRACT.storage));
+}
+
 async function networkFirst(request) {
   const cache = await caches.open(PAGES_CACHE);
   const key = cacheKeyFor(request);
@@ -28,35 +50,31 @@ async function networkFirst(request) {
   } catch (error) {
     return (await keptCopy(cache, key)) || offlineAnswer(request);
   }
-  if (mayKeep(response, request.url)) {
+  const decision = pageDecision(answerOf(response), new URL(request.url).pathname, Date.now(), CONTRACT);
+  if (decision === "keep") {
     // Keep today's list and the cards of today's and tomorrow's visits for when the network
-    // is gone, each until the server's X-Doorstep-Keep-Until; nothing else is kept.
+    // is gone, each until the server's keep-until time; nothing else is kept.
     const copy = response.clone();
     await serially(() => cache.put(key, copy));
-  } else if (isFieldPage(request.url) && saysNotToKeep(response)) {
+  } else if (decision === "drop") {
     await serially(() => cache.delete(key)); // reassigned, closed, read-only, or logged out
-  } else if (isFieldPage(request.url) && response.status >= 500) {
+  } else if (decision === "forget-all") {
+    await forgetEverySession();
+  } else if (decision === "use-kept") {
     const kept = await keptCopy(cache, key); // the server is down for a moment
     if (kept) return kept;
   }
   return response;
 }
 
-function saysNotToKeep(response) {
-  // A real answer that the page is no longer the worker's to keep: a page without a keep-until
-  // time, one refused or gone, or a redirect to the login page. A 5xx says nothing of the kind.
-  if (response.redirected || [401, 403, 404, 410].includes(response.status)) return true;
-  return response.ok && isHtml(response);
-}
-
 async function keptCopy(cache, key) {
   // The kept copy if its time has not passed; an expired one is deleted, never shown.
   const cached = await cache.match(key, { ignoreVary: true });
-  if (cached && !hasExpired(cached)) return cached;
+  if (cached && !hasExpired(keptUntil(cached), Date.now())) return cached;
   if (cached) {
     await serially(async () => {
       const again = await cache.match(key, { ignoreVary: true });
-      if (again && hasExpired(again)) await cache.delete(key);
+      if (again && hasExpired(keptUntil(again), Date.now())) await cache.delete(key);
     });
   }
   return null;
@@ -82,24 +100,6 @@ async function staleWhileRevalidate(request) {
   return cached || network;
 }
 
-function isFieldPage(url) {
-  const path = new URL(url, self.location.origin).pathname;
-  return FIELD_PAGE_PATTERNS.some((pattern) => pattern.test(path));
-}
-
-function keptUntil(response) {
-  const until = Date.parse(response.headers.get(KEEP_HEADER) || "");
-  return Number.isNaN(until) ? 0 : until;
-}
-
-function hasExpired(response) {
-  return keptUntil(response) <= Date.now();
-}
-
-function mayKeep(response, url) {
-  return response.ok && !response.redirected && isHtml(response) && isFieldPage(url) && !hasExpired(response);
-}
-
 function dropExpiredPages(keep) {
   // Pages whose day is over go; with `keep` (the URLs on the Today page just opened), so do
   // case cards no longer on it.
@@ -109,13 +109,9 @@ function dropExpiredPages(keep) {
       const path = new URL(request.url).pathname;
       const response = await cache.match(request, { ignoreVary: true });
       const gone = keep && path !== "/today" && !keep.has(path);
-      if (!response || hasExpired(response) || gone) await cache.delete(request);
+      if (!response || hasExpired(keptUntil(response), Date.now()) || gone) await cache.delete(request);
     }
   });
-}
-
-function isHtml(response) {
-  return (response.headers.get("Content-Type") || "").startsWith("text/html");
 }
 
 async function cachePages(urls) {
@@ -124,13 +120,13 @@ async function cachePages(urls) {
   await dropExpiredPages(new Set(urls.map((url) => new URL(url, self.location.origin).pathname)));
   const cache = await caches.open(PAGES_CACHE);
   for (const url of urls) {
+    const key = new Request(url).url;
     try {
-      const response = await fetch(url, { credentials: "same-origin" });
-      if (mayKeep(response, url)) {
-        await serially(() => cache.put(new Request(url).url, response));
-      } else if (saysNotToKeep(response)) {
-        await serially(() => cache.delete(new Request(url).url));
-      }
+      const response = await fetch(url, { credentials: "same-origin", redirect: "manual" });
+      const decision = pageDecision(answerOf(response), new URL(key).pathname, Date.now(), CONTRACT);
+      if (decision === "keep") await serially(() => cache.put(key, response));
+      else if (decision === "drop") await serially(() => cache.delete(key));
+      else if (decision === "forget-all") return forgetEverySession();
     } catch (error) {
       /* Offline already: the pages cached earlier stay. */
     }

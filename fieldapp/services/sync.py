@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..domain.cases import bump_version, claim_version
 from ..domain.households import PHONE_EDITABLE, HouseholdValueError, clean_value
+from ..domain.outbox import MAX_SIGNATURE_CHARS, MAX_TEXT
 from ..models import (
     ACTION_OWNERS,
     ACTION_STATUSES,
@@ -44,8 +45,6 @@ RECORD_MODELS = {
     "case_edit": CaseEdit,
     "action_status": ActionUpdate,
 }
-# A drawn signature is a PNG of 5 to 40 kB; this refuses a photo.
-MAX_SIGNATURE_CHARS = 150_000
 # What one worker may send in 24 hours: a busy day is about a hundred records; beyond these a
 # runaway phone or a stolen session fills the disk. Refused records stay on the phone.
 MAX_RECORDS_PER_DAY = 1_000
@@ -53,7 +52,6 @@ MAX_SIGNATURE_CHARS_PER_DAY = 3_000_000
 # Dates a record may name (a follow-up, a due date) and how old a record may say it is.
 OLDEST_RECORD = timedelta(days=366)
 FURTHEST_DATE = timedelta(days=2 * 366)
-MAX_TEXT = 5_000
 
 
 @dataclass
@@ -392,6 +390,10 @@ def _case_edit(session, worker, case, client_uuid, data, at, batched) -> SyncRes
     # Compare-and-set: of two edits based on the same version, exactly one wins, even when
     # they arrive at the same moment on different app servers.
     if not claim_version(session, case.id, base):
+        # The same record sent twice at once (the page and the service worker, two tabs):
+        # the first copy has bumped the version; the second is that copy, not a conflict.
+        if already_applied(session, "case_edit", client_uuid):
+            return SyncResult(client_uuid, "duplicate", "already received")
         session.add(
             CaseConflict(
                 client_uuid=client_uuid,

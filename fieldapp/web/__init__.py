@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import IntegerConverter
 
+from ..domain.outbox import HEADERS
 from ..extensions import db, htmx, login_manager
 from ..services.accounts import SessionPolicy, load_session_user
 
@@ -68,6 +69,9 @@ def _refuse_url_for_keywords():
         raise SaysWhy(_("No page takes %(names)s in its address.", names=", ".join(named)))
 
 
+LOGGED_OUT_HEADER = HEADERS["logged_out"]
+
+
 def register_blueprints(app: Flask) -> None:
     """Mount every area's blueprint and the app-wide handlers."""
     app.url_map.converters["int"] = DatabaseId
@@ -111,6 +115,13 @@ def register_blueprints(app: Flask) -> None:
         ):
             response.headers.setdefault("Cache-Control", "no-store")
         response.vary.add("HX-Request")  # htmx fragments and full pages share URLs
+        if not current_user.is_authenticated and (
+            response.status_code == 401
+            or (response.mimetype == "text/html" and request.endpoint != "pwa.offline")
+        ):
+            # Nobody is logged in in this browser: the phone deletes what it kept of the last
+            # session (service-worker/strategies.js), whatever it does with Clear-Site-Data.
+            response.headers[LOGGED_OUT_HEADER] = "1"
         return response
 
     @app.context_processor

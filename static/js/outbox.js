@@ -1,53 +1,20 @@
 /* The field outbox: records made on the phone are kept in IndexedDB until the register has
    them. Each record has its own UUID, so sending it twice is harmless. Sent one batch at a
-   time, on page start, when the connection returns, on a timer with backoff, from the
-   "Sync now" button and when the service worker's Background Sync wakes the page. */
+   time: when a page opens or comes back into view, when the connection returns, on a timer
+   with backoff, from the "Sync now" button, and by the service worker itself (Background
+   Sync, where the browser has it) when no page is open. The decisions are in outbox-core.js,
+   the storage in outbox-store.js, the names and limits in the contract. */
 
-const DB_NAME = "doorstep";
-const STORE = "outbox";
-// Up to 25 records or about 200 kB a request (a signature is an image): few round trips on a
-// slow line, and a request small enough to get through before the timeout.
-const BATCH = 25;
-const BATCH_CHARS = 200000;
-const REQUEST_TIMEOUT_MS = 15000;
+import { CONTRACT } from "/outbox-contract.js";
+import { retryDelay, sendOutbox } from "/static/js/outbox-core.js";
+import { forgetSession, outboxDatabase, registerSender, rememberUser } from "/static/js/outbox-store.js";
+
 const bar = document.getElementById("outbox-bar");
 let sending = false;
 let failures = 0;
 let timer = null;
 
-function openDb() {
-  return new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 1);
-    request.onupgradeneeded = () => {
-      const store = request.result.createObjectStore(STORE, { keyPath: "uuid" });
-      store.createIndex("created_at", "created_at");
-    };
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-}
-
-async function withStore(mode, work) {
-  const db = await openDb();
-  try {
-    return await new Promise((resolve, reject) => {
-      const tx = db.transaction(STORE, mode);
-      const result = work(tx.objectStore(STORE));
-      tx.oncomplete = () => resolve(result.result !== undefined ? result.result : result);
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error);
-    });
-  } finally {
-    db.close();
-  }
-}
-
-export const outbox = {
-  put: (record) => withStore("readwrite", (store) => store.put(record)),
-  remove: (uuid) => withStore("readwrite", (store) => store.delete(uuid)),
-  all: () => withStore("readonly", (store) => store.index("created_at").getAll()),
-  clear: () => withStore("readwrite", (store) => store.clear()),
-};
+export const outbox = outboxDatabase(CONTRACT.storage);
 
 function text(name, n) {
   const template = bar?.dataset[name] || "";
@@ -61,6 +28,25 @@ function say(message, isError = false) {
   target.classList.toggle("error", isError);
 }
 
+async function storageKept() {
+  try {
+    return Boolean(await navigator.storage?.persisted?.());
+  } catch (error) {
+    return false;
+  }
+}
+
+function askToKeepStorage() {
+  // Ask once records are kept on the phone: browsers grant it quietly to installed apps and to
+  // sites in use, and some ask the worker. Never waited on: a prompt must not hold a save up.
+  if (!navigator.storage?.persist) return;
+  storageKept().then((kept) => kept || navigator.storage.persist().catch(() => false));
+}
+
+function installed() {
+  return window.matchMedia?.("(display-mode: standalone)").matches || navigator.standalone === true;
+}
+
 export async function refreshStatus() {
   if (!bar) return [];
   const me = Number(bar.dataset.user);
@@ -71,6 +57,13 @@ export async function refreshStatus() {
   count.textContent =
     waiting.length === 0 ? text("allSent") : waiting.length === 1 ? text("waitingOne") : text("waitingMany", waiting.length);
   bar.classList.toggle("has-waiting", waiting.length > 0);
+  // Records waiting in a browser tab (not the installed app) whose storage the browser may
+  // clear: Safari deletes a site's data after 7 days without use, except for home-screen apps.
+  const tabWarning = document.getElementById("outbox-tab-warning");
+  if (tabWarning) {
+    const persisted = await storageKept();
+    tabWarning.hidden = waiting.length === 0 || installed() || persisted;
+  }
   renderCaseWaiting(records);
   return records;
 }
@@ -95,81 +88,45 @@ function renderCaseWaiting(records) {
 
 function scheduleRetry() {
   clearTimeout(timer);
-  const delay = Math.min(300000, 5000 * 2 ** Math.min(failures, 6));
-  timer = setTimeout(() => flush(), delay);
+  timer = setTimeout(() => flush(), retryDelay(failures));
 }
 
-async function postBatch(records) {
-  const controller = new AbortController();
-  const timeout = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
-  try {
-    return await fetch("/sync", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-Doorstep-Sync": "1", Accept: "application/json" },
-      body: JSON.stringify({ records: records.map(({ uuid, type, case_id, user, data, recorded_at }) => ({ uuid, type, case_id, user, data, recorded_at })) }),
-      signal: controller.signal,
-    });
-  } finally {
-    clearTimeout(timeout);
-  }
-}
+const post = registerSender(CONTRACT);
 
 export async function flush() {
   if (sending || !bar) return;
   sending = true;
   try {
     const me = Number(bar.dataset.user);
-    const pending = (await outbox.all()).filter((r) => r.state !== "rejected" && r.user === me);
-    for (let start = 0; start < pending.length; ) {
-      const batch = [];
-      let chars = 0;
-      while (start < pending.length && batch.length < BATCH) {
-        const size = JSON.stringify(pending[start]).length;
-        if (batch.length && chars + size > BATCH_CHARS) break;
-        batch.push(pending[start]);
-        chars += size;
-        start += 1;
-      }
-      let response;
-      try {
-        response = await postBatch(batch);
-      } catch (error) {
-        failures += 1;
-        say(navigator.onLine ? text("failed") : text("offline"), !navigator.onLine ? false : true);
-        scheduleRetry();
-        return;
-      }
-      if (response.status === 401) {
-        // The session ended: keep everything and ask for a login, never retry blindly. The
-        // cached pages are this session's: drop them so nobody reads them without logging in.
-        say(text("login"), true);
-        bar.classList.add("needs-login");
-        await caches.delete("doorstep-pages").catch(() => {});
-        return;
-      }
-      if (!response.ok) {
-        failures += 1;
-        say(text("failed"), true);
-        scheduleRetry();
-        return;
-      }
-      const { results } = await response.json();
-      for (const result of results) {
-        if (["applied", "duplicate", "conflict"].includes(result.status)) {
-          await outbox.remove(result.uuid);
-        } else if (result.status === "rejected") {
-          const record = batch.find((r) => r.uuid === result.uuid);
-          if (record) await outbox.put({ ...record, state: "rejected", message: result.message });
-          say(`${text("rejected")} ${result.message}`, true);
-        }
-      }
+    const outcome = await sendOutbox({ locks: navigator.locks, store: outbox, post, me, contract: CONTRACT });
+    if (outcome.state === "login") {
+      // The session ended: keep everything and ask for a login, never retry blindly. The
+      // kept pages are this session's: drop them so nobody reads them without logging in.
+      say(text("login"), true);
+      bar.classList.add("needs-login");
+      await forgetSession(CONTRACT.storage).catch(() => {});
+      return;
+    }
+    if (outcome.state !== "sent") {
+      failures += 1;
+      const offline = outcome.state === "offline" && !navigator.onLine;
+      say(offline ? text("offline") : outcome.state === "unreadable" ? text("unreadable") : text("failed"), !offline);
+      scheduleRetry();
+      return;
     }
     failures = 0;
     bar.classList.remove("needs-login");
+    if (outcome.rejected.length) say(`${text("rejected")} ${outcome.rejected.at(-1)}`, true);
+    else if (outcome.sent) say(text("sentNow"));
+    else say("");
+  } catch (error) {
+    // The phone's own storage failed (closed, full): say so; the records stay where they are.
+    failures += 1;
+    say(`${text("storageFailed")} (${error?.name || error})`, true);
+    scheduleRetry();
   } finally {
     sending = false;
-    await refreshStatus();
+    await refreshStatus().catch(() => {});
   }
 }
 
@@ -182,7 +139,7 @@ function uuid4() {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-const NUMBER_FIELDS = new Set(["text_id", "partner_id", "base_version", "children", "adults", "action_id"]);
+const NUMBER_FIELDS = new Set(CONTRACT.number_fields);
 
 function recordsFromForm(form) {
   const type = form.dataset.outbox;
@@ -221,24 +178,53 @@ function recordsFromForm(form) {
   return [{ ...base, uuid: uuid4(), recorded_at: base.created_at, data }];
 }
 
-async function saveForm(form, button) {
+function formMessage(form, message, isError) {
+  // The confirmation or the error goes next to the button that was tapped (and is read out
+  // by screen readers), as well as in the bar.
+  let target = form.querySelector(".form-message");
+  if (!target) {
+    target = document.createElement("p");
+    target.className = "form-message";
+    target.setAttribute("role", isError ? "alert" : "status");
+    target.setAttribute("aria-live", "polite");
+    form.append(target);
+  }
+  target.textContent = message;
+  target.classList.toggle("error", isError);
+  say(message, isError);
+}
+
+async function saveForm(form) {
   const records = recordsFromForm(form);
   if (form.dataset.outbox === "need" && records.length === 0) {
-    say(text("pickNeed"), true);
+    formMessage(form, text("pickNeed"), true);
     return;
   }
   if (records.length === 0) return; // nothing changed
   if (form.dataset.outbox === "consent" && records[0].data.method === "signature" && records[0].data.state !== "withdrawn") {
     if (!records[0].data.signature) {
-      say(text("signFirst"), true);
+      formMessage(form, text("signFirst"), true);
       return;
     }
   }
-  for (const record of records) await outbox.put(record);
+  const kept = [];
+  try {
+    for (const record of records) {
+      await outbox.put(record);
+      kept.push(record);
+    }
+  } catch (error) {
+    // Not kept (storage full, a private window, the connection to it closed twice): the form
+    // keeps what was typed, and the worker is told; a half-kept set is taken back.
+    for (const record of kept) await outbox.remove(record.uuid).catch(() => {});
+    formMessage(form, `${text("storageFailed")} (${error?.name || error})`, true);
+    return;
+  }
   form.reset();
   form.dispatchEvent(new CustomEvent("outbox:saved", { bubbles: true }));
-  say(text("saved"));
+  formMessage(form, text("saved"), false);
   await refreshStatus();
+  askToKeepStorage();
   if ("serviceWorker" in navigator && "SyncManager" in window) {
     const registration = await navigator.serviceWorker.ready.catch(() => null);
     await registration?.sync?.register("outbox").catch(() => {});
@@ -256,7 +242,7 @@ document.addEventListener("submit", async (event) => {
   form.dataset.saving = "1";
   if (button) button.disabled = true;
   try {
-    await saveForm(form, button);
+    await saveForm(form);
   } finally {
     delete form.dataset.saving;
     if (button) button.disabled = false;
@@ -264,29 +250,53 @@ document.addEventListener("submit", async (event) => {
 });
 
 document.addEventListener("submit", async (event) => {
-  // Logging out wipes the phone's data: send the outbox first, and never drop it silently.
+  // Logging out wipes the phone: send the outbox first, never drop it silently, then delete
+  // the kept pages and the session marker here, whatever the browser does with the server's
+  // Clear-Site-Data (WebKit ignores it, Safari before 17 has none).
   const form = event.target;
   if (!(form instanceof HTMLFormElement) || !form.classList.contains("logout") || !bar) return;
   if (form.dataset.confirmed === "1") return;
   event.preventDefault();
   await flush();
   const me = Number(bar.dataset.user);
-  const mine = (await outbox.all()).filter((r) => r.user === me);
+  const mine = (await outbox.all().catch(() => [])).filter((r) => r.user === me);
   if (mine.length > 0 && !window.confirm(text("confirmLogout", mine.length))) return;
-  for (const record of mine) await outbox.remove(record.uuid);
+  for (const record of mine) await outbox.remove(record.uuid).catch(() => {});
+  await forgetSession(CONTRACT.storage).catch(() => {});
+  navigator.serviceWorker?.controller?.postMessage({ type: "forget-session" });
   form.dataset.confirmed = "1";
   form.requestSubmit();
 });
 
+function sendSoon() {
+  if (!sending) flush();
+}
+
 if (bar) {
+  rememberUser(CONTRACT.storage, Number(bar.dataset.user)).catch(() => {});
   document.getElementById("sync-now")?.addEventListener("click", () => flush());
-  window.addEventListener("online", () => flush());
+  window.addEventListener("online", sendSoon);
   window.addEventListener("offline", () => say(text("offline")));
-  navigator.serviceWorker?.addEventListener("message", (event) => {
-    if (event.data?.type === "sync-outbox") flush();
+  // iOS has no Background Sync and suspends pages: send whenever the app comes back.
+  window.addEventListener("pageshow", sendSoon);
+  window.addEventListener("focus", sendSoon);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") sendSoon();
   });
-  refreshStatus().then(() => flush());
+  navigator.serviceWorker?.addEventListener("message", (event) => {
+    if (event.data?.type === "sync-outbox") sendSoon();
+    if (event.data?.type === "outbox-sent") refreshStatus().catch(() => {});
+  });
+  refreshStatus()
+    .then((records) => {
+      if (records.length) askToKeepStorage();
+    })
+    .catch(() => {})
+    .then(() => flush());
   setInterval(() => {
     if (Number(bar.dataset.count || 0) > 0 && failures === 0) flush();
   }, 30000);
+} else if (document.body.dataset.loggedOut === "1") {
+  // The login page: nobody is logged in in this browser, so nothing of a session stays.
+  forgetSession(CONTRACT.storage).catch(() => {});
 }

@@ -1,6 +1,8 @@
 /* Reminders page: ask for notification permission only when the person presses the button,
    subscribe with the server's VAPID key, and tell the server (POST / DELETE /push/subscriptions). */
 
+import { CONTRACT } from "/outbox-contract.js";
+
 const section = document.getElementById("this-device");
 const state = document.getElementById("push-state");
 const onButton = document.getElementById("push-on");
@@ -20,7 +22,7 @@ async function tellServer(method, body) {
   const response = await fetch("/push/subscriptions", {
     method,
     credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-Doorstep-Push": "1" },
+    headers: { "Content-Type": "application/json", [CONTRACT.headers.push]: "1" },
     body: JSON.stringify(body),
   });
   if (response.status === 401) window.location.assign("/login?next=/settings/reminders");

@@ -180,13 +180,13 @@ def test_server_errors_and_timeouts_lose_nothing(field):
         else:
             route.abort("timedout")
 
-    page.route("**/sync", broken)
+    field.context.route("**/sync", broken)
     record_visit(page)
     record_consent_and_two_needs(page)
     page.locator("#sync-now").click()
     expect(page.locator("#outbox-message")).to_have_class(re.compile("error"))
     assert field.waiting() == 4 and field.count("visit", case_id) == 0
-    page.unroute("**/sync")
+    field.context.unroute("**/sync")
     page.locator("#sync-now").click()
     expect(page.locator("#outbox-bar")).to_have_attribute("data-count", "0", timeout=15000)
     assert (field.count("visit", case_id), field.count("need", case_id)) == (1, 2)
@@ -283,7 +283,7 @@ def test_logout_sends_the_outbox_first_and_never_drops_it_silently(field):
     urls = field.open_today()
     case_id = case_id_of(urls[0])
     page.goto(urls[0])
-    page.route("**/sync", lambda route: route.fulfill(status=503, body="down"))
+    field.context.route("**/sync", lambda route: route.fulfill(status=503, body="down"))
     record_visit(page)
     expect(page.locator("#outbox-bar")).to_have_attribute("data-count", "1")
     messages: list[str] = []
@@ -301,7 +301,7 @@ def test_logout_sends_the_outbox_first_and_never_drops_it_silently(field):
     expect(page.locator("#outbox-bar")).to_be_visible()
     assert "1 records have not been sent" in messages[0]
     assert field.waiting() == 1  # still logged in, nothing dropped
-    page.unroute("**/sync")
+    field.context.unroute("**/sync")
     page.locator("#logout").click()  # now the outbox goes out before logging out
     expect(page).to_have_url(re.compile(r"/login$"))
     assert field.count("visit", case_id) == 1
@@ -325,3 +325,25 @@ def test_logout_sends_the_outbox_first_and_never_drops_it_silently(field):
         )
         == "empty"
     )
+
+
+def test_the_service_worker_sends_the_outbox_with_no_page_open(field):
+    # Background Sync wakes the service worker, not a page, when the connection returns: it
+    # must send by itself (before, it only asked the open pages to send).
+    page = field.page
+    urls = field.open_today()
+    case_id = case_id_of(urls[0])
+    page.goto(urls[0])
+    field.context.set_offline(True)
+    record_visit(page)
+    expect(page.locator("#outbox-bar")).to_have_attribute("data-count", "1")
+    field.context.new_page()  # about:blank keeps the browser context; no page of the app
+    page.close()
+    assert [p.url for p in field.context.pages] == ["about:blank"]
+    assert field.count("visit", case_id) == 0
+    field.context.set_offline(False)
+    deadline = time.monotonic() + 20
+    while field.count("visit", case_id) == 0:
+        assert time.monotonic() < deadline, "the service worker did not send the outbox"
+        time.sleep(0.2)
+    assert field.count("visit", case_id) == 1

@@ -35,6 +35,7 @@ LEADS = {"lead", "other_lead"}
 # case belongs to team A and is assigned to "worker"; a set there is about that case.
 POLICY: dict[str, set[str] | str] = {
     "static": "public",
+    "pwa.contract_module": "public",  # the outbox contract: names and limits, nothing personal
     "pwa.manifest": "public",
     "pwa.offline": "public",
     "pwa.openapi": "public",  # the JSON API's description: no personal data

@@ -255,3 +255,40 @@ def test_password_hashes_follow_the_configured_cost_and_are_redone_at_login(app,
         assert "m=65536,t=3,p=4" in redone
     finally:
         configure_password_hashing(1, 8, 1)
+
+
+def test_the_login_outlives_a_browser_restart_but_not_the_sessions_own_limit(app, auth, make_user):
+    # iOS closes home-screen apps often: a cookie that ends with the browser would leave
+    # records made offline waiting for the next login. It lasts the absolute limit at most.
+    from datetime import UTC, datetime
+    from email.utils import parsedate_to_datetime
+
+    make_user("worker", email="w@example.org")
+    response = auth.login("w@example.org")
+    cookie = next(
+        value
+        for value in response.headers.getlist("Set-Cookie")
+        if value.startswith("doorstep_session=")
+    )
+    expires = parsedate_to_datetime(cookie.split("Expires=", 1)[1].split(";", 1)[0])
+    hours = (expires - datetime.now(UTC)).total_seconds() / 3600
+    assert app.config["SESSION_MAX_HOURS"] - 0.1 < hours <= app.config["SESSION_MAX_HOURS"]
+    # The server still ends the session by its own rows (idle and absolute expiry).
+    with app.app_context():
+        db.session.execute(update(UserSession).values(created_at=utcnow() - timedelta(hours=13)))
+        db.session.commit()
+    assert auth.client.get("/today").status_code == 302
+
+
+def test_pages_without_a_login_tell_the_phone_to_forget_the_last_session(auth, make_user):
+    header = "X-Doorstep-Logged-Out"
+    client = auth.client
+    assert client.get("/login").headers.get(header) == "1"
+    assert client.get("/today").headers.get(header) == "1"  # the redirect to the login
+    sync = client.post("/sync", json={"records": []}, headers={"X-Doorstep-Sync": "1"})
+    assert sync.status_code == 401 and sync.headers.get(header) == "1"
+    # The offline page is precached for whoever uses the phone later: it must not wipe.
+    assert header not in client.get("/offline").headers
+    make_user("worker", email="w@example.org")
+    auth.login("w@example.org")
+    assert header not in client.get("/today").headers

@@ -18,7 +18,9 @@ ROOT = Path(__file__).parents[2]
 # Every page's statements stay flat however many cases there are (no N+1).
 QUERY_BUDGETS = {"/today": 8, "/cases": 9, "/dashboard": 11}
 CARD_BUDGET = 17  # was 16; how long the phone may keep the card adds the time zone and routes
-JS_BUDGET_BYTES = 75_000  # uncompressed; htmx is two thirds of it
+# Uncompressed; htmx is half of it. Was 75,000 before the service worker sent the outbox
+# itself (Background Sync) with the pages' own outbox modules and the outbox contract.
+JS_BUDGET_BYTES = 110_000
 
 
 @contextmanager
@@ -82,6 +84,8 @@ def test_javascript_shipped_to_the_phone_stays_small(client):
     import re
 
     sources = re.findall(r'<script src="([^"]+)"', html) + ["/service-worker.js"]
+    # The modules the page scripts import.
+    sources += ["/outbox-contract.js", "/static/js/outbox-core.js", "/static/js/outbox-store.js"]
     sizes = {src: len(client.get(src).data) for src in sources}
     assert sum(sizes.values()) <= JS_BUDGET_BYTES, sizes
 

@@ -342,6 +342,29 @@ def test_two_edits_at_the_same_moment_make_one_change_and_one_conflict(app, case
         assert count(app, CaseConflict) == 1
 
 
+def test_one_edit_sent_twice_at_once_is_a_duplicate_not_a_conflict(app, case_id, worker):
+    # The page and the service worker (or two tabs) send the same record at the same moment:
+    # the second request looked for the UUID before the first had committed (prefetch found
+    # nothing), then lost the compare-and-set to that same record. Found by the three-engine
+    # offline round, where it made a false conflict for the lead.
+    from fieldapp.models import User
+    from fieldapp.services.sync import apply_record
+
+    record = {
+        "uuid": str(uuid.uuid4()),
+        "type": "case_edit",
+        "case_id": case_id,
+        "data": {"base_version": 1, "changes": {"phone": "+4511111111"}},
+    }
+    with app.app_context():
+        first = apply_record(db.session, db.session.get(User, worker.id), record)
+        db.session.commit()
+        second = apply_record(db.session, db.session.get(User, worker.id), record, known=set())
+        db.session.commit()
+    assert (first.status, second.status) == ("applied", "duplicate")
+    assert count(app, CaseConflict) == 0
+
+
 def test_sync_behind_a_proxy_checks_the_configured_public_origin(app, auth, case_id):
     app.config["PUBLIC_ORIGIN"] = "https://doorstep.example.dk"
     ours = {"X-Doorstep-Sync": "1", "Origin": "https://doorstep.example.dk"}

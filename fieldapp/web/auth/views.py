@@ -119,6 +119,10 @@ def login():
     if lang:
         session["lang"] = lang
     login_user(user)
+    # A cookie that outlives the browser: iOS closes home-screen apps often, and records made
+    # offline must go out when the app opens again. It lasts at most the session's absolute
+    # limit; idle and absolute expiry are still decided on the server, per session row.
+    session.permanent = True
     return redirect(_safe_next(request.args.get("next")) or landing_url(user.role), code=303)
 
 

@@ -9,6 +9,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from ...domain.outbox import HEADERS, MAX_RECORDS_PER_REQUEST
 from ...extensions import csrf, db
 from ...models import CONSENT_SCOPES, NEEDS, Case, Partner, Tenancy
 from ...services.access import may_change, may_read
@@ -26,11 +27,10 @@ from ...usecases.sync import apply_outbox
 from ..security import client_address, from_own_pages, roles_required
 from . import bp
 
-SYNC_HEADER = "X-Doorstep-Sync"
+SYNC_HEADER = HEADERS["sync"]
 # On the pages the phone may keep for use without network, and until when (ISO 8601, UTC);
 # the service worker keeps no page without it and drops each when its time has passed.
-KEEP_HEADER = "X-Doorstep-Keep-Until"
-MAX_RECORDS_PER_REQUEST = 50
+KEEP_HEADER = HEADERS["keep_until"]
 
 
 @bp.get("/today")

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ...domain.organisation import organisation_of
+from ...domain.outbox import HEADERS
 from ...extensions import csrf, db
 from ...models import Organisation
 from ...services.audit import record_event
@@ -26,7 +27,7 @@ from ...usecases import Actor, NotFound, UnitOfWork, devices
 from ..security import client_address, from_own_pages, roles_required
 from . import bp
 
-PUSH_HEADER = "X-Doorstep-Push"
+PUSH_HEADER = HEADERS["push"]
 # Only people who get reminders subscribe; administrators get none.
 SUBSCRIBERS = ("worker", "lead")
 

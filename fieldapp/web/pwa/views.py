@@ -4,6 +4,7 @@ API's OpenAPI description."""
 from __future__ import annotations
 
 import hashlib
+import re
 from functools import lru_cache
 from importlib.resources import files
 
@@ -12,15 +13,33 @@ from flask_babel import gettext as _
 
 from ... import SERVICE_WORKER_DIR as SW_DIR
 from ... import STATIC_DIR
+from ...domain import outbox as outbox_contract
 from . import bp
 
-# Concatenated in this order; constants first so the others can use them.
+# Concatenated in this order after the contract; constants first so the others can use them.
 SW_PARTS = ("constants.js", "strategies.js", "outbox-sync.js", "push.js", "main.js")
-
+# Modules the pages import that the worker runs too, as plain scripts (their `export` words
+# dropped; they import nothing): one copy of the outbox's decisions and storage.
+SHARED_MODULES = ("js/outbox-core.js", "js/outbox-store.js")
 
 # The app shell the worker precaches: a change to any of these must reach phones as a new
 # version, or an old outbox.js would go on making records the server has learnt to refuse.
-SHELL_FILES = ("css/app.css", "js/app.js", "js/outbox.js", "js/card.js", "js/vendor/htmx.min.js")
+SHELL_FILES = (
+    "css/app.css",
+    "js/app.js",
+    "js/outbox.js",
+    "js/card.js",
+    "js/vendor/htmx.min.js",
+    *SHARED_MODULES,
+)
+_EXPORT = re.compile(r"^export (?=(async )?function |const |let |class )", re.MULTILINE)
+
+
+def as_worker_script(module_source: str) -> str:
+    """A shared module as part of the worker's classic script: `export` dropped."""
+    if re.search(r"^\s*import\b", module_source, re.MULTILINE):
+        raise ValueError("a module shared with the service worker may not import")
+    return _EXPORT.sub("", module_source)
 
 
 @lru_cache(maxsize=4)
@@ -29,7 +48,11 @@ def _service_worker_source(mtimes: tuple[float, ...], salt: str) -> tuple[str, s
 
     The salt (FIELDAPP_SERVICE_WORKER_SALT) forces a new version without a code change.
     """
-    body = "\n".join((SW_DIR / name).read_text(encoding="utf-8") for name in SW_PARTS)
+    shared = [
+        as_worker_script((STATIC_DIR / name).read_text(encoding="utf-8")) for name in SHARED_MODULES
+    ]
+    parts = [(SW_DIR / name).read_text(encoding="utf-8") for name in SW_PARTS]
+    body = "\n".join([outbox_contract.as_script(), *shared, *parts])
     digest = hashlib.sha256((salt + body).encode())
     for name in SHELL_FILES:
         digest.update((STATIC_DIR / name).read_bytes())
@@ -55,6 +78,14 @@ def service_worker():
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Service-Worker-Allowed"] = "/"
     response.set_etag(version)
+    return response
+
+
+@bp.get("/outbox-contract.js")
+def contract_module():
+    """The outbox contract for the pages (fieldapp/domain/outbox.py); public, no personal data."""
+    response = current_app.response_class(outbox_contract.as_module(), mimetype="text/javascript")
+    response.headers["Cache-Control"] = "no-cache"
     return response
 
 
