@@ -1,7 +1,9 @@
-"""Make this machine ready for the whole suite: Debian's Chromium, and the local PostgreSQL.
+"""Make this machine ready for the whole suite: Debian's browsers, and the local PostgreSQL.
 
-Run by the Quick start's test command and by .ci/run. Installs `chromium` with apt-get when it is
-missing and we are root; starts the local PostgreSQL cluster when it is installed but down.
+Run by the Quick start's test command and by .ci/run. Installs, with one apt-get call when any is
+missing and we are root, `chromium` and what the WebKitGTK and Firefox phones need
+(`webkit2gtk-driver`, `firefox-esr`, `xvfb`, and `gir1.2-webkit2-4.1` with `python3-gi` for
+tests/browser/webkit_shell.py); starts the local PostgreSQL cluster when it is installed but down.
 Without root or without the packages it says what is missing; the tests that need it then skip
 with a message (or fail, under CI=true).
 """
@@ -17,6 +19,17 @@ import time
 from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+# Debian package -> how to tell it is there.
+BROWSER_PACKAGES = {
+    "chromium": Path(CHROMIUM),
+    "webkit2gtk-driver": Path("/usr/bin/WebKitWebDriver"),
+    "firefox-esr": Path("/usr/bin/firefox-esr"),
+    "xvfb": Path("/usr/bin/Xvfb"),
+    "python3-gi": None,  # checked by importing gi with the system Python
+    "gir1.2-webkit2-4.1": None,  # checked by loading WebKit2 4.1 through gi
+}
 
 
 def _run(command: list[str]) -> bool:
@@ -24,19 +37,39 @@ def _run(command: list[str]) -> bool:
     return subprocess.run(command, check=False).returncode == 0
 
 
-def ensure_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        print(f"chromium: {CHROMIUM} is there")
+def _system_python_has(code: str) -> bool:
+    if not Path(SYSTEM_PYTHON).exists():
+        return False
+    result = subprocess.run([SYSTEM_PYTHON, "-c", code], capture_output=True, check=False)
+    return result.returncode == 0
+
+
+def _present(package: str) -> bool:
+    if package == "python3-gi":
+        return _system_python_has("import gi")
+    if package == "gir1.2-webkit2-4.1":
+        return _system_python_has(
+            "import gi; gi.require_version('WebKit2', '4.1'); from gi.repository import WebKit2"
+        )
+    return BROWSER_PACKAGES[package].exists()
+
+
+def ensure_browsers() -> None:
+    missing = [package for package in BROWSER_PACKAGES if not _present(package)]
+    for package in BROWSER_PACKAGES:
+        if package not in missing:
+            print(f"{package}: there")
+    if not missing:
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         print(
-            "chromium: missing; install Debian's package `chromium` (as root) "
+            f"browsers: missing {' '.join(missing)}; install these Debian packages (as root) "
             "to run the browser tests"
         )
         return
     env_ok = _run(["apt-get", "update", "-qq"])
-    installed = env_ok and _run(["apt-get", "install", "-y", "-qq", "chromium"])
-    print("chromium: installed" if installed else "chromium: apt-get failed")
+    installed = env_ok and _run(["apt-get", "install", "-y", "-qq", *missing])
+    print(f"{' '.join(missing)}: {'installed' if installed else 'apt-get failed'}")
 
 
 def _postgres_listening() -> bool:
@@ -66,7 +99,7 @@ def ensure_postgres() -> None:
 
 
 def main() -> int:
-    ensure_chromium()
+    ensure_browsers()
     ensure_postgres()
     return 0
 

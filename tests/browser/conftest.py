@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,3 +119,94 @@ def log_in(page, email: str, password: str = "demo") -> None:
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
+
+
+# One phone, three engines (tests/browser/engines.py) ----------------------------------------
+#
+# `engine_phone` is parametrised over chromium, webkit and firefox: a `fieldapp demo` server of
+# its own, the phone's network in front of it (tests/browser/network.py; HTTPS with a
+# certificate made for the run where the engine needs it, i.e. WebKit) and a Phone on a fresh
+# profile. The phone has `.network` (offline()/online()) and `.server`. A missing engine skips,
+# naming the Debian packages; under CI=true it fails.
+
+
+@pytest.fixture(scope="session")
+def xvfb_display(tmp_path_factory) -> Iterator[str]:
+    """One virtual X screen for the session's WebKitGTK phones."""
+    from tests.browser.engines import Xvfb, missing
+
+    reason = missing("webkit")
+    if reason:
+        need(reason)
+    screen = Xvfb(tmp_path_factory.mktemp("xvfb") / "xvfb.log").start()
+    yield screen.display
+    screen.stop()
+
+
+@pytest.fixture
+def start_engine_phone(request, tmp_path):
+    """start_engine_phone(engine, extra_env=None, tls=None) -> a started Phone with its own
+    demo server and network; all of it is stopped after the test."""
+    from tests.browser.engines import NEEDS_TLS, PHONES, missing
+    from tests.browser.network import Network, TestCertificate
+
+    rigs: list[tuple] = []  # (phone, server, network), stopped in that order
+
+    def start(engine: str, extra_env: dict | None = None, tls: bool | None = None):
+        reason = missing(engine)
+        if reason:
+            need(reason)
+        options: dict = {}
+        if engine == "chromium":
+            options["browser_type"] = request.getfixturevalue("browser").browser_type
+        elif engine == "webkit":
+            options["display"] = request.getfixturevalue("xvfb_display")
+        folder = tmp_path / f"{engine}-{len(rigs)}"
+        use_tls = NEEDS_TLS[engine] if tls is None else tls
+        certificate = TestCertificate.make(folder / "tls") if use_tls else None
+        port = _free_port()
+        network = Network(port, certificate).start()
+        phone = PHONES[engine](
+            network.url,
+            folder / "profile",
+            certificate=certificate,
+            log=folder / "browser.log",
+            **options,
+        )
+        rig = [phone, None, network]
+        rigs.append(rig)
+        # The phones reach the server through the network's address (and scheme).
+        env = {"FIELDAPP_PUBLIC_ORIGIN": network.url, **(extra_env or {})}
+        # The server boots (about 3 s) while the browser starts.
+        with ThreadPoolExecutor(1) as pool:
+            booting = pool.submit(start_demo_server, folder / "server", env, port)
+            try:
+                phone.start()
+            finally:
+                rig[1] = booting.result()
+        phone.network, phone.server = network, rig[1]
+        return phone
+
+    yield start
+    for phone, server, network in reversed(rigs):
+        try:
+            # Shown with a failing test's report: how long the browser took, what it said.
+            starts = ", ".join(f"{s:.1f} s" for s in phone.start_seconds)
+            print(f"{phone.engine} started in {starts}; its log ({phone.log}) ends:")
+            print(phone.logs()[-4000:])
+            phone.close()
+        finally:
+            if server is not None:
+                server.stop()
+            network.stop()
+
+
+@pytest.fixture(params=["chromium", "webkit", "firefox"])
+def engine_name(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def engine_phone(engine_name, start_engine_phone):
+    """A started phone in each engine, with .network and .server."""
+    return start_engine_phone(engine_name)
