@@ -252,7 +252,7 @@ document.addEventListener("submit", async (event) => {
 document.addEventListener("submit", async (event) => {
   // Logging out wipes the phone: send the outbox first, never drop it silently, then delete
   // the kept pages and the session marker here, whatever the browser does with the server's
-  // Clear-Site-Data (WebKit ignores it, Safari before 17 has none).
+  // Clear-Site-Data (Safari before 17 has none; older WebKit ignores it).
   const form = event.target;
   if (!(form instanceof HTMLFormElement) || !form.classList.contains("logout") || !bar) return;
   if (form.dataset.confirmed === "1") return;
