@@ -5,7 +5,7 @@ their fields, the enumerations, the limits, the header names, the cache and data
 the pages a phone may keep. The browser gets it as a script the server writes from this module
 (/outbox-contract.js for the pages, the top of /service-worker.js for the worker), the server's
 sync code imports its limits from it, and the tests hold the case card's forms, the sync
-handlers and openapi.json against it (tests/unit/test_outbox_contract.py).
+handlers and openapi.json against it (tests/integration/test_outbox_contract.py).
 """
 
 from __future__ import annotations

@@ -43,7 +43,9 @@ export function settle(answer, batch, contract) {
     const record = result && byUuid.get(result.uuid);
     if (!record) continue;
     if (contract.settled.includes(result.status)) remove.push(record.uuid);
-    else if (result.status === "rejected") reject.push({ record, message: String(result.message || "") });
+    // "Made by another user": sent under a colleague's login (an old tab on a shared phone);
+    // it stays waiting for its own worker, never marked refused.
+    else if (result.status === "rejected" && result.field !== "user") reject.push({ record, message: String(result.message || "") });
   }
   return { remove, reject };
 }

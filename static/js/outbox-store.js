@@ -48,7 +48,8 @@ export function outboxDatabase(storage) {
       const tx = db.transaction(storage.outbox_store, mode);
       const request = work(tx.objectStore(storage.outbox_store));
       tx.oncomplete = () => resolve(request && request.result !== undefined ? request.result : undefined);
-      tx.onerror = () => reject(tx.error);
+      // A request's error reaches the transaction before it aborts, when tx.error is null.
+      tx.onerror = (event) => reject(event.target.error || tx.error);
       tx.onabort = () => reject(tx.error || new DOMException("aborted", "AbortError"));
     });
   }
@@ -65,6 +66,10 @@ export function outboxDatabase(storage) {
 
   return {
     put: (record) => withRetry("readwrite", (store) => store.put(record)),
+    putAll: (records) =>
+      withRetry("readwrite", (store) => {
+        for (const record of records) store.put(record);
+      }),
     remove: (uuid) => withRetry("readwrite", (store) => store.delete(uuid)),
     all: () => withRetry("readonly", (store) => store.index("created_at").getAll()),
     clear: () => withRetry("readwrite", (store) => store.clear()),

@@ -10,7 +10,7 @@ import { retryDelay, sendOutbox } from "/static/js/outbox-core.js";
 import { forgetSession, outboxDatabase, registerSender, rememberUser } from "/static/js/outbox-store.js";
 
 const bar = document.getElementById("outbox-bar");
-let sending = false;
+let sending = null; // the send running now, if any: a second caller waits for it
 let failures = 0;
 let timer = null;
 
@@ -93,9 +93,13 @@ function scheduleRetry() {
 
 const post = registerSender(CONTRACT);
 
-export async function flush() {
-  if (sending || !bar) return;
-  sending = true;
+export function flush() {
+  if (!bar) return Promise.resolve();
+  if (!sending) sending = sendNow().finally(() => (sending = null));
+  return sending;
+}
+
+async function sendNow() {
   try {
     const me = Number(bar.dataset.user);
     const outcome = await sendOutbox({ locks: navigator.locks, store: outbox, post, me, contract: CONTRACT });
@@ -125,7 +129,6 @@ export async function flush() {
     say(`${text("storageFailed")} (${error?.name || error})`, true);
     scheduleRetry();
   } finally {
-    sending = false;
     await refreshStatus().catch(() => {});
   }
 }
@@ -207,26 +210,23 @@ async function saveForm(form) {
       return;
     }
   }
-  const kept = [];
   try {
-    for (const record of records) {
-      await outbox.put(record);
-      kept.push(record);
-    }
+    // All of a form's records in one transaction: kept together or not at all.
+    await outbox.putAll(records);
   } catch (error) {
     // Not kept (storage full, a private window, the connection to it closed twice): the form
-    // keeps what was typed, and the worker is told; a half-kept set is taken back.
-    for (const record of kept) await outbox.remove(record.uuid).catch(() => {});
+    // keeps what was typed, and the worker is told.
     formMessage(form, `${text("storageFailed")} (${error?.name || error})`, true);
     return;
   }
   form.reset();
   form.dispatchEvent(new CustomEvent("outbox:saved", { bubbles: true }));
   formMessage(form, text("saved"), false);
-  await refreshStatus();
+  await refreshStatus().catch(() => {});
   askToKeepStorage();
   if ("serviceWorker" in navigator && "SyncManager" in window) {
-    const registration = await navigator.serviceWorker.ready.catch(() => null);
+    const noWorker = new Promise((resolve) => setTimeout(() => resolve(null), 2000));
+    const registration = await Promise.race([navigator.serviceWorker.ready, noWorker]).catch(() => null);
     await registration?.sync?.register("outbox").catch(() => {});
   }
   flush();
@@ -252,24 +252,47 @@ document.addEventListener("submit", async (event) => {
 document.addEventListener("submit", async (event) => {
   // Logging out wipes the phone: send the outbox first, never drop it silently, then delete
   // the kept pages and the session marker here, whatever the browser does with the server's
-  // Clear-Site-Data (Safari before 17 has none; older WebKit ignores it).
+  // Clear-Site-Data (Safari before 17 has none; older WebKit ignores it). The logout itself
+  // goes by fetch, so that a phone without signal is told it is still logged in.
   const form = event.target;
   if (!(form instanceof HTMLFormElement) || !form.classList.contains("logout") || !bar) return;
-  if (form.dataset.confirmed === "1") return;
   event.preventDefault();
-  await flush();
-  const me = Number(bar.dataset.user);
-  const mine = (await outbox.all().catch(() => [])).filter((r) => r.user === me);
-  if (mine.length > 0 && !window.confirm(text("confirmLogout", mine.length))) return;
-  for (const record of mine) await outbox.remove(record.uuid).catch(() => {});
-  await forgetSession(CONTRACT.storage).catch(() => {});
-  navigator.serviceWorker?.controller?.postMessage({ type: "forget-session" });
-  form.dataset.confirmed = "1";
-  form.requestSubmit();
+  if (form.dataset.busy === "1") return;
+  form.dataset.busy = "1";
+  try {
+    await flush();
+    const me = Number(bar.dataset.user);
+    let mine;
+    try {
+      mine = (await outbox.all()).filter((r) => r.user === me);
+    } catch (error) {
+      say(text("storageUnreadable"), true);
+      return;
+    }
+    if (mine.length > 0 && !window.confirm(text("confirmLogout", mine.length))) return;
+    let answer = null;
+    try {
+      answer = await fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin", redirect: "follow" });
+    } catch (error) {
+      answer = null;
+    }
+    await forgetSession(CONTRACT.storage).catch(() => {});
+    navigator.serviceWorker?.controller?.postMessage({ type: "forget-session" });
+    if (!answer || answer.status >= 500) {
+      say(text("logoutOffline"), true);
+      return;
+    }
+    // Logged out on the server: this worker's records go (confirmed above); other workers'
+    // records on a shared phone wait for their own login.
+    for (const record of mine) await outbox.remove(record.uuid).catch(() => {});
+    window.location.assign(answer.redirected ? answer.url : "/login");
+  } finally {
+    delete form.dataset.busy;
+  }
 });
 
 function sendSoon() {
-  if (!sending) flush();
+  flush();
 }
 
 if (bar) {
@@ -285,7 +308,13 @@ if (bar) {
   });
   navigator.serviceWorker?.addEventListener("message", (event) => {
     if (event.data?.type === "sync-outbox") sendSoon();
-    if (event.data?.type === "outbox-sent") refreshStatus().catch(() => {});
+    if (event.data?.type === "outbox-sent") {
+      if (event.data.state === "sent") {
+        failures = 0;
+        say("");
+      }
+      refreshStatus().catch(() => {});
+    }
   });
   refreshStatus()
     .then((records) => {

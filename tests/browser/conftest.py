@@ -196,8 +196,9 @@ def start_engine_phone(request, tmp_path):
             print(phone.logs()[-4000:])
             phone.close()
         finally:
-            if server is not None:
-                server.stop()
+            # A test may have started the server again (a new release): stop that one too.
+            for running in {id(s): s for s in (server, phone.server) if s is not None}.values():
+                running.stop()
             network.stop()
 
 

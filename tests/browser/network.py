@@ -93,6 +93,7 @@ class Network:
         self.certificate = certificate
         self._tls = certificate.server_context() if certificate else None
         self._online = True
+        self._canned: bytes | None = None  # answer every request with this, when set
         self._transports: set[asyncio.BaseTransport] = set()
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.base_events.Server | None = None
@@ -122,6 +123,19 @@ class Network:
 
     def online(self) -> None:
         self._online = True
+        self._canned = None
+
+    def answer_everything(self, status: int, content_type: str, body: str) -> None:
+        """Answer every request with this instead of the server's answer: a server in trouble
+        (a 503 from the proxy) or a captive portal (a Wi-Fi login page answering 200)."""
+        payload = body.encode()
+        head = (
+            f"HTTP/1.1 {status} Canned\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+        )
+        self._online = True
+        self._canned = head.encode() + payload
+        asyncio.run_coroutine_threadsafe(self._drop_all(), self._loop).result(timeout=10)
 
     def stop(self) -> None:
         if not self._thread.is_alive():
@@ -174,18 +188,28 @@ class Network:
         if not self._online:
             _reset(transport)
             return
-        client, upstream = _Pipe(self), _Pipe(self)
+        canned = self._canned
+        client = _Canned(self, canned) if canned is not None else _Pipe(self)
+        upstream = _Pipe(self)
         self._transports.add(transport)
         try:
             if self._tls is not None:
                 # TLS only now, after the online check: an offline phone gets a reset at once.
+                plain = transport
                 transport = await self._loop.start_tls(
-                    transport, client, self._tls, server_side=True, ssl_handshake_timeout=10
+                    plain, client, self._tls, server_side=True, ssl_handshake_timeout=10
                 )
+                if transport is None:  # the phone hung up during the handshake
+                    self._transports.discard(plain)
+                    return
                 self._transports.add(transport)
             else:
                 transport.set_protocol(client)
             client.connection_made(transport)
+            if canned is not None:
+                if self._tls is None:
+                    transport.resume_reading()
+                return
             upstream_transport, _ = await self._loop.create_connection(
                 lambda: upstream, "127.0.0.1", self.target_port
             )
@@ -272,8 +296,34 @@ class _Pipe(asyncio.Protocol):
                 _reset(self.peer)
 
 
+class _Canned(asyncio.Protocol):
+    """Reads one request's head and answers it with the canned bytes, then closes."""
+
+    def __init__(self, network: Network, answer: bytes):
+        self.network = network
+        self.answer = answer
+        self.transport: asyncio.Transport | None = None
+        self.received = b""
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.network._transports.add(transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.received += data
+        if b"\r\n\r\n" in self.received and self.transport is not None:
+            self.transport.write(self.answer)
+            self.transport.close()
+
+    def connection_lost(self, exc) -> None:
+        if self.transport is not None:
+            self.network._transports.discard(self.transport)
+
+
 def _reset(transport: asyncio.BaseTransport) -> None:
     """Close with a TCP reset (SO_LINGER 0): the peer's next read or write fails at once."""
+    if transport is None:
+        return
     sock = transport.get_extra_info("socket")
     try:
         if sock is not None:

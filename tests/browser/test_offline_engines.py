@@ -175,3 +175,66 @@ def test_a_card_answered_with_a_redirect_to_the_login_is_not_kept(engine_phone, 
     phone.goto(urls[0])
     phone.wait_for("#offline-page")
     assert not phone.visible("#visit-form")
+
+
+def test_a_server_error_and_a_wifi_login_page_lose_nothing(engine_phone, register):
+    phone = engine_phone
+    urls = open_today(phone)
+    case_id = case_of(urls[0])
+    phone.goto(urls[0])
+    phone.network.answer_everything(503, "text/html", "<h1>Service Unavailable</h1>")
+    record_visit(phone)
+    waiting(phone, 1)
+    phone.click("#sync-now")
+    phone.wait_until("document.getElementById('outbox-message').textContent.includes('failed')")
+    # A captive portal answers the send with its own page and 200: not the register's answer.
+    phone.network.answer_everything(200, "text/html", "<html><h1>Log in to the Wi-Fi</h1></html>")
+    phone.click("#sync-now")
+    phone.wait_until(
+        "document.getElementById('outbox-message').textContent.includes('did not come from')"
+    )
+    assert phone.evaluate(OUTBOX_ROWS) == 1 and register.count("visit", case_id) == 0
+    phone.network.online()
+    phone.click("#sync-now")
+    waiting(phone, 0, timeout=20)
+    assert register.count("visit", case_id) == 1
+    # The failure is not left standing beside "Everything is sent."
+    message = phone.text("#outbox-message")
+    assert "failed" not in message and "did not come from" not in message, message
+
+
+SHELL_CACHES = (
+    """caches.keys().then((names) => names.filter((n) => n.startsWith("doorstep-shell-")))"""
+)
+
+
+def test_a_new_service_worker_version_keeps_the_outbox(engine_phone, register):
+    from pathlib import Path
+
+    from tests.browser.conftest import start_demo_server
+
+    phone = engine_phone
+    urls = open_today(phone)
+    case_id = case_of(urls[0])
+    phone.goto(urls[0])
+    first_shell = phone.evaluate(SHELL_CACHES)
+    assert len(first_shell) == 1
+    phone.network.offline()
+    record_visit(phone)
+    waiting(phone, 1)
+    # While the phone has no signal, the site is released again with a new service worker.
+    server = phone.server
+    port = int(server.url.rsplit(":", 1)[1])
+    server.stop()
+    phone.server = start_demo_server(
+        Path(server.log).parent,
+        {"FIELDAPP_SERVICE_WORKER_SALT": "v2", "FIELDAPP_PUBLIC_ORIGIN": phone.network.url},
+        port,
+    )
+    phone.network.online()
+    phone.evaluate("navigator.serviceWorker.getRegistration().then((r) => r.update())")
+    replaced = f"(names) => names.length > 0 && !names.includes({first_shell[0]!r})"
+    phone.wait_until(f"({SHELL_CACHES}).then({replaced})", timeout=30)
+    phone.reload()
+    waiting(phone, 0, timeout=20)
+    assert register.count("visit", case_id) == 1

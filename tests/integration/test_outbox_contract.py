@@ -100,6 +100,11 @@ def test_the_phone_gets_the_contract_as_a_module_and_in_the_service_worker(clien
     # runs is an ES module statement.
     assert "function sendOutbox(" in worker and "function outboxDatabase(" in worker
     assert not re.search(r"^\s*(export|import)\b", worker, re.MULTILINE)
+    # One script: a second top-level function or constant of the same name would silently
+    # replace the first (the shared modules and the worker's own files share one scope).
+    names = re.findall(r"^(?:async )?function (\w+)|^(?:const|let|class) (\w+)", worker, re.M)
+    declared = [a or b for a, b in names]
+    assert sorted({n for n in declared if declared.count(n) > 1}) == []
 
 
 def test_no_script_writes_a_header_cache_or_database_name_of_its_own():

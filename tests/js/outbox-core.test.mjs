@@ -177,3 +177,9 @@ test("expiry and backoff", () => {
   assert.ok(hasExpired(NOW, NOW) && hasExpired(Number.NaN, NOW) && !hasExpired(NOW + 1, NOW));
   assert.deepEqual([0, 1, 2, 6, 20].map(retryDelay), [5000, 10000, 20000, 300000, 300000]);
 });
+
+test("a record refused as another user's stays waiting for its own worker", () => {
+  const batch = [record(1)];
+  const answer = { results: [{ uuid: "u1", status: "rejected", message: "this record was made by another user; they must send it", field: "user" }] };
+  assert.deepEqual(settle(answer, batch, contract), { remove: [], reject: [] });
+});
