@@ -97,6 +97,26 @@ class Config:
     CONSENT_RETENTION_MONTHS = 60
     # How long an administrator's emergency access to a case lasts (break the glass).
     BREAK_GLASS_MINUTES = 30
+    # Single sign-on with the municipality's identity provider (OpenID Connect: Entra ID, AD
+    # FS, Ansattporten). Empty issuer = none; see the README's "Identity providers".
+    OIDC_ISSUER = ""
+    OIDC_CLIENT_ID = ""
+    OIDC_CLIENT_SECRET = ""
+    OIDC_SCOPES = "openid email profile"
+    # The claim holding roles or groups, and a JSON object from its values to Doorstep's roles,
+    # e.g. {"Doorstep.Lead": "lead", "Doorstep.Worker": "worker"}.
+    OIDC_ROLE_CLAIM = "roles"
+    OIDC_ROLE_MAP = ""
+    # The claim naming the person's team (a team's name in Doorstep); empty = keep the team
+    # an administrator set, or none.
+    OIDC_TEAM_CLAIM = ""
+    # Required assurance level(s) (acr), comma-separated; empty = whatever the provider gives.
+    OIDC_ACR = ""
+    # How far the provider's clock may be from ours when checking the ID token (seconds, ≤ 300).
+    OIDC_CLOCK_SKEW_SECONDS = 60
+    # on: the e-mail and password form too; admins-only: only administrators may use it (the
+    # emergency account); off: no password logins at all.
+    LOCAL_LOGIN = "on"
     TESTING = False
 
 

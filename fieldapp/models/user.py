@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime, time
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Integer, String, Time, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Time,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -20,6 +31,7 @@ class User(UserMixin, db.Model):
     """An outreach worker, team lead or administrator."""
 
     __tablename__ = "user_account"
+    __table_args__ = (UniqueConstraint("idp_issuer", "idp_subject", name="uq_user_account_idp"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -45,6 +57,12 @@ class User(UserMixin, db.Model):
     # The 30-second step (Unix time // 30) of the last code accepted: a code works once, and
     # no older one after it (RFC 6238 section 5.2), so a code seen over a shoulder is spent.
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # Set for a person who logs in through the identity provider: its issuer and the
+    # person's subject there (never the e-mail, which the provider may let people change).
+    idp_issuer: Mapped[str | None] = mapped_column(String(300))
+    idp_subject: Mapped[str | None] = mapped_column(String(255))
+    # Who turned the account off: "admin" or "provider" (the provider grants it again).
+    disabled_by: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     team: Mapped[Team | None] = relationship()

@@ -242,6 +242,8 @@ def set_account_active(uow: UnitOfWork, actor: Actor, user_id: int, active: bool
     if user.id == actor.user.id:
         raise Refused("You cannot disable your own account.")
     user.active = active
+    # An administrator's "off" holds even when the identity provider still grants access.
+    user.disabled_by = None if active else "admin"
     if not active:
         end_user_sessions(uow.session, user, "disabled")
         remove_user_subscriptions(uow.session, user.id)

@@ -80,6 +80,7 @@ def register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
     from .audit import bp as audit_bp
     from .auth import bp as auth_bp
+    from .auth.sso import init_sso
     from .field import bp as field_bp
     from .imports import bp as imports_bp
     from .meetings import bp as meetings_bp
@@ -89,6 +90,7 @@ def register_blueprints(app: Flask) -> None:
     from .reports import bp as reports_bp
     from .routes import bp as routes_bp
 
+    init_sso(app)
     areas = (auth_bp, field_bp, register_bp, imports_bp, routes_bp, meetings_bp, reports_bp)
     areas += (push_bp, audit_bp, admin_bp, pwa_bp)
     for blueprint in areas:

@@ -42,6 +42,8 @@ POLICY: dict[str, set[str] | str] = {
     "pwa.service_worker": "public",
     "auth.login": "public",
     "auth.invitation": "public",  # the invited person is not logged in yet
+    "auth.sso_start": "public",  # without a provider set up it sends to the login form
+    "auth.sso_callback": "public",  # the provider's answer; the person is not logged in yet
     "auth.set_language": "public",
     "auth.index": LOGGED_IN,
     "auth.logout": LOGGED_IN,

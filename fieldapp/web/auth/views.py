@@ -27,6 +27,7 @@ from ...services.audit import record_event
 from ...services.two_factor import count_replayed_code, spend_totp_step, totp_step
 from ..security import client_address
 from . import bp
+from .sso import came_through_provider, provider_logout_url
 
 LANDING = {
     "worker": "field.today",
@@ -67,6 +68,8 @@ def login():
             return redirect(landing_url(current_user.role))
         return render_template("auth/login.html", email="", error=None)
 
+    if local_login_mode() == "off":
+        return render_template("auth/login.html", email="", error=None), 403
     email = request.form.get("email", "")
     password = request.form.get("password", "")
     config = current_app.config
@@ -111,33 +114,60 @@ def login():
         error = _("Wrong e-mail or password.")
         return render_template("auth/login.html", email=email, error=error), 401
 
+    if local_login_mode() == "admins-only" and user.role != "admin":
+        # The password form is the emergency administrator's only: everyone else uses the
+        # organisation's login (the password was right, so say so plainly).
+        record_event(db.session, user, "login_refused", "user", user.id, client_address(),
+                     "password login is for administrators only")  # fmt: skip
+        db.session.commit()
+        error = _(
+            "Log in with your organisation's account: the password login is only for the "
+            "emergency administrator."
+        )
+        return render_template("auth/login.html", email=email, error=error), 403
+    return open_session(user, how="password", next_url=request.args.get("next"))
+
+
+def open_session(user, how: str, next_url: str | None = None):
+    """Log the person in (a new server-side session and a fresh cookie) and send them on."""
     start_session(db.session, user, request.headers.get("User-Agent", ""))
-    record_event(db.session, user, "login", "user", user.id, client_address())
+    record_event(db.session, user, "login", "user", user.id, client_address(), how)
     db.session.commit()
     lang = session.get("lang")
     session.clear()  # a fresh session on login: no fixation
     if lang:
         session["lang"] = lang
     login_user(user)
+    session["login_via"] = how
     # A cookie that outlives the browser: iOS closes home-screen apps often, and records made
     # offline must go out when the app opens again. It lasts at most the session's absolute
     # limit; idle and absolute expiry are still decided on the server, per session row.
     session.permanent = True
-    return redirect(_safe_next(request.args.get("next")) or landing_url(user.role), code=303)
+    return redirect(_safe_next(next_url) or landing_url(user.role), code=303)
+
+
+def local_login_mode() -> str:
+    return current_app.config["LOCAL_LOGIN"]
 
 
 @bp.post("/logout")
 def logout():
     """End the session on the server and tell the browser to wipe what it cached."""
+    provider_logout = provider_logout_url() if came_through_provider() else None
     if current_user.is_authenticated:
         end_session(db.session, current_user.get_id())
         record_event(db.session, current_user, "logout", "user", current_user.id, client_address())
         db.session.commit()
         logout_user()
     session.clear()
-    response = redirect(url_for("auth.login"), code=303)
+    # Logged in through the organisation: end the provider's session too (RP-initiated
+    # logout), which comes back to our login page. The phone is wiped either way: by the page
+    # before it posts here, and by the login page and service worker after.
+    response = redirect(provider_logout or url_for("auth.login"), code=303)
     # The outbox is emptied by the page before it posts here (static/js/outbox.js).
-    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    # Only the HTTP cache: "storage" would also delete other workers' records still waiting
+    # on a shared phone. The kept pages are deleted by the page and the service worker.
+    response.headers["Clear-Site-Data"] = '"cache"'
     return response
 
 

@@ -1,0 +1,131 @@
+"""The account follows the identity provider's claims (usecases/sso.py), on both databases."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from fieldapp.domain.identity import oidc_settings
+from fieldapp.extensions import db
+from fieldapp.models import AuditEvent, User, UserSession
+from fieldapp.services.accounts import start_session
+from fieldapp.usecases import UnitOfWork
+from fieldapp.usecases.sso import NoAccess, sign_in_from_provider
+
+ISSUER = "https://login.example.dk"
+SETTINGS = oidc_settings(
+    {
+        "OIDC_ISSUER": ISSUER,
+        "OIDC_CLIENT_ID": "doorstep",
+        "OIDC_ROLE_CLAIM": "roles",
+        "OIDC_ROLE_MAP": '{"Doorstep.Lead": "lead", "Doorstep.Worker": "worker"}',
+        "OIDC_TEAM_CLAIM": "team",
+        "LOCAL_LOGIN": "on",
+    }
+)
+
+
+def claims(sub="abc-123", roles=("Doorstep.Worker",), team="Team A", **more):
+    return {"sub": sub, "email": f"{sub}@kommune.dk", "name": "Mette Hansen", "roles": list(roles),
+            "team": team, **more}  # fmt: skip
+
+
+def sign_in(app, given, settings=SETTINGS):
+    with app.app_context(), UnitOfWork(db.session) as uow:
+        login = sign_in_from_provider(uow, settings, given, "192.0.2.1")
+        return login.user.id, login.user.role, login.user.team_id, login.created, login.changed
+
+
+def audit_actions(app) -> list[str]:
+    with app.app_context():
+        return list(db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+@pytest.fixture
+def teams(make_user):
+    make_user("lead", team="Team A")
+    make_user("lead", team="Team B")
+
+
+def test_first_login_makes_the_account_with_the_mapped_role_and_team(app, teams):
+    user_id, role, team_id, created, _ = sign_in(app, claims())
+    assert (role, created) == ("worker", True)
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        assert (user.team.name, user.idp_issuer, user.idp_subject) == ("Team A", ISSUER, "abc-123")
+        assert user.password_hash.startswith("!")  # no password to log in with
+    assert "sso_create" in audit_actions(app)
+
+
+def test_role_and_team_follow_the_claims_at_every_login(app, teams):
+    first = sign_in(app, claims())
+    again = sign_in(app, claims(roles=["Doorstep.Lead"], team="Team B"))
+    assert again[0] == first[0] and again[1] == "lead" and not again[3]
+    assert set(again[4]) >= {"role", "team"}
+    assert audit_actions(app)[-1] == "sso_update"
+
+
+def test_no_mapped_role_gets_no_account(app, teams):
+    with pytest.raises(NoAccess) as refused:
+        sign_in(app, claims(roles=["Payroll"]))
+    assert refused.value.why == "no_role"
+    with app.app_context():
+        assert db.session.scalar(select(User).where(User.idp_subject == "abc-123")) is None
+    assert audit_actions(app)[-1] == "sso_refuse"
+
+
+def test_a_role_the_provider_takes_away_disables_the_account_and_ends_its_sessions(app, teams):
+    user_id = sign_in(app, claims())[0]
+    with app.app_context():
+        start_session(db.session, db.session.get(User, user_id))
+        db.session.commit()
+    with pytest.raises(NoAccess):
+        sign_in(app, claims(roles=[]))
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        assert not user.active and user.disabled_by == "provider"
+        open_sessions = db.session.scalars(
+            select(UserSession).where(
+                UserSession.user_id == user_id, UserSession.ended_at.is_(None)
+            )
+        ).all()
+        assert open_sessions == []
+    assert "sso_disable" in audit_actions(app)
+    # Granted again at the provider: the account comes back.
+    assert sign_in(app, claims())[0] == user_id
+
+
+def test_an_administrators_disabling_holds_against_the_provider(app, teams):
+    user_id = sign_in(app, claims())[0]
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        user.active, user.disabled_by = False, "admin"
+        db.session.commit()
+    with pytest.raises(NoAccess) as refused:
+        sign_in(app, claims())
+    assert refused.value.why == "disabled"
+
+
+@pytest.mark.parametrize(
+    ("given", "why"),
+    [
+        (claims(team=None), "no_team"),
+        (claims(team="Team Nowhere"), "unknown_team"),
+        ({"_claim_names": {"roles": "src"}, "sub": "x", "email": "x@k.dk"}, "overage"),
+        (claims(sub=""), "no_subject"),
+    ],
+)
+def test_refusals_say_why(app, teams, given, why):
+    with pytest.raises(NoAccess) as refused:
+        sign_in(app, given)
+    assert refused.value.why == why
+
+
+def test_an_email_that_has_a_password_account_is_not_taken_over(app, make_user, teams):
+    make_user("lead", email="abc-123@kommune.dk", team="Team A")
+    with pytest.raises(NoAccess) as refused:
+        sign_in(app, claims())
+    assert refused.value.why == "email_taken"
+    with app.app_context():
+        owner = db.session.scalar(select(User).where(User.email == "abc-123@kommune.dk"))
+        assert owner.idp_subject is None and owner.role == "lead"
