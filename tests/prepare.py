@@ -98,9 +98,34 @@ def ensure_postgres() -> None:
     print("postgresql: could not be started")
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def ensure_node_packages() -> None:
+    """The test tools from npm (package.json, pinned by package-lock.json): `npm ci`, which
+    installs exactly the lock, when node_modules is missing or older than the lock. Node.js
+    and npm come from Debian's packages when missing and we are root."""
+    if not shutil.which("npm"):
+        if os.geteuid() == 0 and shutil.which("apt-get"):
+            _run(["apt-get", "install", "-y", "-qq", "nodejs", "npm"])
+        if not shutil.which("npm"):
+            print("npm: missing; install Debian's packages `nodejs` and `npm` (Node.js 20+)")
+            return
+    lock, installed = ROOT / "package-lock.json", ROOT / "node_modules" / ".package-lock.json"
+    if installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime:
+        print("npm: node_modules matches package-lock.json")
+        return
+    ok = (
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=ROOT, check=False).returncode
+        == 0
+    )
+    print("npm: installed from package-lock.json" if ok else "npm: `npm ci` failed")
+
+
 def main() -> int:
     ensure_browsers()
     ensure_postgres()
+    ensure_node_packages()
     return 0
 
 
