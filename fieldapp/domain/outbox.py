@@ -49,6 +49,8 @@ HEADERS = {
     # On the login page and on a 401: nobody is logged in in this browser, so the phone
     # deletes what it kept of the last session.
     "logged_out": "X-Doorstep-Logged-Out",
+    # On the page's logout request (a fetch): answer where to go next, not a redirect.
+    "logout": "X-Doorstep-Logout",
 }
 
 STORAGE = {

@@ -272,20 +272,28 @@ document.addEventListener("submit", async (event) => {
     if (mine.length > 0 && !window.confirm(text("confirmLogout", mine.length))) return;
     let answer = null;
     try {
-      answer = await fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin", redirect: "follow" });
+      answer = await fetch(form.action, {
+        method: "POST",
+        body: new FormData(form),
+        credentials: "same-origin",
+        headers: { [CONTRACT.headers.logout]: "1", Accept: "application/json" },
+      });
     } catch (error) {
       answer = null;
     }
     await forgetSession(CONTRACT.storage).catch(() => {});
     navigator.serviceWorker?.controller?.postMessage({ type: "forget-session" });
-    if (!answer || answer.status >= 500) {
+    const next = answer && answer.ok ? await answer.json().then((body) => body.next, () => null) : null;
+    if (!next) {
+      // No answer, or not the server's: still logged in there. Say so; nothing is dropped.
       say(text("logoutOffline"), true);
       return;
     }
     // Logged out on the server: this worker's records go (confirmed above); other workers'
     // records on a shared phone wait for their own login.
     for (const record of mine) await outbox.remove(record.uuid).catch(() => {});
-    window.location.assign(answer.redirected ? answer.url : "/login");
+    // Our login page, or the identity provider's logout (which comes back to it).
+    window.location.assign(new URL(next, window.location.origin).href);
   } finally {
     delete form.dataset.busy;
   }

@@ -49,7 +49,10 @@ JSON_ENDPOINTS = {
     "pwa.openapi": ("anonymous", "GET", "/openapi.json", {}, None),
 }  # fmt: skip
 # Views that write JSON but are no part of the API, and why.
-NOT_API = {"pwa.manifest": "the web app manifest (application/manifest+json), read by browsers"}
+NOT_API = {
+    "pwa.manifest": "the web app manifest (application/manifest+json), read by browsers",
+    "auth.logout": "the page's own logout (a form post; JSON only for the page's fetch)",
+}
 # How a view's own code answers in JSON (a JSON error page, for a request that asks for JSON,
 # comes from the app-wide error handlers and makes no endpoint a JSON one).
 JSON_MARKERS = re.compile(r"jsonify\(|get_json\(|json\.dumps\(|application/json")

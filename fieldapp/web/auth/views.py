@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from ...domain.outbox import HEADERS
 from ...extensions import db
 from ...models.types import utcnow
 from ...services.accounts import (
@@ -163,7 +164,13 @@ def logout():
     # Logged in through the organisation: end the provider's session too (RP-initiated
     # logout), which comes back to our login page. The phone is wiped either way: by the page
     # before it posts here, and by the login page and service worker after.
-    response = redirect(provider_logout or url_for("auth.login"), code=303)
+    target = provider_logout or url_for("auth.login")
+    if request.headers.get(HEADERS["logout"]) == "1":
+        # The page logs out by fetch (static/js/outbox.js) and goes on by itself: a redirect
+        # to the provider's site would be a cross-origin redirect that fetch cannot follow.
+        response = jsonify(next=target)
+    else:
+        response = redirect(target, code=303)
     # The outbox is emptied by the page before it posts here (static/js/outbox.js).
     # Only the HTTP cache: "storage" would also delete other workers' records still waiting
     # on a shared phone. The kept pages are deleted by the page and the service worker.
