@@ -692,13 +692,18 @@ class SeleniumPhone(Phone):
 
     def check(self, css: str) -> None:
         element = self._clickable(css)
-        if not element.is_selected():
-            self._do(element.click)
         deadline = time.monotonic() + self.timeout
+        # A tap that lands while the page still moves (a message just appeared above, WebKit
+        # under load) can miss: tap again while it is not checked, as a person would.
         while not element.is_selected():
             if time.monotonic() > deadline:
                 raise PhoneTimeout(f"{self.engine}: {css} did not get checked")
-            time.sleep(0.05)
+            self._do(element.click)
+            tapped = time.monotonic()
+            while not element.is_selected() and time.monotonic() - tapped < 1:
+                time.sleep(0.05)
+            if not element.is_selected():
+                element = self._clickable(css)
 
     def text(self, css: str) -> str:
         return self._element(css).text
