@@ -98,3 +98,15 @@ def test_template_is_up_to_date_with_the_source(tmp_path):
     with (ROOT / "fieldapp/translations/messages.pot").open("rb") as handle:
         in_template = set(_messages(read_po(handle)))
     assert in_source == in_template, "run the pybabel extract/update commands in the README"
+
+
+def test_no_text_people_read_names_a_setting():
+    # "No setting names or library names in what users see": the catalogue is every
+    # translated text; a setting's name belongs in the README and the logs.
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).resolve().parents[2]
+    with (root / "fieldapp" / "translations" / "messages.pot").open("rb") as handle:
+        catalogue = read_po(handle)
+    named = [m.id for m in catalogue if m.id and "FIELDAPP_" in str(m.id)]
+    assert named == []
