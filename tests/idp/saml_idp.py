@@ -1,0 +1,635 @@
+"""A SAML 2.0 identity provider for the tests, shaped like KOMBIT's Context Handler (OIOSAML 3).
+
+Spike (docs/saml-spike.md): not wired into the suite yet. Built on pysaml2's own IdP
+(`saml2.server.Server`); every XML signature, signature check and XML encryption goes through
+the `xmlsec` wheel (its bundled libxmlsec1 1.3.x knows RSASSA-PSS), not through Debian's
+`xmlsec1` 1.2.x binary, which does not. Needs pysaml2, xmlsec, lxml and cryptography.
+
+    idp = SamlIdp.start(folder, sp_metadata=[sp_metadata_xml], accounts={...})
+    idp.metadata_url        # http://127.0.0.1:<port>/metadata (the IdP's entityID too)
+    idp.stop()
+
+- GET  /metadata  the IdP's metadata (signing certificate, SSO endpoint, HTTP-Redirect).
+- GET  /sso       HTTP-Redirect binding: SAMLRequest, RelayState, SigAlg, Signature. The
+                  AuthnRequest must be signed (detached redirect signature, checked against the
+                  signing certificate in the SP's metadata, SigAlg one of `allowed_sigalgs`);
+                  else 403. Shows a login form: field `login` labelled "Account", buttons
+                  "Sign in" and "Cancel".
+- POST /login     answers with an auto-submitting HTTP-POST form to the SP's AssertionConsumer
+                  Service: a signed Response holding a signed Assertion (encrypted to the SP's
+                  encryption certificate when the options say so) with the account's OIOSAML 3
+                  attributes; "Cancel", or an account below the requested NSIS level, gets a
+                  signed error Response (AuthnFailed / NoAuthnContext).
+
+Accounts and options are JSON files in `folder`, read on every request (`set_account`,
+`set_options` between two logins change what the next login gets). An account:
+
+    {"email": "anna@example.dk", "fullName": "Anna Berg", "loa": "Substantial",
+     "cvr": "29189846", "orgName": "Testkommune", "uuid": "ec6ec845-...",
+     "privileges": {"29189846": ["http://doorstep.test/roles/usersystemrole/fieldworker/1"]}}
+
+Options: `sign_alg` (default RSASSA-PSS SHA-256), `encrypt_assertion` (default false),
+`lifetime_minutes` (assertion validity, default 5), `privilege_attribute` (default the OIOSAML 3
+name; the OIOSAML 2 name is PRIVILEGES_ATTRIBUTE_OIOSAML2).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import json
+import secrets
+import threading
+import traceback
+from pathlib import Path
+from socketserver import ThreadingMixIn
+from urllib.parse import parse_qs
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import xmlsec
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
+from lxml import etree
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, pack, samlp, sigver, xmldsig
+from saml2 import entity as saml2_entity
+from saml2.assertion import Policy
+from saml2.config import IdPConfig
+from saml2.metadata import create_metadata_string
+from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_PERSISTENT, NameID
+from saml2.server import Server
+
+# --- OIOSAML 3 vocabulary ---------------------------------------------------------------------
+SPEC_VERSION = "https://data.gov.dk/model/core/specVersion"
+LOA = "https://data.gov.dk/concept/core/nsis/loa"
+EMAIL = "https://data.gov.dk/model/core/eid/email"
+FULL_NAME = "https://data.gov.dk/model/core/eid/fullName"
+CVR = "https://data.gov.dk/model/core/eid/professional/cvr"
+ORG_NAME = "https://data.gov.dk/model/core/eid/professional/orgName"
+UUID_PERSISTENT = "https://data.gov.dk/model/core/eid/professional/uuid/persistent"
+PRIVILEGES_ATTRIBUTE = "https://data.gov.dk/model/core/eid/privilegesIntermediate"
+PRIVILEGES_ATTRIBUTE_OIOSAML2 = "dk:gov:saml:attribute:Privileges_intermediate"
+LOA_LEVELS = ("Low", "Substantial", "High")
+LOA_URI = {level: f"{LOA}/{level}" for level in LOA_LEVELS}
+BPP_NAMESPACES = (
+    "http://digst.dk/oiosaml/basic_privilege_profile",  # OIO BPP 1.2 (OIOSAML 3)
+    "http://itst.dk/oiosaml/basic_privilege_profile",  # older issuers
+)
+CVR_SCOPE_PREFIX = "urn:dk:gov:saml:cvrNumberIdentifier:"
+
+# --- algorithms --------------------------------------------------------------------------------
+SIG_RSA_PSS_SHA256 = "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1"
+SIG_RSA_SHA256 = xmldsig.SIG_RSA_SHA256
+DIGEST_SHA256 = xmldsig.DIGEST_SHA256
+ALLOWED_DIGESTS = frozenset({DIGEST_SHA256, xmldsig.DIGEST_SHA384, xmldsig.DIGEST_SHA512})
+DS = "http://www.w3.org/2000/09/xmldsig#"
+XENC = "http://www.w3.org/2001/04/xmlenc#"
+
+
+# --- RSASSA-PSS for pysaml2 ----------------------------------------------------------------------
+class RsaPssSigner(sigver.RSASigner):
+    """RSASSA-PSS with MGF1 of the same hash and a salt as long as the digest (RFC 9231 2.3.10)."""
+
+    def _padding(self):
+        return padding.PSS(mgf=padding.MGF1(self.digest), salt_length=self.digest.digest_size)
+
+    def sign(self, msg, key=None):
+        return (key or self.key).sign(msg, self._padding(), self.digest)
+
+    def verify(self, msg, sig, key=None):
+        key = key or self.key
+        if isinstance(key, rsa.RSAPrivateKey):
+            key = key.public_key()
+        try:
+            key.verify(sig, msg, self._padding(), self.digest)
+        except Exception:
+            return False
+        return True
+
+
+def enable_rsa_pss() -> None:
+    """Teach pysaml2 7.5 the PSS URI: redirect-binding signer and the allowed-algorithm lists.
+
+    pysaml2 copies SIG_ALLOWED_ALG into saml2.entity and saml2.pack at import, so all three
+    module attributes are replaced. Idempotent.
+    """
+    sigver.SIGNER_ALGS[SIG_RSA_PSS_SHA256] = RsaPssSigner(hashes.SHA256())
+    allowed = xmldsig.SIG_ALLOWED_ALG
+    if all(uri != SIG_RSA_PSS_SHA256 for _, uri in allowed):
+        allowed = allowed + (("SIG_RSA_PSS_SHA256", SIG_RSA_PSS_SHA256),)
+    for module in (xmldsig, saml2_entity, pack):
+        module.SIG_ALLOWED_ALG = allowed
+
+
+class XmlsecWheelBackend(sigver.CryptoBackend):
+    """pysaml2 crypto backend on the `xmlsec` wheel (libxmlsec1 1.3, RSASSA-PSS and AES-GCM).
+
+    Takes the place of CryptoBackendXmlSec1 (which runs Debian's xmlsec1 1.2 binary). The key
+    that checks a signature is always the one pysaml2 hands over (from metadata); KeyInfo in the
+    document is never used. Only the algorithms in `allowed_sigalgs` are accepted.
+    """
+
+    def __init__(
+        self,
+        allowed_sigalgs=(SIG_RSA_PSS_SHA256, SIG_RSA_SHA256),
+        data_cipher=xmlsec.constants.TransformAes256Gcm,
+        key_transport=xmlsec.constants.TransformRsaOaep,
+    ):
+        super().__init__()
+        self.allowed_sigalgs = frozenset(allowed_sigalgs)
+        self.data_cipher = data_cipher
+        self.key_transport = key_transport
+
+    @property
+    def version(self):
+        return ".".join(str(part) for part in xmlsec.get_libxmlsec_version())
+
+    @staticmethod
+    def _parse(text):
+        if not isinstance(text, (str, bytes)):
+            text = str(text)  # a pysaml2 SamlBase instance
+        if isinstance(text, str):
+            text = text.encode("utf-8")
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+        return etree.fromstring(text, parser)
+
+    @staticmethod
+    def _signed_node(root, node_name, node_id):
+        namespace, _, local = node_name.rpartition(":")
+        tag = f"{{{namespace}}}{local}"
+        for node in root.iter(tag):
+            if node_id is None or node.get("ID") == node_id:
+                return node
+        raise sigver.SignatureError(f"no {local} with ID {node_id}")
+
+    def sign_statement(self, statement, node_name, key_file, node_id):
+        root = self._parse(statement)
+        xmlsec.tree.add_ids(root, ["ID"])
+        node = self._signed_node(root, node_name, node_id)
+        signature = node.find(f"{{{DS}}}Signature")
+        if signature is None:
+            raise sigver.SignatureError(f"no signature template in {node_name}")
+        context = xmlsec.SignatureContext()
+        context.key = xmlsec.Key.from_file(key_file, xmlsec.constants.KeyDataFormatPem)
+        try:
+            context.sign(signature)
+        except xmlsec.Error as exc:
+            raise sigver.SignatureError(str(exc)) from exc
+        return etree.tostring(root, encoding="unicode")
+
+    def validate_signature(self, signedtext, cert_file, cert_type, node_name, node_id):
+        root = self._parse(signedtext)
+        xmlsec.tree.add_ids(root, ["ID"])
+        node = self._signed_node(root, node_name, node_id)
+        signature = node.find(f"{{{DS}}}Signature")
+        if signature is None:
+            raise sigver.SignatureError(f"{node_name} {node_id} is not signed")
+        method = signature.find(f"{{{DS}}}SignedInfo/{{{DS}}}SignatureMethod")
+        algorithm = None if method is None else method.get("Algorithm")
+        if algorithm not in self.allowed_sigalgs:
+            raise sigver.SignatureError(f"signature algorithm not allowed: {algorithm}")
+        digests = {d.get("Algorithm") for d in signature.iter(f"{{{DS}}}DigestMethod")}
+        if not digests or not digests <= ALLOWED_DIGESTS:
+            raise sigver.SignatureError(f"digest algorithm not allowed: {sorted(digests)}")
+        key_format = (
+            xmlsec.constants.KeyDataFormatCertPem
+            if cert_type == "pem"
+            else xmlsec.constants.KeyDataFormatCertDer
+        )
+        context = xmlsec.SignatureContext()
+        context.key = xmlsec.Key.from_file(cert_file, key_format)
+        try:
+            context.verify(signature)
+        except xmlsec.Error as exc:
+            raise sigver.SignatureError(f"{node_name} {node_id}: {exc}") from exc
+        return True
+
+    def encrypt_assertion(self, statement, enc_key, template, key_type=None, node_xpath=None):
+        """Replace the Response's Assertion by EncryptedAssertion/EncryptedData (AES-256-GCM,
+        the key wrapped with RSA-OAEP for `enc_key`, a PEM certificate file)."""
+        if isinstance(statement, samlp.Response):
+            statement = sigver.pre_encrypt_assertion(statement)
+        root = self._parse(statement)
+        holder = root.find("{urn:oasis:names:tc:SAML:2.0:assertion}EncryptedAssertion")
+        assertion = (
+            None
+            if holder is None
+            else holder.find("{urn:oasis:names:tc:SAML:2.0:assertion}Assertion")
+        )
+        if assertion is None:
+            raise sigver.EncryptError("no assertion to encrypt")
+        manager = xmlsec.KeysManager()
+        manager.add_key(xmlsec.Key.from_file(enc_key, xmlsec.constants.KeyDataFormatCertPem))
+        data = xmlsec.template.encrypted_data_create(
+            root, self.data_cipher, type=xmlsec.constants.TypeEncElement, ns="xenc"
+        )
+        xmlsec.template.encrypted_data_ensure_cipher_value(data)
+        key_info = xmlsec.template.encrypted_data_ensure_key_info(data, ns="ds")
+        wrapped = xmlsec.template.add_encrypted_key(key_info, self.key_transport)
+        xmlsec.template.encrypted_data_ensure_cipher_value(wrapped)
+        context = xmlsec.EncryptionContext(manager)
+        bits = {
+            xmlsec.constants.TransformAes128Gcm: 128,
+            xmlsec.constants.TransformAes128Cbc: 128,
+        }.get(self.data_cipher, 256)
+        context.key = xmlsec.Key.generate(
+            xmlsec.constants.KeyDataAes, bits, xmlsec.constants.KeyDataTypeSession
+        )
+        try:
+            context.encrypt_xml(data, assertion)
+        except xmlsec.Error as exc:
+            raise sigver.EncryptError(str(exc)) from exc
+        return etree.tostring(root, encoding="unicode")
+
+    def decrypt(self, enctext, key_file):
+        """Decrypt the first EncryptedData of the document (as `xmlsec1 --decrypt` does)."""
+        root = self._parse(enctext)
+        data = next(root.iter(f"{{{XENC}}}EncryptedData"), None)
+        if data is None:
+            return etree.tostring(root, encoding="unicode")
+        manager = xmlsec.KeysManager()
+        manager.add_key(xmlsec.Key.from_file(key_file, xmlsec.constants.KeyDataFormatPem))
+        context = xmlsec.EncryptionContext(manager)
+        try:
+            context.decrypt(data)
+        except xmlsec.Error as exc:
+            raise sigver.XmlsecError(str(exc)) from exc
+        return etree.tostring(root, encoding="unicode")
+
+
+def use_wheel_crypto(entity, **backend_options):
+    """Point a pysaml2 Server or Saml2Client at XmlsecWheelBackend (config crypto_backend must be
+    "XMLSecurity", which needs no xmlsec1 binary) and give it the redirect-binding signer."""
+    enable_rsa_pss()
+    entity.sec.crypto = XmlsecWheelBackend(**backend_options)
+    key_file = entity.config.key_file
+    if key_file:
+        entity.sec.sec_backend = sigver.RSACrypto(sigver.import_rsa_key_from_file(key_file))
+    return entity
+
+
+# --- Basic Privilege Profile ---------------------------------------------------------------------
+def encode_privileges(groups: dict[str, list[str]]) -> str:
+    """{cvr: [privilege URI, ...]} -> base64 of an OIO BPP PrivilegeList (model 2: CVR scope)."""
+    ns = BPP_NAMESPACES[0]
+    root = etree.Element(f"{{{ns}}}PrivilegeList", nsmap={"bpp": ns})
+    for cvr, privileges in groups.items():
+        group = etree.SubElement(root, "PrivilegeGroup", Scope=f"{CVR_SCOPE_PREFIX}{cvr}")
+        for privilege in privileges:
+            etree.SubElement(group, "Privilege").text = privilege
+    xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return base64.b64encode(xml).decode("ascii")
+
+
+def decode_privileges(value: str) -> list[tuple[str, list[str]]]:
+    """base64 OIO BPP PrivilegeList -> [(CVR, [privilege URI, ...])]; groups whose Scope is not a
+    CVR number are left out. Raises ValueError on anything that is not a PrivilegeList."""
+    xml = base64.b64decode(value.strip(), validate=True)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    root = etree.fromstring(xml, parser)
+    if (
+        etree.QName(root).localname != "PrivilegeList"
+        or etree.QName(root).namespace not in BPP_NAMESPACES
+    ):
+        raise ValueError(f"not a PrivilegeList: {root.tag}")
+    groups = []
+    for group in root:
+        if not isinstance(group.tag, str) or etree.QName(group).localname != "PrivilegeGroup":
+            continue
+        scope = group.get("Scope", "")
+        if not scope.startswith(CVR_SCOPE_PREFIX):
+            continue
+        cvr = scope[len(CVR_SCOPE_PREFIX) :]
+        privileges = [
+            (child.text or "").strip()
+            for child in group
+            if isinstance(child.tag, str) and etree.QName(child).localname == "Privilege"
+        ]
+        groups.append((cvr, [p for p in privileges if p]))
+    return groups
+
+
+# --- keys ----------------------------------------------------------------------------------------
+def make_key_pair(folder: Path, name: str, common_name: str) -> tuple[Path, Path]:
+    """A 3072-bit RSA key and a self-signed certificate, as {name}.key / {name}.crt (PEM)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "DK"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Doorstep tests"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    key_path, cert_path = folder / f"{name}.key", folder / f"{name}.crt"
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return key_path, cert_path
+
+
+# --- the identity provider -----------------------------------------------------------------------
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+DEFAULT_OPTIONS = {
+    "sign_alg": SIG_RSA_PSS_SHA256,
+    "encrypt_assertion": False,
+    "lifetime_minutes": 5,
+    "privilege_attribute": PRIVILEGES_ATTRIBUTE,
+}
+
+
+class SamlIdp:
+    def __init__(self, folder: Path, sp_metadata: list[str], allowed_sigalgs):
+        self.folder = Path(folder)
+        self.sp_metadata = list(sp_metadata)
+        self.allowed_sigalgs = frozenset(allowed_sigalgs)
+        self.accounts_file = self.folder / "saml-accounts.json"
+        self.options_file = self.folder / "saml-options.json"
+        self.key_file, self.cert_file = make_key_pair(
+            self.folder, "saml-idp", "Test Context Handler"
+        )
+        self._pending: dict[str, tuple[object, str | None]] = {}
+        self._lock = threading.Lock()
+        self._httpd = make_server(
+            "127.0.0.1",
+            0,
+            self._app,
+            server_class=_ThreadingWSGIServer,
+            handler_class=_QuietHandler,
+        )
+        self.base_url = f"http://127.0.0.1:{self._httpd.server_port}"
+        self.metadata_url = f"{self.base_url}/metadata"
+        self.entity_id = self.metadata_url
+        self.server = self._build_server()
+        self.metadata = create_metadata_string(
+            None, config=self.server.config, valid=1, sign=False
+        ).decode("utf-8")
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @classmethod
+    def start(
+        cls,
+        folder,
+        sp_metadata,
+        accounts=None,
+        options=None,
+        allowed_sigalgs=(SIG_RSA_PSS_SHA256,),
+    ) -> SamlIdp:
+        idp = cls(folder, sp_metadata, allowed_sigalgs)
+        idp.set_accounts(accounts or {})
+        idp.set_options(**(options or {}))
+        idp._thread.start()
+        return idp
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    # -- state in files, read per request
+    def set_accounts(self, accounts: dict) -> None:
+        self.accounts_file.write_text(json.dumps(accounts, indent=1))
+
+    def set_account(self, account_id: str, **claims) -> None:
+        accounts = json.loads(self.accounts_file.read_text())
+        accounts[account_id] = claims
+        self.set_accounts(accounts)
+
+    def set_options(self, **options) -> None:
+        self.options_file.write_text(json.dumps({**DEFAULT_OPTIONS, **options}))
+
+    def _options(self) -> dict:
+        return json.loads(self.options_file.read_text())
+
+    def _build_server(self) -> Server:
+        config = IdPConfig()
+        config.load(
+            {
+                "entityid": self.entity_id,
+                "service": {
+                    "idp": {
+                        "endpoints": {
+                            "single_sign_on_service": [
+                                (f"{self.base_url}/sso", BINDING_HTTP_REDIRECT)
+                            ]
+                        },
+                        "want_authn_requests_signed": True,
+                        "sign_response": True,
+                        "sign_assertion": True,
+                        "name_id_format": [NAMEID_FORMAT_PERSISTENT],
+                        "signing_algorithm": SIG_RSA_PSS_SHA256,
+                        "digest_algorithm": DIGEST_SHA256,
+                        "policy": {
+                            "default": {
+                                "lifetime": {"minutes": 5},
+                                "attribute_restrictions": None,
+                                "name_form": NAME_FORMAT_URI,
+                            }
+                        },
+                    }
+                },
+                "key_file": str(self.key_file),
+                "cert_file": str(self.cert_file),
+                "metadata": {"inline": self.sp_metadata},
+                "crypto_backend": "XMLSecurity",
+                "accepted_time_diff": 60,
+                "delete_tmpfiles": True,
+            }
+        )
+        return use_wheel_crypto(Server(config=config), allowed_sigalgs=self.allowed_sigalgs)
+
+    # -- WSGI
+    def _app(self, environ, start_response):
+        path, method = environ.get("PATH_INFO", "/"), environ["REQUEST_METHOD"]
+        try:
+            if path == "/metadata" and method == "GET":
+                return self._reply(
+                    start_response, "200 OK", self.metadata, "application/samlmetadata+xml"
+                )
+            if path == "/sso" and method == "GET":
+                return self._sso(environ, start_response)
+            if path == "/login" and method == "POST":
+                return self._login(environ, start_response)
+            return self._reply(start_response, "404 Not Found", "not found")
+        except Exception as exc:  # a test IdP: say what went wrong
+            traceback.print_exc()
+            return self._reply(
+                start_response, "500 Internal Server Error", f"{type(exc).__name__}: {exc}"
+            )
+
+    @staticmethod
+    def _reply(start_response, status, body, content_type="text/plain; charset=utf-8"):
+        data = body.encode("utf-8")
+        start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(data)))])
+        return [data]
+
+    def _sso(self, environ, start_response):
+        query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        if "SAMLRequest" not in query:
+            return self._reply(start_response, "400 Bad Request", "no SAMLRequest")
+        sigalg = query.get("SigAlg")
+        if sigalg not in self.allowed_sigalgs:
+            return self._reply(start_response, "403 Forbidden", f"SigAlg not allowed: {sigalg}")
+        try:
+            request = self.server.parse_authn_request(
+                query["SAMLRequest"],
+                BINDING_HTTP_REDIRECT,
+                relay_state=query.get("RelayState"),
+                sigalg=sigalg,
+                signature=query.get("Signature"),
+            )
+        except Exception as exc:
+            return self._reply(
+                start_response, "403 Forbidden", f"AuthnRequest refused: {type(exc).__name__}"
+            )
+        key = secrets.token_urlsafe(16)
+        with self._lock:
+            self._pending[key] = (request.message, query.get("RelayState"))
+        page = (
+            "<!doctype html><title>Test Context Handler</title>"
+            f'<form method="post" action="/login"><input type="hidden" name="key" value="{key}">'
+            '<label>Account <input name="login" autofocus></label>'
+            '<button name="action" value="sign-in">Sign in</button>'
+            '<button name="action" value="cancel">Cancel</button></form>'
+        )
+        return self._reply(start_response, "200 OK", page, "text/html; charset=utf-8")
+
+    def _login(self, environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        form = {k: v[0] for k, v in parse_qs(environ["wsgi.input"].read(length).decode()).items()}
+        with self._lock:
+            pending = self._pending.pop(form.get("key", ""), None)
+        if pending is None:
+            return self._reply(start_response, "400 Bad Request", "unknown or used login")
+        request, relay_state = pending
+        options = self._options()
+        sp_entity_id = request.issuer.text.strip()
+        acs = self.server.config.metadata.assertion_consumer_service(
+            sp_entity_id, BINDING_HTTP_POST
+        )
+        destination = request.assertion_consumer_service_url or acs[0]["location"]
+        if destination not in [service["location"] for service in acs]:
+            return self._reply(
+                start_response, "400 Bad Request", "AssertionConsumerServiceURL not in SP metadata"
+            )
+        accounts = json.loads(self.accounts_file.read_text())
+        account = accounts.get(form.get("login", ""))
+        if form.get("action") == "cancel" or account is None:
+            response = self.server.create_error_response(
+                request.id,
+                destination,
+                (samlp.STATUS_AUTHN_FAILED, "login cancelled or unknown"),
+                sign=True,
+                sign_alg=options["sign_alg"],
+                digest_alg=DIGEST_SHA256,
+            )
+        elif not self._loa_enough(request, account.get("loa", "Low")):
+            response = self.server.create_error_response(
+                request.id,
+                destination,
+                (samlp.STATUS_NO_AUTHN_CONTEXT, "NSIS level too low"),
+                sign=True,
+                sign_alg=options["sign_alg"],
+                digest_alg=DIGEST_SHA256,
+            )
+        else:
+            response = self._authn_response(request, account, destination, sp_entity_id, options)
+        binding = self.server.apply_binding(
+            BINDING_HTTP_POST, str(response), destination, relay_state or "", response=True
+        )
+        return self._reply(start_response, "200 OK", binding["data"], "text/html; charset=utf-8")
+
+    @staticmethod
+    def _loa_enough(request, loa: str) -> bool:
+        context = request.requested_authn_context
+        wanted = [ref.text.strip() for ref in (context.authn_context_class_ref if context else [])]
+        levels = [LOA_LEVELS.index(lvl) for lvl, uri in LOA_URI.items() if uri in wanted]
+        return not levels or LOA_LEVELS.index(loa) >= min(levels)
+
+    def _authn_response(self, request, account, destination, sp_entity_id, options):
+        identity = {
+            SPEC_VERSION: ["OIO-SAML-3.0"],
+            LOA: [account.get("loa", "Substantial")],
+        }
+        for attribute, field in (
+            (EMAIL, "email"),
+            (FULL_NAME, "fullName"),
+            (CVR, "cvr"),
+            (ORG_NAME, "orgName"),
+        ):
+            if account.get(field):
+                identity[attribute] = [account[field]]
+        if account.get("uuid"):
+            identity[UUID_PERSISTENT] = [f"urn:uuid:{account['uuid']}"]
+        if account.get("privileges"):
+            identity[options["privilege_attribute"]] = [encode_privileges(account["privileges"])]
+        policy = Policy(
+            {
+                "default": {
+                    "lifetime": {"minutes": options["lifetime_minutes"]},
+                    "attribute_restrictions": None,
+                    "name_form": NAME_FORMAT_URI,
+                }
+            },
+            mds=self.server.metadata,
+        )
+        name_id = NameID(
+            format=NAMEID_FORMAT_PERSISTENT,
+            text=account.get("uuid") or secrets.token_hex(16),
+            name_qualifier=self.entity_id,
+            sp_name_qualifier=sp_entity_id,
+        )
+        return self.server.create_authn_response(
+            identity,
+            in_response_to=request.id,
+            destination=destination,
+            sp_entity_id=sp_entity_id,
+            name_id=name_id,
+            authn={
+                "class_ref": LOA_URI.get(account.get("loa", "Substantial")),
+                "authn_auth": self.entity_id,
+            },
+            sign_response=True,
+            sign_assertion=True,
+            encrypt_assertion=bool(options["encrypt_assertion"]),
+            encrypt_assertion_self_contained=True,
+            sign_alg=options["sign_alg"],
+            digest_alg=DIGEST_SHA256,
+            release_policy=policy,
+        )
+
+
+def auto_post_fields(page: str) -> dict[str, str]:
+    """The hidden fields (SAMLResponse, RelayState) and the action of an HTTP-POST binding page."""
+    root = etree.HTML(page)
+    form = root.find(".//form")
+    fields = {
+        field.get("name"): field.get("value") for field in form.iter("input") if field.get("name")
+    }
+    fields["_action"] = html.unescape(form.get("action"))
+    return fields
