@@ -93,9 +93,22 @@ function scheduleRetry() {
 
 const post = registerSender(CONTRACT);
 
+let again = false; // asked to send while a send was running: send once more after it
+
 export function flush() {
   if (!bar) return Promise.resolve();
-  if (!sending) sending = sendNow().finally(() => (sending = null));
+  if (sending) {
+    // "Sync now" tapped while the last try is still finishing must not be swallowed.
+    again = true;
+    return sending;
+  }
+  sending = sendNow().finally(() => {
+    sending = null;
+    if (again) {
+      again = false;
+      flush();
+    }
+  });
   return sending;
 }
 

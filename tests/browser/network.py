@@ -310,8 +310,18 @@ class _Canned(asyncio.Protocol):
         self.network._transports.add(transport)
 
     def data_received(self, data: bytes) -> None:
+        # Answer once the whole request is in (its head and Content-Length bytes of body):
+        # closing while the phone still sends would look like a lost connection instead.
         self.received += data
-        if b"\r\n\r\n" in self.received and self.transport is not None:
+        head, found, body = self.received.partition(b"\r\n\r\n")
+        if not found or self.transport is None:
+            return
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length" and value.strip().isdigit():
+                length = int(value.strip())
+        if len(body) >= length:
             self.transport.write(self.answer)
             self.transport.close()
 

@@ -8,6 +8,7 @@ counted in the server's database.
 from __future__ import annotations
 
 import contextlib
+import time
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -177,6 +178,24 @@ def test_a_card_answered_with_a_redirect_to_the_login_is_not_kept(engine_phone, 
     assert not phone.visible("#visit-form")
 
 
+def tap_sync_until_the_bar_says(phone, words: str, timeout: float = 60) -> None:
+    """Tap "Sync now" until the bar's message contains `words` (a person taps again when
+    nothing seems to happen); fail saying what the bar said instead."""
+    deadline = time.monotonic() + timeout
+    said = ""
+    while time.monotonic() < deadline:
+        phone.click("#sync-now")
+        tapped = time.monotonic()
+        # One try lasts up to the outbox's request timeout (15 s): a connection the engine
+        # had open when the trouble began can hang that long.
+        while time.monotonic() - tapped < 17:
+            said = phone.text("#outbox-message")
+            if words in said:
+                return
+            time.sleep(0.2)
+    raise AssertionError(f"{phone.engine}: the bar said {said!r}, not {words!r}")
+
+
 def test_a_server_error_and_a_wifi_login_page_lose_nothing(engine_phone, register):
     phone = engine_phone
     urls = open_today(phone)
@@ -185,14 +204,10 @@ def test_a_server_error_and_a_wifi_login_page_lose_nothing(engine_phone, registe
     phone.network.answer_everything(503, "text/html", "<h1>Service Unavailable</h1>")
     record_visit(phone)
     waiting(phone, 1)
-    phone.click("#sync-now")
-    phone.wait_until("document.getElementById('outbox-message').textContent.includes('failed')")
+    tap_sync_until_the_bar_says(phone, "failed")
     # A captive portal answers the send with its own page and 200: not the register's answer.
     phone.network.answer_everything(200, "text/html", "<html><h1>Log in to the Wi-Fi</h1></html>")
-    phone.click("#sync-now")
-    phone.wait_until(
-        "document.getElementById('outbox-message').textContent.includes('did not come from')"
-    )
+    tap_sync_until_the_bar_says(phone, "did not come from")
     assert phone.evaluate(OUTBOX_ROWS) == 1 and register.count("visit", case_id) == 0
     phone.network.online()
     phone.click("#sync-now")
