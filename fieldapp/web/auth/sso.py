@@ -78,8 +78,8 @@ REFUSALS = {
         "administrator to create it or correct it."
     ),
     "email_taken": lambda: _(
-        "An account with a password already uses your e-mail address. Ask your "
-        "administrator to connect it to your organisation's account."
+        "An account with a password already uses your e-mail address, so Doorstep cannot "
+        "tell that it is yours. Ask your administrator."
     ),
     "disabled": lambda: _("Your Doorstep account is disabled. Ask your administrator."),
     "no_email": lambda: _(
