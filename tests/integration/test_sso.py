@@ -20,12 +20,19 @@ from tests.conftest import base_config
 from tests.oidc import ACR_HIGH, account, authorize, client, oidc_provider  # noqa: F401
 from tests.support import PASSWORD, AuthActions
 
-ROLE_MAP = {"Doorstep.Lead": "lead", "Doorstep.Worker": "worker", "Doorstep.Admin": "admin"}
+ROLE_MAP = {
+    "Doorstep.Lead": "lead",
+    "Doorstep.Worker": "worker",
+    "Doorstep.Admin": "admin",
+    "Doorstep.DPO": "dpo",
+}
 CALLBACK = "http://localhost/login/sso/callback"
 ACCOUNTS = {
     "lead-1": account("lead@kommune.dk", "Lene Lund", roles=["Doorstep.Lead"], team="Team A"),
     "worker-1": account("worker@kommune.dk", "Mads Bo", roles=["Doorstep.Worker"], team="Team A"),
     "payroll-1": account("pay@kommune.dk", "Per Løn", roles=["Payroll"], team="Team A"),
+    "admin-1": account("it@kommune.dk", "Ida Tek", roles=["Doorstep.Admin"]),
+    "dpo-1": account("dpo@kommune.dk", "Dorte Pe", roles=["Doorstep.DPO", "Other"]),
 }
 
 
@@ -110,6 +117,19 @@ def test_a_lead_and_a_worker_log_in_and_land_on_their_pages(sso_app):
     assert (worker.status_code, worker.headers["Location"]) == (303, "/today")
     assert person(sso_app, "lead@kommune.dk") == ("lead", "Team A", True)
     assert person(sso_app, "worker@kommune.dk") == ("worker", "Team A", True)
+
+
+@pytest.mark.parametrize(
+    ("account_id", "email", "landing"),
+    [("admin-1", "it@kommune.dk", "/admin/users"), ("dpo-1", "dpo@kommune.dk", "/audit")],
+)
+def test_an_administrator_and_a_dpo_log_in_without_a_team(sso_app, account_id, email, landing):
+    web = sso_app.test_client()
+    answer = sso_login(sso_app, account_id, web)
+    assert (answer.status_code, answer.headers["Location"]) == (303, landing)
+    assert web.get(landing).status_code == 200
+    role = "admin" if account_id == "admin-1" else "dpo"
+    assert person(sso_app, email) == (role, None, True)
 
 
 def test_the_logged_in_person_reaches_their_page(sso_app):
