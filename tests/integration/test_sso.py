@@ -225,6 +225,8 @@ def test_local_login_off_removes_the_form_and_the_endpoint_refuses(make_sso_app)
     assert 'id="sso-login"' in page and 'name="password"' not in page
     refused = AuthActions(app.test_client()).login("local.lead@example.org")
     assert refused.status_code == 403
+    refusal = refused.get_data(as_text=True).split('id="login-error">', 1)[1].split("<", 1)[0]
+    assert refusal == "Log in with your organisation&#39;s account"
     assert sso_login(app, "lead-1").headers["Location"] == "/dashboard"
 
 

@@ -70,7 +70,9 @@ def login():
         return render_template("auth/login.html", email="", error=None)
 
     if local_login_mode() == "off":
-        return render_template("auth/login.html", email="", error=None), 403
+        # No password logins here: say where to go instead of an empty refusal.
+        error = _("Log in with your organisation's account")
+        return render_template("auth/login.html", email="", error=error), 403
     email = request.form.get("email", "")
     password = request.form.get("password", "")
     config = current_app.config
@@ -141,8 +143,8 @@ def open_session(user, how: str, next_url: str | None = None):
     login_user(user)
     session["login_via"] = how
     # A cookie that outlives the browser: iOS closes home-screen apps often, and records made
-    # offline must go out when the app opens again. It lasts at most the session's absolute
-    # limit; idle and absolute expiry are still decided on the server, per session row.
+    # offline must go out when the app opens again. Each answer renews it for
+    # SESSION_MAX_HOURS; idle and absolute expiry are decided on the server, per session row.
     session.permanent = True
     return redirect(_safe_next(next_url) or landing_url(user.role), code=303)
 
