@@ -117,6 +117,31 @@ class Config:
     # on: the e-mail and password form too; admins-only: only administrators may use it (the
     # emergency account); off: no password logins at all.
     LOCAL_LOGIN = "on"
+    # SAML 2.0 with KOMBIT's Context Handler (Denmark, OIOSAML 3). Empty metadata = none; see
+    # the README's "Identity providers". The identity provider's metadata, by URL or file:
+    SAML_IDP_METADATA_URL = ""
+    SAML_IDP_METADATA_FILE = ""
+    # Trust only this entity of the metadata (empty: the metadata must hold exactly one).
+    SAML_IDP_ENTITY_ID = ""
+    # Our entityID; empty = <public origin>/saml/metadata (where the metadata is served).
+    SAML_SP_ENTITY_ID = ""
+    # The OCES3 key and certificate (PEM) that sign our requests and decrypt assertions.
+    SAML_KEY_FILE = ""
+    SAML_CERT_FILE = ""
+    # The signature method of our requests, and those accepted from the identity provider.
+    SAML_SIGNING_ALGORITHM = "sha256-rsa-MGF1"
+    SAML_ACCEPTED_ALGORITHMS = "sha256-rsa-MGF1,rsa-sha256"
+    # Refuse an assertion that did not come encrypted.
+    SAML_WANT_ENCRYPTED = True
+    # The least NSIS assurance level (Low, Substantial, High), asked for and checked.
+    SAML_NSIS_LEVEL = "Substantial"
+    # The organisation's CVR number: only privileges scoped to it count.
+    SAML_CVR = ""
+    # A JSON object from privilege URIs to Doorstep's roles.
+    SAML_ROLE_MAP = ""
+    # The attribute holding the Basic Privilege Profile (OIOSAML 2: Privileges_intermediate).
+    SAML_PRIVILEGE_ATTRIBUTE = "https://data.gov.dk/model/core/eid/privilegesIntermediate"
+    SAML_CLOCK_SKEW_SECONDS = 60
     TESTING = False
 
 

@@ -36,20 +36,20 @@ class OidcSettings:
         return bool(self.issuer)
 
 
-def parse_role_map(raw: str) -> dict[str, str]:
-    """FIELDAPP_OIDC_ROLE_MAP: a JSON object from claim values to Doorstep roles."""
+def parse_role_map(raw: str, name: str = "FIELDAPP_OIDC_ROLE_MAP") -> dict[str, str]:
+    """A role map setting: a JSON object from claim values (or SAML privileges) to roles."""
     try:
         mapping = json.loads(raw or "{}")
     except json.JSONDecodeError as error:
         raise IdentitySettingsError(
-            f"FIELDAPP_OIDC_ROLE_MAP is not JSON ({error.msg} at character {error.pos})"
+            f"{name} is not JSON ({error.msg} at character {error.pos})"
         ) from None
     if not isinstance(mapping, dict):
-        raise IdentitySettingsError("FIELDAPP_OIDC_ROLE_MAP must be a JSON object")
+        raise IdentitySettingsError(f"{name} must be a JSON object")
     for value, role in mapping.items():
         if role not in ROLES:
             raise IdentitySettingsError(
-                f"FIELDAPP_OIDC_ROLE_MAP maps {value!r} to {role!r}; roles are " + ", ".join(ROLES)
+                f"{name} maps {value!r} to {role!r}; roles are " + ", ".join(ROLES)
             )
     return {str(value): role for value, role in mapping.items()}
 
@@ -90,7 +90,7 @@ def oidc_settings(config: dict) -> OidcSettings:
                 "FIELDAPP_OIDC_ISSUER is set but FIELDAPP_OIDC_ROLE_MAP is empty: nobody "
                 "could get a role"
             )
-    if mode == "off" and not settings.enabled:
+    if mode == "off" and not settings.enabled and not saml_configured(config):
         raise IdentitySettingsError(
             "FIELDAPP_LOCAL_LOGIN is off but no identity provider is set: nobody could log in"
         )
@@ -133,3 +133,173 @@ def team_from_claims(claims: dict, settings: OidcSettings) -> str | None:
     if isinstance(raw, list):
         raw = raw[0] if raw else None
     return str(raw).strip()[:100] if raw not in (None, "") else None
+
+
+# --- SAML 2.0 (KOMBIT's Context Handler) ---------------------------------------------------------
+SIGNATURE_METHODS = {
+    "sha256-rsa-MGF1": "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1",
+    "rsa-sha256": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+}
+NSIS_LEVELS = ("Low", "Substantial", "High")
+
+
+@dataclass(frozen=True)
+class SamlSettings:
+    idp_metadata_url: str
+    idp_metadata_file: str
+    idp_entity_id: str
+    sp_entity_id: str
+    key_file: str
+    cert_file: str
+    signing_algorithm: str  # a URI
+    accepted_algorithms: tuple[str, ...]  # URIs
+    want_encrypted: bool
+    nsis_level: str
+    cvr: str
+    role_map: dict[str, str]
+    privilege_attribute: str
+    clock_skew_seconds: int
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.idp_metadata_url or self.idp_metadata_file)
+
+
+def saml_configured(config: dict) -> bool:
+    return bool(config.get("SAML_IDP_METADATA_URL") or config.get("SAML_IDP_METADATA_FILE"))
+
+
+def _signature_method(name: str, setting: str) -> str:
+    name = name.strip()
+    if name in SIGNATURE_METHODS:
+        return SIGNATURE_METHODS[name]
+    if name in SIGNATURE_METHODS.values():
+        return name
+    raise IdentitySettingsError(f"{setting} has {name!r}; use " + " or ".join(SIGNATURE_METHODS))
+
+
+def _readable(path: str, setting: str) -> None:
+    try:
+        with open(path, "rb") as handle:
+            if b"-----BEGIN" not in handle.read(1 << 16):
+                raise IdentitySettingsError(f"{setting} ({path}) is not a PEM file")
+    except OSError as error:
+        raise IdentitySettingsError(
+            f"{setting} ({path}) cannot be read: {error.strerror}"
+        ) from None
+
+
+def saml_settings(config: dict) -> SamlSettings:
+    """The SAML settings from the app's configuration, checked; raises IdentitySettingsError
+    naming the setting and the value it cannot use."""
+    skew = int(config.get("SAML_CLOCK_SKEW_SECONDS", 60))
+    if not 0 <= skew <= MAX_CLOCK_SKEW_SECONDS:
+        raise IdentitySettingsError(
+            f"FIELDAPP_SAML_CLOCK_SKEW_SECONDS is {skew}; it must be 0 to {MAX_CLOCK_SKEW_SECONDS}"
+        )
+    accepted = tuple(
+        _signature_method(name, "FIELDAPP_SAML_ACCEPTED_ALGORITHMS")
+        for name in str(config.get("SAML_ACCEPTED_ALGORITHMS", "")).split(",")
+        if name.strip()
+    )
+    settings = SamlSettings(
+        idp_metadata_url=str(config.get("SAML_IDP_METADATA_URL", "")).strip(),
+        idp_metadata_file=str(config.get("SAML_IDP_METADATA_FILE", "")).strip(),
+        idp_entity_id=str(config.get("SAML_IDP_ENTITY_ID", "")).strip(),
+        sp_entity_id=str(config.get("SAML_SP_ENTITY_ID", "")).strip(),
+        key_file=str(config.get("SAML_KEY_FILE", "")).strip(),
+        cert_file=str(config.get("SAML_CERT_FILE", "")).strip(),
+        signing_algorithm=_signature_method(
+            str(config.get("SAML_SIGNING_ALGORITHM", "sha256-rsa-MGF1")),
+            "FIELDAPP_SAML_SIGNING_ALGORITHM",
+        ),
+        accepted_algorithms=accepted,
+        want_encrypted=bool(config.get("SAML_WANT_ENCRYPTED", True)),
+        nsis_level=str(config.get("SAML_NSIS_LEVEL", "Substantial")).strip(),
+        cvr=str(config.get("SAML_CVR", "")).strip(),
+        role_map=parse_role_map(str(config.get("SAML_ROLE_MAP", "")), "FIELDAPP_SAML_ROLE_MAP"),
+        privilege_attribute=str(config.get("SAML_PRIVILEGE_ATTRIBUTE", "")).strip(),
+        clock_skew_seconds=skew,
+    )
+    if not settings.enabled:
+        return settings
+    if settings.idp_metadata_url and settings.idp_metadata_file:
+        raise IdentitySettingsError(
+            "set FIELDAPP_SAML_IDP_METADATA_URL or FIELDAPP_SAML_IDP_METADATA_FILE, not both"
+        )
+    if settings.idp_metadata_file:
+        try:
+            with open(settings.idp_metadata_file, "rb"):
+                pass
+        except OSError as error:
+            raise IdentitySettingsError(
+                f"FIELDAPP_SAML_IDP_METADATA_FILE ({settings.idp_metadata_file}) cannot be "
+                f"read: {error.strerror}"
+            ) from None
+    for value, setting in (
+        (settings.key_file, "FIELDAPP_SAML_KEY_FILE"),
+        (settings.cert_file, "FIELDAPP_SAML_CERT_FILE"),
+    ):
+        if not value:
+            raise IdentitySettingsError(f"SAML is set up but {setting} is not")
+        _readable(value, setting)
+    if not accepted:
+        raise IdentitySettingsError("FIELDAPP_SAML_ACCEPTED_ALGORITHMS is empty")
+    if settings.nsis_level not in NSIS_LEVELS:
+        raise IdentitySettingsError(
+            f"FIELDAPP_SAML_NSIS_LEVEL is {settings.nsis_level!r}; use one of "
+            + ", ".join(NSIS_LEVELS)
+        )
+    if not (len(settings.cvr) == 8 and settings.cvr.isdigit()):
+        raise IdentitySettingsError(
+            f"FIELDAPP_SAML_CVR is {settings.cvr!r}; it must be the organisation's 8-digit CVR"
+        )
+    if not settings.role_map:
+        raise IdentitySettingsError(
+            "SAML is set up but FIELDAPP_SAML_ROLE_MAP is empty: nobody could get a role"
+        )
+    if not settings.privilege_attribute:
+        raise IdentitySettingsError("FIELDAPP_SAML_PRIVILEGE_ATTRIBUTE is empty")
+    return settings
+
+
+def role_from_privileges(
+    groups: list[tuple[str, list[str]]], settings: SamlSettings
+) -> RoleDecision:
+    """The role the Basic Privilege Profile gives for the organisation's own CVR: privileges
+    another organisation granted (a person who works for two municipalities) do not count."""
+    values = sorted({p for cvr, privileges in groups if cvr == settings.cvr for p in privileges})
+    mapped = tuple(v for v in values if v in settings.role_map)
+    roles = {settings.role_map[v] for v in mapped}
+    for role in ROLE_ORDER:
+        if role in roles:
+            return RoleDecision(role, "mapped", mapped)
+    other = any(cvr != settings.cvr for cvr, _ in groups)
+    return RoleDecision(None, "other organisation" if other and not values else "unmapped")
+
+
+@dataclass(frozen=True)
+class ProviderIdentity:
+    """Who the identity provider says the person is, whatever the protocol: the account key
+    (issuer and subject), the e-mail and name, the role decision and the team's name."""
+
+    issuer: str
+    subject: str
+    email: str
+    name: str
+    decision: RoleDecision
+    team: str | None = None
+    # The provider is set up to name the team: a login without one is refused, not guessed.
+    team_expected: bool = False
+
+
+def identity_from_claims(claims: dict, settings: OidcSettings) -> ProviderIdentity:
+    return ProviderIdentity(
+        issuer=settings.issuer,
+        subject=str(claims.get("sub") or ""),
+        email=str(claims.get("email") or claims.get("preferred_username") or ""),
+        name=str(claims.get("name") or ""),
+        decision=role_from_claims(claims, settings),
+        team=team_from_claims(claims, settings),
+        team_expected=bool(settings.team_claim),
+    )

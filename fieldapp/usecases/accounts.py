@@ -30,6 +30,9 @@ INVITATION_VALID = timedelta(hours=72)
 CASE_ROLES = ("worker", "lead")  # roles that read tenants' cases
 # A stored hash no password matches: the account cannot log in before it is accepted.
 NOT_YET = "!invited"
+# An account the administrator prepared for the organisation's login: the first login through
+# the identity provider with its e-mail address takes it (and sets the provider's own key).
+PENDING_PROVIDER = "*"
 # Unambiguous letters and digits (no 0/O, 1/I/L), 20 of them: about 100 bits.
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
@@ -69,22 +72,26 @@ def _grant_line(uow: UnitOfWork, actor: Actor, user: User, how: str) -> None:
         )  # fmt: skip
 
 
+def _account_without_password(uow: UnitOfWork, actor: Actor, person: NewPerson) -> User:
+    if actor.role not in ("admin", "operator"):
+        raise Refused("Only an administrator adds people.")
+    try:
+        return create_user(
+            uow.session, person.email, "", person.role, person.team_name, person.name,
+            password_hash=NOT_YET,
+        )  # fmt: skip
+    except AccountError as error:
+        raise Refused(str(error)) from None
+
+
 def invite_person(
     uow: UnitOfWork, actor: Actor, person: NewPerson, now: datetime | None = None
 ) -> IssuedInvitation:
     """An administrator adds an account without a password and gets a one-time code for the
     person, valid 72 hours; the person enters it at /invitation with a password of their
     own. Refused: not an administrator, a bad field (named), an address already in use."""
-    if actor.role not in ("admin", "operator"):
-        raise Refused("Only an administrator adds people.")
     now = now or utcnow()
-    try:
-        user = create_user(
-            uow.session, person.email, "", person.role, person.team_name, person.name,
-            password_hash=NOT_YET,
-        )  # fmt: skip
-    except AccountError as error:
-        raise Refused(str(error)) from None
+    user = _account_without_password(uow, actor, person)
     code = _new_code()
     expires = now + INVITATION_VALID
     uow.session.add(
@@ -100,6 +107,42 @@ def invite_person(
     _grant_line(uow, actor, user, "invitation")
     uow.session.flush()
     return IssuedInvitation(user, code, expires)
+
+
+def add_provider_person(uow: UnitOfWork, actor: Actor, person: NewPerson) -> User:
+    """An administrator adds a person who will log in through the organisation's identity
+    provider: no password and no invitation code; the role and team are set here (for a
+    provider that sends no team) and follow the provider's answer from the first login."""
+    user = _account_without_password(uow, actor, person)
+    user.idp_issuer = PENDING_PROVIDER
+    _grant_line(uow, actor, user, "organisation login")
+    uow.session.flush()
+    return user
+
+
+def move_to_provider_login(uow: UnitOfWork, actor: Actor, user_id: int) -> User:
+    """A person with a password moves to the organisation's login: the password stops
+    working at once (every session ends), and their next login through the identity provider
+    with the same e-mail address takes this account, with its history. Refused for one's own
+    account (an administrator keeps a way in) and for an account already on the provider."""
+    from ..services.accounts import end_user_sessions
+
+    _admin(actor)
+    user = _person(uow, user_id)
+    if user.id == actor.user.id:
+        raise Refused("You cannot move your own account; another administrator can.")
+    if user.idp_issuer is not None:
+        raise Refused("This person already logs in through the organisation.")
+    user.idp_issuer = PENDING_PROVIDER
+    user.password_hash = NOT_YET
+    user.totp_secret = None
+    ended = end_user_sessions(uow.session, user, "admin")
+    uow.session.query(Invitation).filter(Invitation.user_id == user.id).delete()
+    record_event(
+        uow.session, actor.user, "update", "user", user.id, actor.address,
+        f"moved to the organisation's login, password removed, ended {ended} sessions",
+    )  # fmt: skip
+    return user
 
 
 def accept_invitation(

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from ..domain.identity import OidcSettings, role_from_claims, team_from_claims
+from ..domain.identity import OidcSettings, ProviderIdentity, identity_from_claims
 from ..models import Team, User
 from ..services.accounts import end_user_sessions, normalise_email
 from ..services.audit import record_event
 from . import Refused, UnitOfWork
-from .accounts import NOT_YET
+from .accounts import NOT_YET, PENDING_PROVIDER
 
 TEAM_ROLES = ("worker", "lead")
 
@@ -46,13 +46,32 @@ def _audit(uow, user, action, address, detail) -> None:
 def sign_in_from_provider(
     uow: UnitOfWork, settings: OidcSettings, claims: dict, address: str = ""
 ) -> ProviderLogin:
-    subject = str(claims.get("sub") or "")
-    if not subject:
+    """An OpenID Connect login: the ID token's claims, read by the organisation's settings."""
+    return sign_in_as(uow, identity_from_claims(claims, settings), address)
+
+
+def sign_in_as(uow: UnitOfWork, who: ProviderIdentity, address: str = "") -> ProviderLogin:
+    """The account for a person the identity provider (OpenID Connect or SAML) vouches for."""
+    if not who.subject:
         raise NoAccess("no_subject", "The identity provider did not say who you are.")
     account = uow.session.scalar(
-        select(User).where(User.idp_issuer == settings.issuer, User.idp_subject == subject)
+        select(User).where(User.idp_issuer == who.issuer, User.idp_subject == who.subject)
     )
-    decision = role_from_claims(claims, settings)
+    email = normalise_email(who.email)
+    if account is None and email:
+        # An account the administrator prepared for the organisation's login (a new person,
+        # or a password account moved over): the first login from the provider takes it.
+        account = uow.session.scalar(
+            select(User).where(
+                User.email == email,
+                User.idp_issuer == PENDING_PROVIDER,
+                User.idp_subject.is_(None),
+            )
+        )
+        if account is not None:
+            account.idp_issuer, account.idp_subject = who.issuer, who.subject
+            _audit(uow, account, "sso_link", address, "prepared account taken by its person")
+    decision = who.decision
     detail = f"{decision.reason}: {', '.join(decision.values) or '-'}"
     if decision.role is None:
         if account is not None and account.active:
@@ -72,9 +91,8 @@ def sign_in_from_provider(
         _audit(uow, account, "sso_refuse", address, "disabled by an administrator")
         uow.session.commit()
         raise NoAccess("disabled", "disabled")
-    team_id = _team_for(uow, settings, claims, decision.role, account)
-    email = normalise_email(str(claims.get("email") or claims.get("preferred_username") or ""))
-    name = str(claims.get("name") or "")[:200]
+    team_id = _team_for(uow, who, decision.role, account)
+    name = who.name[:200]
     created = account is None
     if created:
         if not email:
@@ -82,7 +100,8 @@ def sign_in_from_provider(
         taken = uow.session.scalar(select(User).where(User.email == email))
         if taken is not None:
             # An account with a password (or of another provider) has this address: linking
-            # them on the provider's word about an e-mail would hand that account over.
+            # them on the provider's word about an e-mail would hand that account over. The
+            # administrator moves it to the organisation's login instead (audited).
             _audit(uow, taken, "sso_refuse", address, "e-mail already has an account")
             uow.session.commit()
             raise NoAccess("email_taken", "email taken")
@@ -92,8 +111,8 @@ def sign_in_from_provider(
             password_hash=NOT_YET,  # no password: this person logs in through the provider
             role=decision.role,
             team_id=team_id,
-            idp_issuer=settings.issuer,
-            idp_subject=subject,
+            idp_issuer=who.issuer,
+            idp_subject=who.subject,
         )
         uow.session.add(account)
         uow.session.flush()
@@ -125,12 +144,12 @@ def sign_in_from_provider(
     return ProviderLogin(account, False, tuple(changed))
 
 
-def _team_for(uow, settings, claims, role, account) -> int | None:
+def _team_for(uow, who: ProviderIdentity, role, account) -> int | None:
     if role not in TEAM_ROLES:
         return None
-    name = team_from_claims(claims, settings)
+    name = who.team
     if name is None:
-        if settings.team_claim:
+        if who.team_expected:
             raise NoAccess("no_team", "no team")
         # No team claim configured: the administrator sets the team in Doorstep.
         if account is not None and account.team_id is not None:

@@ -1,9 +1,9 @@
 """A SAML 2.0 identity provider for the tests, shaped like KOMBIT's Context Handler (OIOSAML 3).
 
-Spike (docs/saml-spike.md): not wired into the suite yet. Built on pysaml2's own IdP
+Used by tests/saml.py (docs/saml-spike.md has the background). Built on pysaml2's own IdP
 (`saml2.server.Server`); every XML signature, signature check and XML encryption goes through
 the `xmlsec` wheel (its bundled libxmlsec1 1.3.x knows RSASSA-PSS), not through Debian's
-`xmlsec1` 1.2.x binary, which does not. Needs pysaml2, xmlsec, lxml and cryptography.
+`xmlsec1` 1.2.x binary, which does not; the crypto is the app's own, fieldapp.services.saml_crypto.
 
     idp = SamlIdp.start(folder, sp_metadata=[sp_metadata_xml], accounts={...})
     idp.metadata_url        # http://127.0.0.1:<port>/metadata (the IdP's entityID too)
@@ -29,8 +29,10 @@ Accounts and options are JSON files in `folder`, read on every request (`set_acc
      "privileges": {"29189846": ["http://doorstep.test/roles/usersystemrole/fieldworker/1"]}}
 
 Options: `sign_alg` (default RSASSA-PSS SHA-256), `encrypt_assertion` (default false),
-`lifetime_minutes` (assertion validity, default 5), `privilege_attribute` (default the OIOSAML 3
-name; the OIOSAML 2 name is PRIVILEGES_ATTRIBUTE_OIOSAML2).
+`lifetime_minutes` (assertion validity, default 5; negative: already expired),
+`privilege_attribute` (default the OIOSAML 3 name; the OIOSAML 2 name is
+PRIVILEGES_ATTRIBUTE_OIOSAML2), and for misbehaving: `audience` (another SP's entityID) and
+`destination` (another recipient URL).
 """
 
 from __future__ import annotations
@@ -47,227 +49,50 @@ from socketserver import ThreadingMixIn
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-import xmlsec
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, pack, samlp, sigver, xmldsig
-from saml2 import entity as saml2_entity
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, samlp
 from saml2.assertion import Policy
 from saml2.config import IdPConfig
 from saml2.metadata import create_metadata_string
 from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_PERSISTENT, NameID
 from saml2.server import Server
 
-# --- OIOSAML 3 vocabulary ---------------------------------------------------------------------
-SPEC_VERSION = "https://data.gov.dk/model/core/specVersion"
-LOA = "https://data.gov.dk/concept/core/nsis/loa"
-EMAIL = "https://data.gov.dk/model/core/eid/email"
-FULL_NAME = "https://data.gov.dk/model/core/eid/fullName"
-CVR = "https://data.gov.dk/model/core/eid/professional/cvr"
-ORG_NAME = "https://data.gov.dk/model/core/eid/professional/orgName"
-UUID_PERSISTENT = "https://data.gov.dk/model/core/eid/professional/uuid/persistent"
-PRIVILEGES_ATTRIBUTE = "https://data.gov.dk/model/core/eid/privilegesIntermediate"
-PRIVILEGES_ATTRIBUTE_OIOSAML2 = "dk:gov:saml:attribute:Privileges_intermediate"
-LOA_LEVELS = ("Low", "Substantial", "High")
-LOA_URI = {level: f"{LOA}/{level}" for level in LOA_LEVELS}
-BPP_NAMESPACES = (
-    "http://digst.dk/oiosaml/basic_privilege_profile",  # OIO BPP 1.2 (OIOSAML 3)
-    "http://itst.dk/oiosaml/basic_privilege_profile",  # older issuers
+from fieldapp.services.saml_crypto import (  # noqa: E402
+    BPP_NAMESPACES,
+    CVR,
+    CVR_SCOPE_PREFIX,
+    DIGEST_SHA256,
+    EMAIL,
+    FULL_NAME,
+    LOA,
+    LOA_LEVELS,
+    LOA_URI,
+    ORG_NAME,
+    PRIVILEGES_ATTRIBUTE,
+    PRIVILEGES_ATTRIBUTE_OIOSAML2,
+    SIG_RSA_PSS_SHA256,
+    SIG_RSA_SHA256,
+    SPEC_VERSION,
+    UUID_PERSISTENT,
+    RsaPssSigner,
+    XmlsecWheelBackend,
+    decode_privileges,
+    enable_rsa_pss,
+    use_wheel_crypto,
 )
-CVR_SCOPE_PREFIX = "urn:dk:gov:saml:cvrNumberIdentifier:"
 
-# --- algorithms --------------------------------------------------------------------------------
-SIG_RSA_PSS_SHA256 = "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1"
-SIG_RSA_SHA256 = xmldsig.SIG_RSA_SHA256
-DIGEST_SHA256 = xmldsig.DIGEST_SHA256
-ALLOWED_DIGESTS = frozenset({DIGEST_SHA256, xmldsig.DIGEST_SHA384, xmldsig.DIGEST_SHA512})
-DS = "http://www.w3.org/2000/09/xmldsig#"
-XENC = "http://www.w3.org/2001/04/xmlenc#"
-
-
-# --- RSASSA-PSS for pysaml2 ----------------------------------------------------------------------
-class RsaPssSigner(sigver.RSASigner):
-    """RSASSA-PSS with MGF1 of the same hash and a salt as long as the digest (RFC 9231 2.3.10)."""
-
-    def _padding(self):
-        return padding.PSS(mgf=padding.MGF1(self.digest), salt_length=self.digest.digest_size)
-
-    def sign(self, msg, key=None):
-        return (key or self.key).sign(msg, self._padding(), self.digest)
-
-    def verify(self, msg, sig, key=None):
-        key = key or self.key
-        if isinstance(key, rsa.RSAPrivateKey):
-            key = key.public_key()
-        try:
-            key.verify(sig, msg, self._padding(), self.digest)
-        except Exception:
-            return False
-        return True
-
-
-def enable_rsa_pss() -> None:
-    """Teach pysaml2 7.5 the PSS URI: redirect-binding signer and the allowed-algorithm lists.
-
-    pysaml2 copies SIG_ALLOWED_ALG into saml2.entity and saml2.pack at import, so all three
-    module attributes are replaced. Idempotent.
-    """
-    sigver.SIGNER_ALGS[SIG_RSA_PSS_SHA256] = RsaPssSigner(hashes.SHA256())
-    allowed = xmldsig.SIG_ALLOWED_ALG
-    if all(uri != SIG_RSA_PSS_SHA256 for _, uri in allowed):
-        allowed = allowed + (("SIG_RSA_PSS_SHA256", SIG_RSA_PSS_SHA256),)
-    for module in (xmldsig, saml2_entity, pack):
-        module.SIG_ALLOWED_ALG = allowed
-
-
-class XmlsecWheelBackend(sigver.CryptoBackend):
-    """pysaml2 crypto backend on the `xmlsec` wheel (libxmlsec1 1.3, RSASSA-PSS and AES-GCM).
-
-    Takes the place of CryptoBackendXmlSec1 (which runs Debian's xmlsec1 1.2 binary). The key
-    that checks a signature is always the one pysaml2 hands over (from metadata); KeyInfo in the
-    document is never used. Only the algorithms in `allowed_sigalgs` are accepted.
-    """
-
-    def __init__(
-        self,
-        allowed_sigalgs=(SIG_RSA_PSS_SHA256, SIG_RSA_SHA256),
-        data_cipher=xmlsec.constants.TransformAes256Gcm,
-        key_transport=xmlsec.constants.TransformRsaOaep,
-    ):
-        super().__init__()
-        self.allowed_sigalgs = frozenset(allowed_sigalgs)
-        self.data_cipher = data_cipher
-        self.key_transport = key_transport
-
-    @property
-    def version(self):
-        return ".".join(str(part) for part in xmlsec.get_libxmlsec_version())
-
-    @staticmethod
-    def _parse(text):
-        if not isinstance(text, (str, bytes)):
-            text = str(text)  # a pysaml2 SamlBase instance
-        if isinstance(text, str):
-            text = text.encode("utf-8")
-        parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
-        return etree.fromstring(text, parser)
-
-    @staticmethod
-    def _signed_node(root, node_name, node_id):
-        namespace, _, local = node_name.rpartition(":")
-        tag = f"{{{namespace}}}{local}"
-        for node in root.iter(tag):
-            if node_id is None or node.get("ID") == node_id:
-                return node
-        raise sigver.SignatureError(f"no {local} with ID {node_id}")
-
-    def sign_statement(self, statement, node_name, key_file, node_id):
-        root = self._parse(statement)
-        xmlsec.tree.add_ids(root, ["ID"])
-        node = self._signed_node(root, node_name, node_id)
-        signature = node.find(f"{{{DS}}}Signature")
-        if signature is None:
-            raise sigver.SignatureError(f"no signature template in {node_name}")
-        context = xmlsec.SignatureContext()
-        context.key = xmlsec.Key.from_file(key_file, xmlsec.constants.KeyDataFormatPem)
-        try:
-            context.sign(signature)
-        except xmlsec.Error as exc:
-            raise sigver.SignatureError(str(exc)) from exc
-        return etree.tostring(root, encoding="unicode")
-
-    def validate_signature(self, signedtext, cert_file, cert_type, node_name, node_id):
-        root = self._parse(signedtext)
-        xmlsec.tree.add_ids(root, ["ID"])
-        node = self._signed_node(root, node_name, node_id)
-        signature = node.find(f"{{{DS}}}Signature")
-        if signature is None:
-            raise sigver.SignatureError(f"{node_name} {node_id} is not signed")
-        method = signature.find(f"{{{DS}}}SignedInfo/{{{DS}}}SignatureMethod")
-        algorithm = None if method is None else method.get("Algorithm")
-        if algorithm not in self.allowed_sigalgs:
-            raise sigver.SignatureError(f"signature algorithm not allowed: {algorithm}")
-        digests = {d.get("Algorithm") for d in signature.iter(f"{{{DS}}}DigestMethod")}
-        if not digests or not digests <= ALLOWED_DIGESTS:
-            raise sigver.SignatureError(f"digest algorithm not allowed: {sorted(digests)}")
-        key_format = (
-            xmlsec.constants.KeyDataFormatCertPem
-            if cert_type == "pem"
-            else xmlsec.constants.KeyDataFormatCertDer
-        )
-        context = xmlsec.SignatureContext()
-        context.key = xmlsec.Key.from_file(cert_file, key_format)
-        try:
-            context.verify(signature)
-        except xmlsec.Error as exc:
-            raise sigver.SignatureError(f"{node_name} {node_id}: {exc}") from exc
-        return True
-
-    def encrypt_assertion(self, statement, enc_key, template, key_type=None, node_xpath=None):
-        """Replace the Response's Assertion by EncryptedAssertion/EncryptedData (AES-256-GCM,
-        the key wrapped with RSA-OAEP for `enc_key`, a PEM certificate file)."""
-        if isinstance(statement, samlp.Response):
-            statement = sigver.pre_encrypt_assertion(statement)
-        root = self._parse(statement)
-        holder = root.find("{urn:oasis:names:tc:SAML:2.0:assertion}EncryptedAssertion")
-        assertion = (
-            None
-            if holder is None
-            else holder.find("{urn:oasis:names:tc:SAML:2.0:assertion}Assertion")
-        )
-        if assertion is None:
-            raise sigver.EncryptError("no assertion to encrypt")
-        manager = xmlsec.KeysManager()
-        manager.add_key(xmlsec.Key.from_file(enc_key, xmlsec.constants.KeyDataFormatCertPem))
-        data = xmlsec.template.encrypted_data_create(
-            root, self.data_cipher, type=xmlsec.constants.TypeEncElement, ns="xenc"
-        )
-        xmlsec.template.encrypted_data_ensure_cipher_value(data)
-        key_info = xmlsec.template.encrypted_data_ensure_key_info(data, ns="ds")
-        wrapped = xmlsec.template.add_encrypted_key(key_info, self.key_transport)
-        xmlsec.template.encrypted_data_ensure_cipher_value(wrapped)
-        context = xmlsec.EncryptionContext(manager)
-        bits = {
-            xmlsec.constants.TransformAes128Gcm: 128,
-            xmlsec.constants.TransformAes128Cbc: 128,
-        }.get(self.data_cipher, 256)
-        context.key = xmlsec.Key.generate(
-            xmlsec.constants.KeyDataAes, bits, xmlsec.constants.KeyDataTypeSession
-        )
-        try:
-            context.encrypt_xml(data, assertion)
-        except xmlsec.Error as exc:
-            raise sigver.EncryptError(str(exc)) from exc
-        return etree.tostring(root, encoding="unicode")
-
-    def decrypt(self, enctext, key_file):
-        """Decrypt the first EncryptedData of the document (as `xmlsec1 --decrypt` does)."""
-        root = self._parse(enctext)
-        data = next(root.iter(f"{{{XENC}}}EncryptedData"), None)
-        if data is None:
-            return etree.tostring(root, encoding="unicode")
-        manager = xmlsec.KeysManager()
-        manager.add_key(xmlsec.Key.from_file(key_file, xmlsec.constants.KeyDataFormatPem))
-        context = xmlsec.EncryptionContext(manager)
-        try:
-            context.decrypt(data)
-        except xmlsec.Error as exc:
-            raise sigver.XmlsecError(str(exc)) from exc
-        return etree.tostring(root, encoding="unicode")
-
-
-def use_wheel_crypto(entity, **backend_options):
-    """Point a pysaml2 Server or Saml2Client at XmlsecWheelBackend (config crypto_backend must be
-    "XMLSecurity", which needs no xmlsec1 binary) and give it the redirect-binding signer."""
-    enable_rsa_pss()
-    entity.sec.crypto = XmlsecWheelBackend(**backend_options)
-    key_file = entity.config.key_file
-    if key_file:
-        entity.sec.sec_backend = sigver.RSACrypto(sigver.import_rsa_key_from_file(key_file))
-    return entity
+__all__ = [
+    "PRIVILEGES_ATTRIBUTE_OIOSAML2",
+    "SIG_RSA_SHA256",
+    "RsaPssSigner",
+    "XmlsecWheelBackend",
+    "decode_privileges",
+    "enable_rsa_pss",
+]
 
 
 # --- Basic Privilege Profile ---------------------------------------------------------------------
@@ -281,34 +106,6 @@ def encode_privileges(groups: dict[str, list[str]]) -> str:
             etree.SubElement(group, "Privilege").text = privilege
     xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
     return base64.b64encode(xml).decode("ascii")
-
-
-def decode_privileges(value: str) -> list[tuple[str, list[str]]]:
-    """base64 OIO BPP PrivilegeList -> [(CVR, [privilege URI, ...])]; groups whose Scope is not a
-    CVR number are left out. Raises ValueError on anything that is not a PrivilegeList."""
-    xml = base64.b64decode(value.strip(), validate=True)
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-    root = etree.fromstring(xml, parser)
-    if (
-        etree.QName(root).localname != "PrivilegeList"
-        or etree.QName(root).namespace not in BPP_NAMESPACES
-    ):
-        raise ValueError(f"not a PrivilegeList: {root.tag}")
-    groups = []
-    for group in root:
-        if not isinstance(group.tag, str) or etree.QName(group).localname != "PrivilegeGroup":
-            continue
-        scope = group.get("Scope", "")
-        if not scope.startswith(CVR_SCOPE_PREFIX):
-            continue
-        cvr = scope[len(CVR_SCOPE_PREFIX) :]
-        privileges = [
-            (child.text or "").strip()
-            for child in group
-            if isinstance(child.tag, str) and etree.QName(child).localname == "Privilege"
-        ]
-        groups.append((cvr, [p for p in privileges if p]))
-    return groups
 
 
 # --- keys ----------------------------------------------------------------------------------------
@@ -364,7 +161,7 @@ DEFAULT_OPTIONS = {
 
 
 class SamlIdp:
-    def __init__(self, folder: Path, sp_metadata: list[str], allowed_sigalgs):
+    def __init__(self, folder: Path, sp_metadata: list[str], allowed_sigalgs, host="127.0.0.1"):
         self.folder = Path(folder)
         self.sp_metadata = list(sp_metadata)
         self.allowed_sigalgs = frozenset(allowed_sigalgs)
@@ -382,7 +179,9 @@ class SamlIdp:
             server_class=_ThreadingWSGIServer,
             handler_class=_QuietHandler,
         )
-        self.base_url = f"http://127.0.0.1:{self._httpd.server_port}"
+        # `host` names this server in its URLs: "localhost" makes it another site than an app
+        # on 127.0.0.1 (so a browser sends the app's SameSite cookies as it would in reality).
+        self.base_url = f"http://{host}:{self._httpd.server_port}"
         self.metadata_url = f"{self.base_url}/metadata"
         self.entity_id = self.metadata_url
         self.server = self._build_server()
@@ -399,8 +198,9 @@ class SamlIdp:
         accounts=None,
         options=None,
         allowed_sigalgs=(SIG_RSA_PSS_SHA256,),
+        host="127.0.0.1",
     ) -> SamlIdp:
-        idp = cls(folder, sp_metadata, allowed_sigalgs)
+        idp = cls(folder, sp_metadata, allowed_sigalgs, host)
         idp.set_accounts(accounts or {})
         idp.set_options(**(options or {}))
         idp._thread.start()
@@ -410,6 +210,11 @@ class SamlIdp:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
+
+    def trust(self, sp_metadata: str) -> None:
+        """Register one more service provider (its metadata), e.g. an app started after us."""
+        self.sp_metadata.append(sp_metadata)
+        self.server = self._build_server()
 
     # -- state in files, read per request
     def set_accounts(self, accounts: dict) -> None:
@@ -558,7 +363,10 @@ class SamlIdp:
                 digest_alg=DIGEST_SHA256,
             )
         else:
-            response = self._authn_response(request, account, destination, sp_entity_id, options)
+            # Misbehaviour for the tests: an assertion for another audience or another recipient.
+            response = self._authn_response(
+                request, account, options.get("destination") or destination, sp_entity_id, options
+            )
         binding = self.server.apply_binding(
             BINDING_HTTP_POST, str(response), destination, relay_state or "", response=True
         )
@@ -588,7 +396,8 @@ class SamlIdp:
             identity[UUID_PERSISTENT] = [f"urn:uuid:{account['uuid']}"]
         if account.get("privileges"):
             identity[options["privilege_attribute"]] = [encode_privileges(account["privileges"])]
-        policy = Policy(
+        policy = _AudiencePolicy(
+            options.get("audience"),
             {
                 "default": {
                     "lifetime": {"minutes": options["lifetime_minutes"]},
@@ -622,6 +431,17 @@ class SamlIdp:
             digest_alg=DIGEST_SHA256,
             release_policy=policy,
         )
+
+
+class _AudiencePolicy(Policy):
+    """The release policy, with the audience of the assertion's conditions replaceable."""
+
+    def __init__(self, audience, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.audience = audience
+
+    def conditions(self, sp_entity_id):
+        return super().conditions(self.audience or sp_entity_id)
 
 
 def auto_post_fields(page: str) -> dict[str, str]:

@@ -44,6 +44,10 @@ POLICY: dict[str, set[str] | str] = {
     "auth.invitation": "public",  # the invited person is not logged in yet
     "auth.sso_start": "public",  # without a provider set up it sends to the login form
     "auth.sso_callback": "public",  # the provider's answer; the person is not logged in yet
+    "auth.saml_start": "public",  # SAML: as sso_start
+    "auth.saml_acs": "public",  # the SAML provider's cross-site answer, only handed on
+    "auth.saml_continue": "public",  # checked against the request this browser made
+    "auth.saml_metadata": "public",  # our SAML metadata, for registering with the provider
     "auth.set_language": "public",
     "auth.index": LOGGED_IN,
     "auth.logout": LOGGED_IN,

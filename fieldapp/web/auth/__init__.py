@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__)
 
-from . import invitations, sso, views  # noqa: E402,F401
+from . import invitations, saml, sso, views  # noqa: E402,F401

@@ -183,9 +183,12 @@ def provider_logout_url() -> str | None:
 
 @bp.app_context_processor
 def _login_options() -> dict:
-    settings = current_app.extensions.get("doorstep_oidc")
+    oidc = current_app.extensions.get("doorstep_oidc")
+    saml = current_app.extensions.get("doorstep_saml")
     return {
-        "sso_enabled": bool(settings and settings.enabled),
+        "oidc_enabled": bool(oidc and oidc.enabled),
+        "saml_enabled": bool(saml and saml.enabled),
+        "sso_enabled": bool(oidc and oidc.enabled) or bool(saml and saml.enabled),
         "local_login": current_app.config["LOCAL_LOGIN"],
     }
 

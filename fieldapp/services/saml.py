@@ -1,0 +1,277 @@
+"""The SAML 2.0 service provider (KOMBIT's Context Handler, OIOSAML 3) on pysaml2.
+
+pysaml2 builds and signs the AuthnRequest (HTTP-Redirect, RSASSA-PSS through
+services.saml_crypto), and checks the Response: the signature of the assertion against the
+identity provider's certificate in its metadata (never a certificate the message carries),
+InResponseTo against the one request this browser has outstanding, the audience, the
+recipient and destination, and the validity window within the clock skew. What pysaml2 leaves
+to its caller is here: a Response whose checks failed quietly comes back without an assertion
+(docs/saml-spike.md, pitfall 1), an assertion that had to come encrypted, the NSIS level and
+reading the OIOSAML 3 attributes into who the person is.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import requests
+from lxml import etree
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2.client import Saml2Client
+from saml2.config import SPConfig
+from saml2.metadata import create_metadata_string
+from saml2.saml import NAMEID_FORMAT_PERSISTENT, AuthnContextClassRef
+from saml2.samlp import RequestedAuthnContext
+
+from ..domain.identity import (
+    NSIS_LEVELS,
+    ProviderIdentity,
+    SamlSettings,
+    role_from_privileges,
+)
+from . import saml_crypto
+from .saml_crypto import (
+    CVR,
+    DIGEST_SHA256,
+    EMAIL,
+    FULL_NAME,
+    LOA,
+    LOA_URI,
+    SPEC_VERSION,
+    UUID_PERSISTENT,
+    decode_privileges,
+    use_wheel_crypto,
+)
+
+FIRST_NAME = "https://data.gov.dk/model/core/eid/firstName"
+LAST_NAME = "https://data.gov.dk/model/core/eid/lastName"
+REQUESTED = (SPEC_VERSION, LOA, EMAIL, FULL_NAME, FIRST_NAME, LAST_NAME, CVR, UUID_PERSISTENT)
+# A Response is a few kilobytes; a larger one is refused before any XML is parsed.
+MAX_RESPONSE_BYTES = 256 * 1024
+METADATA_MAX_BYTES = 2 * 1024 * 1024
+METADATA_REFRESH_SECONDS = 6 * 3600
+SAML_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
+SAMLP_NS = "urn:oasis:names:tc:SAML:2.0:protocol"
+
+# pysaml2 writes whole messages (names, CPR numbers) to its logger at DEBUG.
+logging.getLogger("saml2").setLevel(logging.INFO)
+
+
+# pysaml2 raises a bare Exception for some checks; its message can hold entity IDs and
+# more, so the audit line names only which check it was.
+_BARE_CHECKS = (("AudienceRestriction", "audience"), ("estination", "destination"))
+
+
+def _kind(error: Exception) -> str:
+    kind = type(error).__name__
+    if kind == "Exception":
+        text = str(error)
+        kind = next((label for key, label in _BARE_CHECKS if key in text), "unnamed check")
+    elif kind == "VerificationError":  # fixed texts: "No valid recipient" and the like
+        kind = f"{kind} ({str(error)[:40]})"
+    return kind
+
+
+class SamlRefused(Exception):
+    """The answer is not a login: `why` is one of the refusal page's reasons, `detail` the
+    audit line (the kind of failure, never the message's contents)."""
+
+    def __init__(self, why: str, detail: str):
+        super().__init__(detail)
+        self.why = why
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    entity_id: str
+    acs_url: str
+
+
+def _sp_config(settings: SamlSettings, endpoints: Endpoints, idp_metadata: str | None) -> SPConfig:
+    config = {
+        "entityid": endpoints.entity_id,
+        "name": "Doorstep",
+        "service": {
+            "sp": {
+                "endpoints": {
+                    "assertion_consumer_service": [(endpoints.acs_url, BINDING_HTTP_POST)]
+                },
+                "authn_requests_signed": True,
+                "want_assertions_signed": True,
+                "want_response_signed": False,
+                "allow_unsolicited": False,
+                "name_id_format": [NAMEID_FORMAT_PERSISTENT],
+                "signing_algorithm": settings.signing_algorithm,
+                "digest_algorithm": DIGEST_SHA256,
+                "optional_attributes": [*REQUESTED, settings.privilege_attribute],
+            }
+        },
+        "key_file": settings.key_file,
+        "cert_file": settings.cert_file,
+        "encryption_keypairs": [{"key_file": settings.key_file, "cert_file": settings.cert_file}],
+        # "XMLSecurity" constructs no xmlsec1 binary; the wheel backend replaces it.
+        "crypto_backend": "XMLSecurity",
+        "accepted_time_diff": settings.clock_skew_seconds,
+        "allow_unknown_attributes": True,
+        "delete_tmpfiles": True,
+    }
+    if idp_metadata is not None:
+        config["metadata"] = {"inline": [idp_metadata]}
+    sp = SPConfig()
+    sp.load(config)
+    return sp
+
+
+def sp_metadata(settings: SamlSettings, endpoints: Endpoints) -> str:
+    """Our metadata for the identity provider: entityID, the ACS (HTTP-POST), the signing and
+    encryption certificate, persistent NameIDs and the OIOSAML 3 attributes asked for."""
+    config = _sp_config(settings, endpoints, None)
+    return create_metadata_string(None, config=config, valid=24 * 365, sign=False).decode()
+
+
+class ServiceProvider:
+    """One per app: the pysaml2 client, made when first needed from the identity provider's
+    metadata (fetched again every few hours, so a rolled-over certificate is taken)."""
+
+    def __init__(self, settings: SamlSettings):
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._client: Saml2Client | None = None
+        self._endpoints: Endpoints | None = None
+        self._loaded_at = 0.0
+        saml_crypto.check_stack()
+
+    def _idp_metadata(self) -> str:
+        if self.settings.idp_metadata_file:
+            with open(self.settings.idp_metadata_file, encoding="utf-8") as handle:
+                return handle.read(METADATA_MAX_BYTES)
+        answer = requests.get(self.settings.idp_metadata_url, timeout=10, stream=True)
+        answer.raise_for_status()
+        body = answer.raw.read(METADATA_MAX_BYTES + 1, decode_content=True)
+        if len(body) > METADATA_MAX_BYTES:
+            raise ValueError("metadata larger than 2 MiB")
+        return body.decode("utf-8")
+
+    def client(self, endpoints: Endpoints) -> Saml2Client:
+        with self._lock:
+            fresh = time.monotonic() - self._loaded_at < METADATA_REFRESH_SECONDS
+            if self._client is None or not fresh or endpoints != self._endpoints:
+                config = _sp_config(self.settings, endpoints, self._idp_metadata())
+                self._client = use_wheel_crypto(
+                    Saml2Client(config=config),
+                    allowed_sigalgs=self.settings.accepted_algorithms,
+                )
+                self._endpoints = endpoints
+                self._loaded_at = time.monotonic()
+            return self._client
+
+    def idp_entity_id(self, client: Saml2Client) -> str:
+        known = list(client.metadata.identity_providers())
+        wanted = self.settings.idp_entity_id
+        if wanted:
+            if wanted not in known:
+                raise ValueError("the metadata does not hold FIELDAPP_SAML_IDP_ENTITY_ID")
+            return wanted
+        if len(known) != 1:
+            raise ValueError("the metadata holds several identity providers; set the entity ID")
+        return known[0]
+
+    def login_redirect(self, endpoints: Endpoints) -> tuple[str, str]:
+        """(the request's ID, the URL to send the browser to): a signed AuthnRequest asking
+        for persistent NameIDs and at least the configured NSIS level."""
+        client = self.client(endpoints)
+        level = LOA_URI[self.settings.nsis_level]
+        request_id, info = client.prepare_for_authenticate(
+            entityid=self.idp_entity_id(client),
+            binding=BINDING_HTTP_REDIRECT,
+            nameid_format=NAMEID_FORMAT_PERSISTENT,
+            sign=True,
+            sigalg=self.settings.signing_algorithm,
+            digest_alg=DIGEST_SHA256,
+            requested_authn_context=RequestedAuthnContext(
+                authn_context_class_ref=[AuthnContextClassRef(text=level)],
+                comparison="minimum",
+            ),
+        )
+        location = dict(info["headers"])["Location"]
+        return request_id, location
+
+    def read_response(
+        self, endpoints: Endpoints, encoded: str, outstanding_id: str
+    ) -> ProviderIdentity:
+        """Check the identity provider's answer to our request `outstanding_id`; raises
+        SamlRefused. pysaml2 checks signature, InResponseTo, audience, recipient and time."""
+        if len(encoded) > MAX_RESPONSE_BYTES * 4 // 3 + 4:
+            raise SamlRefused("failed", "SAML response too large")
+        try:
+            xml = base64.b64decode(encoded, validate=False)
+        except (binascii.Error, ValueError):
+            raise SamlRefused("failed", "SAML response is not base64") from None
+        self._check_shape(xml)
+        client = self.client(endpoints)
+        try:
+            answer = client.parse_authn_request_response(
+                encoded, BINDING_HTTP_POST, outstanding={outstanding_id: "/"}
+            )
+        except Exception as error:  # pysaml2 raises many kinds; each one is a refusal
+            kind = _kind(error)
+            if kind in ("StatusNoAuthnContext", "StatusRequestDenied"):
+                raise SamlRefused("assurance", f"identity provider answered {kind}") from None
+            raise SamlRefused("failed", f"SAML response refused: {kind}") from None
+        if answer is None or answer.assertion is None:
+            # pysaml2 logs a wrong Destination and hands back a response without assertion.
+            raise SamlRefused("failed", "SAML response refused: no valid assertion")
+        return self._identity(client, answer)
+
+    def _check_shape(self, xml: bytes) -> None:
+        parser = etree.XMLParser(
+            resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+        )
+        try:
+            root = etree.fromstring(xml, parser)
+        except etree.XMLSyntaxError:
+            raise SamlRefused("failed", "SAML response is not XML") from None
+        if root.tag != f"{{{SAMLP_NS}}}Response":
+            raise SamlRefused("failed", "not a SAML Response")
+        plain = root.findall(f"{{{SAML_NS}}}Assertion")
+        status = root.find(f"{{{SAMLP_NS}}}Status/{{{SAMLP_NS}}}StatusCode")
+        success = status is not None and status.get("Value", "").endswith(":Success")
+        if success and self.settings.want_encrypted and plain:
+            raise SamlRefused("failed", "SAML assertion not encrypted")
+
+    def _identity(self, client: Saml2Client, answer) -> ProviderIdentity:
+        attributes = answer.ava or {}
+
+        def first(name: str) -> str:
+            values = attributes.get(name) or []
+            return str(values[0]).strip() if values else ""
+
+        loa = first(LOA)
+        if loa.startswith(f"{LOA}/"):
+            loa = loa.rsplit("/", 1)[1]
+        wanted = NSIS_LEVELS.index(self.settings.nsis_level)
+        if loa not in NSIS_LEVELS or NSIS_LEVELS.index(loa) < wanted:
+            raise SamlRefused("assurance", f"NSIS level {loa[:20] or 'none'} is not enough")
+        groups: list[tuple[str, list[str]]] = []
+        for value in attributes.get(self.settings.privilege_attribute) or []:
+            try:
+                groups.extend(decode_privileges(str(value)))
+            except (ValueError, binascii.Error, etree.XMLSyntaxError):
+                raise SamlRefused("failed", "privileges are not a PrivilegeList") from None
+        subject = first(UUID_PERSISTENT).removeprefix("urn:uuid:")
+        if not subject and answer.name_id is not None:
+            subject = (answer.name_id.text or "").strip()
+        name = first(FULL_NAME) or " ".join(p for p in (first(FIRST_NAME), first(LAST_NAME)) if p)
+        return ProviderIdentity(
+            issuer=answer.issuer() or self.idp_entity_id(client),
+            subject=subject[:200],
+            email=first(EMAIL),
+            name=name,
+            decision=role_from_privileges(groups, self.settings),
+        )

@@ -1,0 +1,340 @@
+"""Single sign-on through a SAML 2.0 identity provider shaped like KOMBIT's Context Handler
+(pysaml2's IdP on 127.0.0.1, tests/idp/saml_idp.py), with RSASSA-PSS signatures and encrypted
+assertions, the app under Flask's test client. What the provider sends wrong is sent signed by
+the provider itself, so the refusals are the app's checks."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+from urllib.parse import urlencode
+
+import pytest
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from lxml import etree
+from sqlalchemy import select
+
+from fieldapp import create_app
+from fieldapp.extensions import db
+from fieldapp.models import AuditEvent, User
+from fieldapp.services.accounts import create_user
+from fieldapp.services.saml_crypto import SIG_RSA_PSS_SHA256, SIG_RSA_SHA256
+from fieldapp.usecases import Actor, UnitOfWork
+from fieldapp.usecases.accounts import NewPerson, add_provider_person
+from tests.conftest import base_config
+from tests.saml import (  # noqa: F401
+    CVR_OTHER,
+    CVR_OWN,
+    hand_on,
+    provider_answer,
+    request_of,
+    saml_account,
+    saml_idp,
+    saml_login,
+    saml_settings,
+    sp_keys,
+    start_login,
+)
+from tests.support import PASSWORD
+
+MD = "urn:oasis:names:tc:SAML:2.0:metadata"
+ACCOUNTS = {
+    "lead": saml_account("lead@kommune.dk", "Lene Lund", {CVR_OWN: ["teamlead"]}),
+    "worker": saml_account("worker@kommune.dk", "Mads Bo", {CVR_OWN: ["fieldworker"]}),
+    "admin": saml_account("it@kommune.dk", "Ida Tek", {CVR_OWN: ["admin"]}),
+    "elsewhere": saml_account("other@kommune.dk", "Ole And", {CVR_OTHER: ["teamlead"]}),
+    "nobody": saml_account("nobody@kommune.dk", "Nina Ing", {CVR_OWN: ["payroll"]}),
+    "newcomer": saml_account("new@kommune.dk", "Ny Ansat", {CVR_OWN: ["fieldworker"]}),
+    "low": saml_account("low@kommune.dk", "Lav Sikring", {CVR_OWN: ["fieldworker"]}, loa="Low"),
+}
+
+
+@pytest.fixture
+def make_saml_app(saml_idp, sp_keys, sqlite_template, tmp_path):  # noqa: F811
+    """make_saml_app(idp_options={}, **settings) -> (app, idp): the app on SQLite, its
+    workers and lead prepared by the administrator (Context Handler names no team)."""
+    made = []
+
+    def make(idp_options=None, **settings):
+        idp = saml_idp(dict(ACCOUNTS), **{"encrypt_assertion": True, **(idp_options or {})})
+        path = tmp_path / f"saml-{len(made)}.sqlite3"
+        shutil.copyfile(sqlite_template, path)
+        config = base_config(f"sqlite:///{path}", tmp_path)
+        app = create_app({**config, **saml_settings(idp, sp_keys, **settings)})
+        with app.app_context():
+            admin = create_user(db.session, "admin@example.org", PASSWORD, "admin", None, "Admin")
+            create_user(db.session, "local.lead@example.org", PASSWORD, "lead", "Team A", "L")
+            actor = Actor.person(admin, "192.0.2.1")
+            with UnitOfWork(db.session) as uow:
+                for email, role in (("lead@kommune.dk", "lead"), ("worker@kommune.dk", "worker")):
+                    add_provider_person(uow, actor, NewPerson(email, role, team_name="Team A"))
+            db.session.commit()
+        idp.trust(app.test_client().get("/saml/metadata").get_data(as_text=True))
+        made.append(app)
+        return app, idp
+
+    yield make
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def saml_app(make_saml_app):
+    return make_saml_app()
+
+
+def person(app, email):
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == email))
+        if user is None:
+            return None
+        return user.role, user.team.name if user.team else None, user.active
+
+
+def refused_why(answer) -> str:
+    page = answer.get_data(as_text=True)
+    assert 'id="sso-refused"' in page, page[:400]
+    return page.split('data-why="', 1)[1].split('"', 1)[0]
+
+
+def audit_details(app, action) -> list[str]:
+    with app.app_context():
+        return list(
+            db.session.scalars(
+                select(AuditEvent.detail).where(AuditEvent.action == action).order_by(AuditEvent.id)
+            )
+        )
+
+
+def test_the_metadata_registers_a_signing_sp_with_uri_attributes(saml_app, sp_keys):  # noqa: F811
+    app, _ = saml_app
+    answer = app.test_client().get("/saml/metadata")
+    assert answer.status_code == 200
+    assert answer.mimetype == "application/samlmetadata+xml"
+    root = etree.fromstring(answer.data)
+    assert root.get("entityID") == "http://localhost/saml/metadata"
+    sp = root.find(f"{{{MD}}}SPSSODescriptor")
+    assert sp.get("AuthnRequestsSigned") == "true" and sp.get("WantAssertionsSigned") == "true"
+    acs = sp.find(f"{{{MD}}}AssertionConsumerService")
+    assert (acs.get("Location"), acs.get("Binding")) == (
+        "http://localhost/saml/acs",
+        "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST",
+    )
+    uses = sorted(k.get("use") for k in sp.findall(f"{{{MD}}}KeyDescriptor"))
+    assert uses == ["encryption", "signing"]
+    assert sp.findtext(f"{{{MD}}}NameIDFormat").endswith(":persistent")
+    requested = root.findall(f".//{{{MD}}}RequestedAttribute")
+    names = {r.get("Name") for r in requested}
+    assert "https://data.gov.dk/model/core/eid/privilegesIntermediate" in names
+    assert "https://data.gov.dk/concept/core/nsis/loa" in names
+    assert {r.get("NameFormat") for r in requested} == {
+        "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
+    }
+
+
+def test_the_authn_request_is_signed_with_rsa_pss_and_asks_for_the_nsis_level(
+    saml_app,
+    sp_keys,  # noqa: F811
+):
+    app, idp = saml_app
+    location = start_login(app.test_client())
+    assert location.startswith(f"{idp.base_url}/sso?")
+    query = request_of(location)
+    assert query["SigAlg"] == SIG_RSA_PSS_SHA256
+    # The redirect binding signs SAMLRequest=..&SigAlg=.. as sent (RFC-style query order).
+    signed = urlencode({"SAMLRequest": query["SAMLRequest"], "SigAlg": query["SigAlg"]})
+    cert = x509.load_pem_x509_certificate(sp_keys[1].read_bytes())
+    signature = base64.b64decode(query["Signature"])
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+    cert.public_key().verify(signature, signed.encode(), pss, hashes.SHA256())
+    with pytest.raises(InvalidSignature):
+        cert.public_key().verify(signature, signed.encode(), padding.PKCS1v15(), hashes.SHA256())
+    request = etree.fromstring(query["xml"].encode())
+    context = request.find("{urn:oasis:names:tc:SAML:2.0:protocol}RequestedAuthnContext")
+    assert context.get("Comparison") == "minimum"
+    assert context.findtext("{urn:oasis:names:tc:SAML:2.0:assertion}AuthnContextClassRef") == (
+        "https://data.gov.dk/concept/core/nsis/loa/Substantial"
+    )
+    assert request.get("AssertionConsumerServiceURL") == "http://localhost/saml/acs"
+
+
+def test_a_lead_and_a_worker_log_in_and_land_on_their_pages(saml_app):
+    app, _ = saml_app
+    lead = saml_login(app, "lead")
+    assert (lead.status_code, lead.headers["Location"]) == (303, "/dashboard")
+    worker = saml_login(app, "worker")
+    assert (worker.status_code, worker.headers["Location"]) == (303, "/today")
+    assert person(app, "lead@kommune.dk") == ("lead", "Team A", True)
+    assert person(app, "worker@kommune.dk") == ("worker", "Team A", True)
+    assert len(audit_details(app, "sso_link")) == 2
+    admin = saml_login(app, "admin")  # an administrator needs no team: made at first login
+    assert admin.headers["Location"] == "/admin/users"
+    assert person(app, "it@kommune.dk") == ("admin", None, True)
+
+
+def test_the_login_is_whole_after_the_hand_on(saml_app):
+    """The session opened by /saml/acs/continue is a real one: the worker's page opens."""
+    app, _ = saml_app
+    web = app.test_client()
+    assert saml_login(app, "worker", web).status_code == 303
+    assert web.get("/today").status_code == 200
+
+
+def test_privileges_of_another_organisation_give_no_access(saml_app):
+    app, _ = saml_app
+    answer = saml_login(app, "elsewhere")
+    assert (answer.status_code, refused_why(answer)) == (403, "no_role")
+    assert person(app, "other@kommune.dk") is None
+    assert "other organisation: -" in audit_details(app, "sso_refuse")
+
+
+def test_an_unmapped_privilege_gives_no_account(saml_app):
+    app, _ = saml_app
+    answer = saml_login(app, "nobody")
+    assert refused_why(answer) == "no_role"
+    assert person(app, "nobody@kommune.dk") is None
+
+
+def test_a_new_worker_nobody_prepared_is_refused_for_want_of_a_team(saml_app):
+    app, _ = saml_app
+    answer = saml_login(app, "newcomer")
+    assert refused_why(answer) == "no_team"
+    assert person(app, "new@kommune.dk") is None
+
+
+def test_a_role_changed_and_removed_at_the_provider(saml_app):
+    app, idp = saml_app
+    saml_login(app, "worker")
+    uuid = ACCOUNTS["worker"]["uuid"]
+    idp.set_account(
+        "worker", **saml_account("worker@kommune.dk", "M", {CVR_OWN: ["teamlead"]}, uuid=uuid)
+    )
+    assert saml_login(app, "worker").headers["Location"] == "/dashboard"
+    assert person(app, "worker@kommune.dk") == ("lead", "Team A", True)
+    idp.set_account("worker", **saml_account("worker@kommune.dk", "M", {CVR_OWN: []}, uuid=uuid))
+    assert refused_why(saml_login(app, "worker")) == "no_role"
+    assert person(app, "worker@kommune.dk") == ("lead", "Team A", False)
+
+
+def test_a_plain_assertion_is_refused_where_encryption_is_wanted(make_saml_app):
+    app, _ = make_saml_app(idp_options={"encrypt_assertion": False})
+    answer = saml_login(app, "worker")
+    assert (answer.status_code, refused_why(answer)) == (401, "failed")
+    assert "SAML assertion not encrypted" in audit_details(app, "sso_refuse")
+    relaxed, _ = make_saml_app(idp_options={"encrypt_assertion": False}, SAML_WANT_ENCRYPTED=False)
+    assert saml_login(relaxed, "worker").headers["Location"] == "/today"
+
+
+@pytest.mark.parametrize(
+    "options, audit",
+    [
+        ({"audience": "https://another-sp.example/saml"}, "refused: audience"),
+        ({"destination": "http://localhost/elsewhere/acs"}, "no valid assertion"),
+        ({"lifetime_minutes": -3}, "Condition not OK"),
+    ],
+    ids=["wrong-audience", "wrong-recipient", "expired"],
+)
+def test_an_assertion_for_someone_else_or_out_of_time_is_refused(make_saml_app, options, audit):
+    app, _ = make_saml_app(idp_options=options)
+    answer = saml_login(app, "worker")
+    assert (answer.status_code, refused_why(answer)) == (401, "failed")
+    assert person(app, "worker@kommune.dk") == ("worker", "Team A", True)
+    assert any(audit in line for line in audit_details(app, "sso_refuse")), audit_details(
+        app, "sso_refuse"
+    )
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == "worker@kommune.dk"))
+        assert user.idp_subject is None  # nobody took the prepared account
+
+
+def test_an_answer_is_used_once_and_only_by_the_browser_that_asked(saml_app):
+    app, _ = saml_app
+    web = app.test_client()
+    fields = provider_answer(start_login(web), "worker")
+    assert hand_on(app, web, fields).status_code == 303
+    again = hand_on(app, web, fields)  # replayed: the request ID left the session
+    assert (again.status_code, refused_why(again)) == (401, "failed")
+    other = app.test_client()  # another browser, which started no login, gets the answer
+    fields = provider_answer(start_login(app.test_client()), "lead")
+    assert refused_why(hand_on(app, other, fields)) == "failed"
+
+
+def test_an_answer_to_an_older_request_is_refused(saml_app):
+    """Two logins started in one browser: only the newest request's answer counts."""
+    app, _ = saml_app
+    web = app.test_client()
+    first = start_login(web)
+    start_login(web)
+    answer = hand_on(app, web, provider_answer(first, "worker"))
+    assert refused_why(answer) == "failed"
+
+
+def test_an_answer_changed_after_signing_is_refused(make_saml_app):
+    app, _ = make_saml_app(idp_options={"encrypt_assertion": False}, SAML_WANT_ENCRYPTED=False)
+    web = app.test_client()
+    fields = provider_answer(start_login(web), "worker")
+    xml = base64.b64decode(fields["SAMLResponse"]).decode()
+    assert "worker@kommune.dk" in xml
+    fields["SAMLResponse"] = base64.b64encode(
+        xml.replace("worker@kommune.dk", "lead@kommune.dk").encode()
+    ).decode()
+    answer = hand_on(app, web, fields)
+    assert refused_why(answer) == "failed"
+    assert person(app, "lead@kommune.dk") == ("lead", "Team A", True)
+    with app.app_context():
+        lead = db.session.scalar(select(User).where(User.email == "lead@kommune.dk"))
+        assert lead.idp_subject is None
+
+
+def test_a_login_below_the_nsis_level_is_refused(saml_app):
+    app, _ = saml_app
+    answer = saml_login(app, "low")
+    assert (answer.status_code, refused_why(answer)) == (401, "assurance")
+
+
+def test_only_the_accepted_signature_methods_are_taken(make_saml_app):
+    app, _ = make_saml_app(
+        idp_options={"sign_alg": SIG_RSA_SHA256}, SAML_ACCEPTED_ALGORITHMS="sha256-rsa-MGF1"
+    )
+    assert refused_why(saml_login(app, "worker")) == "failed"
+    both, _ = make_saml_app(idp_options={"sign_alg": SIG_RSA_SHA256})
+    assert saml_login(both, "worker").headers["Location"] == "/today"
+
+
+def test_cancel_at_the_provider_logs_nobody_in(saml_app):
+    app, _ = saml_app
+    web = app.test_client()
+    fields = provider_answer(start_login(web), "worker", action="cancel")
+    answer = hand_on(app, web, fields)
+    assert (answer.status_code, refused_why(answer)) == (401, "failed")
+
+
+def test_garbage_at_the_acs_is_a_refusal_not_an_error(saml_app):
+    app, _ = saml_app
+    web = app.test_client()
+    start_login(web)
+    for body in ("", "not base64 at all!", base64.b64encode(b"<x/>").decode(), "A" * 500_000):
+        relay = app.test_client().post("/saml/acs", data={"SAMLResponse": body})
+        assert relay.status_code in (200, 400)
+        start_login(web)
+        answer = web.post("/saml/acs/continue", data={"SAMLResponse": body})
+        assert (answer.status_code, refused_why(answer)) == (401, "failed")
+    entity = base64.b64encode(
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+        b'<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol">&e;</samlp:Response>'
+    ).decode()
+    start_login(web)
+    answer = web.post("/saml/acs/continue", data={"SAMLResponse": entity})
+    assert refused_why(answer) == "failed"
+    assert "root:" not in answer.get_data(as_text=True)
+
+
+def test_the_login_page_offers_the_municipal_login(saml_app):
+    app, _ = saml_app
+    page = app.test_client().get("/login").get_data(as_text=True)
+    assert 'id="saml-login"' in page and 'id="sso-login"' not in page
