@@ -124,17 +124,38 @@ def _plain_http_demo_cookies(host: str) -> bool:
 @click.option("--team", "team_name", default=None, help="Team name; created if new.")
 @click.option("--name", default="", help="The person's full name.")
 @click.option(
+    "--organisation-login",
+    is_flag=True,
+    help="No password: the person's first login through the identity provider takes it.",
+)
+@click.option(
     "--operator", default=None, help="Who runs this, for the audit log (default: the OS user)."
 )
 @with_appcontext
 def create_user_command(
-    email: str, role: str, team_name: str | None, name: str, operator: str | None
+    email: str,
+    role: str,
+    team_name: str | None,
+    name: str,
+    organisation_login: bool,
+    operator: str | None,
 ) -> None:
     """Add a user; asks for the password, or reads it from standard input when piped.
     Audited (a worker's or lead's account also as a grant of case access)."""
     from .usecases import Actor, Refused, UnitOfWork
-    from .usecases.accounts import NewPerson, create_person_with_password
+    from .usecases.accounts import NewPerson, add_provider_person, create_person_with_password
 
+    if organisation_login:
+        try:
+            check_schema_current()
+            actor = Actor.command_line(db.session, operator=operator, for_a_team=False)
+            with UnitOfWork(db.session) as uow:
+                user = add_provider_person(uow, actor, NewPerson(email, role, team_name, name))
+                created = f"Created {user.role} {user.email}, to log in through the organisation"
+        except (Refused, SchemaBehind) as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(created + (f" in team {team_name}" if team_name else ""))
+        return
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:

@@ -111,6 +111,7 @@ POLICY: dict[str, set[str] | str] = {
     "admin.set_active": {"admin"},
     "admin.end_sessions": {"admin"},
     "admin.reset_two_factor_of": {"admin"},
+    "admin.move_to_organisation_login": {"admin"},  # 404 without single sign-on set up
     "admin.two_factor_policy": {"admin"},
     "auth.two_factor": LOGGED_IN,
     "admin.consent_texts": {"admin"},

@@ -220,3 +220,17 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def test_create_user_for_the_organisations_login_asks_for_no_password(app, runner):
+    result = runner.invoke(
+        args=["create-user", "Mia@Kommune.dk", "--role", "worker", "--team", "Nord",
+              "--organisation-login"],
+        input="",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Created worker mia@kommune.dk, to log in through the organisation" in result.output
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == "mia@kommune.dk"))
+        assert (user.idp_issuer, user.idp_subject, user.team.name) == ("*", None, "Nord")
+        assert user.password_hash.startswith("!")

@@ -338,3 +338,32 @@ def test_the_login_page_offers_the_municipal_login(saml_app):
     app, _ = saml_app
     page = app.test_client().get("/login").get_data(as_text=True)
     assert 'id="saml-login"' in page and 'id="sso-login"' not in page
+
+
+def test_the_administrator_prepares_and_moves_accounts_for_the_municipal_login(saml_app):
+    from tests.support import AuthActions
+
+    app, idp = saml_app
+    idp.set_account(
+        "local-lead", **saml_account("local.lead@example.org", "Lars", {CVR_OWN: ["teamlead"]})
+    )
+    admin = AuthActions(app.test_client())
+    assert admin.login("admin@example.org").status_code == 303
+    page = admin.client.get("/admin/users").get_data(as_text=True)
+    assert 'name="login" value="organisation"' in page  # the default with single sign-on
+    added = admin.post(
+        "/admin/users",
+        {"email": "new@kommune.dk", "role": "worker", "team": "Team A", "login": "organisation"},
+        page="/admin/users",
+    )
+    assert added.status_code == 303
+    assert saml_login(app, "newcomer").headers["Location"] == "/today"  # no longer "no team"
+    with app.app_context():
+        lead_id = db.session.scalar(select(User.id).where(User.email == "local.lead@example.org"))
+    moved = admin.post(f"/admin/users/{lead_id}/organisation-login", page="/admin/users")
+    assert moved.status_code == 303
+    assert AuthActions(app.test_client()).login("local.lead@example.org").status_code == 401
+    assert saml_login(app, "local-lead").headers["Location"] == "/dashboard"
+    assert person(app, "local.lead@example.org") == ("lead", "Team A", True)
+    page = admin.client.get("/admin/users").get_data(as_text=True)
+    assert page.count('data-login="organisation"') == 4  # lead, worker, newcomer, moved lead

@@ -13,16 +13,15 @@ from fieldapp.usecases import UnitOfWork
 from fieldapp.usecases.sso import NoAccess, sign_in_from_provider
 
 ISSUER = "https://login.example.dk"
-SETTINGS = oidc_settings(
-    {
-        "OIDC_ISSUER": ISSUER,
-        "OIDC_CLIENT_ID": "doorstep",
-        "OIDC_ROLE_CLAIM": "roles",
-        "OIDC_ROLE_MAP": '{"Doorstep.Lead": "lead", "Doorstep.Worker": "worker"}',
-        "OIDC_TEAM_CLAIM": "team",
-        "LOCAL_LOGIN": "on",
-    }
-)
+RAW = {
+    "OIDC_ISSUER": ISSUER,
+    "OIDC_CLIENT_ID": "doorstep",
+    "OIDC_ROLE_CLAIM": "roles",
+    "OIDC_ROLE_MAP": '{"Doorstep.Lead": "lead", "Doorstep.Worker": "worker"}',
+    "OIDC_TEAM_CLAIM": "team",
+    "LOCAL_LOGIN": "on",
+}
+SETTINGS = oidc_settings(RAW)
 
 
 def claims(sub="abc-123", roles=("Doorstep.Worker",), team="Team A", **more):
@@ -129,3 +128,59 @@ def test_an_email_that_has_a_password_account_is_not_taken_over(app, make_user, 
     with app.app_context():
         owner = db.session.scalar(select(User).where(User.email == "abc-123@kommune.dk"))
         assert owner.idp_subject is None and owner.role == "lead"
+
+
+def _admin_actor(app, make_user):
+    from fieldapp.usecases import Actor
+
+    admin = make_user("admin", email="it-admin@kommune.dk")
+    with app.app_context():
+        return Actor.person(db.session.get(User, admin.id), "192.0.2.9")
+
+
+def test_an_account_the_administrator_prepared_is_taken_by_the_first_login(app, make_user, teams):
+    """No team claim: the administrator's team holds, and the provider's role decides."""
+    from fieldapp.usecases.accounts import NewPerson, add_provider_person
+
+    actor = _admin_actor(app, make_user)
+    with app.app_context(), UnitOfWork(db.session) as uow:
+        prepared = add_provider_person(
+            uow, actor, NewPerson("abc-123@kommune.dk", "worker", team_name="Team B")
+        ).id
+    no_team = oidc_settings({**RAW, "OIDC_TEAM_CLAIM": ""})
+    user_id, role, _, created, _ = sign_in(app, claims(roles=["Doorstep.Lead"]), no_team)
+    assert (user_id, role, created) == (prepared, "lead", False)
+    with app.app_context():
+        user = db.session.get(User, prepared)
+        assert (user.team.name, user.idp_issuer, user.idp_subject) == ("Team B", ISSUER, "abc-123")
+    assert "sso_link" in audit_actions(app)
+    # Taken once: another person of the provider with that address later gets no account.
+    with pytest.raises(NoAccess) as refused:
+        sign_in(app, claims(sub="someone-else", email="abc-123@kommune.dk"))
+    assert refused.value.why == "email_taken"
+
+
+def test_a_password_account_moved_to_the_organisations_login(app, client, make_user, teams):
+    from fieldapp.usecases import Refused
+    from fieldapp.usecases.accounts import move_to_provider_login
+    from tests.support import AuthActions
+
+    lead = make_user("lead", email="abc-123@kommune.dk", team="Team A")
+    web = AuthActions(client)
+    assert web.login("abc-123@kommune.dk").status_code == 303
+    actor = _admin_actor(app, make_user)
+    with app.app_context(), UnitOfWork(db.session) as uow:
+        move_to_provider_login(uow, actor, lead.id)
+    with app.app_context():
+        open_sessions = select(UserSession).where(
+            UserSession.user_id == lead.id, UserSession.ended_at.is_(None)
+        )
+        assert db.session.scalars(open_sessions).all() == []
+    assert client.get("/dashboard").status_code in (302, 401)  # the session ended
+    assert AuthActions(app.test_client()).login("abc-123@kommune.dk").status_code == 401
+    user_id, role, team_id, created, _ = sign_in(app, claims(roles=["Doorstep.Lead"]))
+    assert (user_id, role, created) == (lead.id, "lead", False)
+    with app.app_context(), UnitOfWork(db.session) as uow, pytest.raises(Refused):
+        move_to_provider_login(uow, actor, lead.id)  # already on the provider
+    with app.app_context(), UnitOfWork(db.session) as uow, pytest.raises(Refused):
+        move_to_provider_login(uow, actor, actor.user.id)  # never one's own account

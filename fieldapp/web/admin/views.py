@@ -13,10 +13,13 @@ from ...models import ROLES, ConsentText, Team, User
 from ...services.fieldwork import LANGUAGES, current_consent_texts
 from ...usecases import Actor, NotFound, Refused, UnitOfWork
 from ...usecases.accounts import (
+    PENDING_PROVIDER,
     IssuedInvitation,
     NewPerson,
+    add_provider_person,
     invite_person,
     log_out_everywhere,
+    move_to_provider_login,
     reset_second_factor,
     set_account_active,
 )
@@ -45,6 +48,7 @@ def _page(
                 form=form or {},
                 require_totp=bool(organisation and organisation.require_totp),
                 issued=issued,
+                pending_provider=PENDING_PROVIDER,
             ),
             status,
         )
@@ -64,8 +68,10 @@ def users():
 @bp.post("/users")
 @roles_required("admin")
 def add_user():
-    """Add a person without a password: the page shows, once, the invitation code to give
-    them; they choose their own password with it. A bad field is named, nothing stored."""
+    """Add a person without a password. With the organisation's login (single sign-on set up,
+    the default then) their first login through it takes the account; otherwise the page
+    shows, once, the invitation code with which they choose their own password. A bad field
+    is named, nothing stored."""
     form = request.form
     person = NewPerson(
         form.get("email", ""),
@@ -73,12 +79,46 @@ def add_user():
         team_name=form.get("team") or None,
         name=form.get("name", "").strip(),
     )
+    through_provider = form.get("login") == "organisation" and _sso_enabled()
     try:
         with UnitOfWork(db.session) as uow:
-            issued = invite_person(uow, Actor.person(current_user, client_address()), person)
+            actor = Actor.person(current_user, client_address())
+            if through_provider:
+                user = add_provider_person(uow, actor, person)
+                email = user.email
+            else:
+                issued = invite_person(uow, actor, person)
     except Refused as error:
         return _page(str(error), dict(form), 422)
+    if through_provider:
+        flash(_("%(email)s logs in with the organisation's account.", email=email))
+        return redirect(url_for("admin.users"), code=303)
     return _page(issued=issued)
+
+
+def _sso_enabled() -> bool:
+    oidc = current_app.extensions.get("doorstep_oidc")
+    saml = current_app.extensions.get("doorstep_saml")
+    return bool(oidc and oidc.enabled) or bool(saml and saml.enabled)
+
+
+@bp.post("/users/<int:user_id>/organisation-login")
+@roles_required("admin")
+def move_to_organisation_login(user_id: int):
+    """The person's password stops working; their next login through the organisation's
+    identity provider, with the same e-mail address, takes this account."""
+    if not _sso_enabled():
+        abort(404)
+    try:
+        with UnitOfWork(db.session) as uow:
+            user = move_to_provider_login(uow, _actor(), user_id)
+            name = user.name or user.email
+    except NotFound:
+        abort(404)
+    except Refused as error:
+        return _page(str(error), None, 422)
+    flash(_("%(name)s now logs in with the organisation's account.", name=name))
+    return redirect(url_for("admin.users"), code=303)
 
 
 def _actor() -> Actor:
