@@ -177,6 +177,15 @@ def test_a_lead_and_a_worker_log_in_and_land_on_their_pages(saml_app):
     assert person(app, "it@kommune.dk") == ("admin", None, True)
 
 
+def test_the_hand_on_page_sets_no_cookie(saml_app):
+    """A cookie set there would replace the browser's session (which it did not send along
+    with the cross-site POST) and lose the login being finished."""
+    app, _ = saml_app
+    relay = app.test_client().post("/saml/acs", data={"SAMLResponse": "PHg+"})
+    assert relay.status_code == 200
+    assert "Set-Cookie" not in relay.headers
+
+
 def test_the_login_is_whole_after_the_hand_on(saml_app):
     """The session opened by /saml/acs/continue is a real one: the worker's page opens."""
     app, _ = saml_app
