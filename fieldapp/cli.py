@@ -12,6 +12,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 
 from . import SchemaBehind, check_schema_current, create_app
+from .config import Config
 from .extensions import db
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ def register_commands(app) -> None:
         vapid_keys_command,
         send_reminders_command,
         purge_command,
+        identity_provider_group,
     ):
         app.cli.add_command(command)
 
@@ -273,6 +275,66 @@ _team_option = click.option(
 _operator_option = click.option(
     "--operator", default=None, help="Who runs this, for the audit log (default: the OS user)."
 )
+
+
+@click.group("identity-provider")
+def identity_provider_group() -> None:
+    """An organisation's own identity providers (single sign-on); without any, it uses the
+    installation's FIELDAPP_OIDC_* and FIELDAPP_SAML_* settings."""
+
+
+@identity_provider_group.command("set")
+@click.option("--organisation", "organisation_name", required=True, help="The organisation.")
+@click.argument("assignments", nargs=-1, required=True)
+@click.option(
+    "--operator", default=None, help="Who runs this, for the audit log (default: the OS user)."
+)
+@with_appcontext
+def identity_provider_set(
+    organisation_name: str, assignments: tuple[str, ...], operator: str | None
+) -> None:
+    """Set FIELDAPP_OIDC_*=VALUE or FIELDAPP_SAML_*=VALUE for one organisation (an empty
+    value removes one); the whole is checked before anything is stored."""
+    from .domain.identity import IDENTITY_KEYS
+    from .usecases import Actor, NotFound, Refused, UnitOfWork
+    from .usecases.organisation import set_identity_provider
+
+    defaults = {key: getattr(Config, key) for key in IDENTITY_KEYS}
+    try:
+        check_schema_current()
+        actor = Actor.command_line(db.session, operator=operator, for_a_team=False)
+        with UnitOfWork(db.session) as uow:
+            organisation = set_identity_provider(
+                uow, actor, organisation_name, list(assignments), defaults
+            )
+            uses = "its own settings" if organisation.identity_settings else "the installation's"
+    except (Refused, NotFound, SchemaBehind) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{organisation_name} now logs in through {uses}.")
+
+
+@identity_provider_group.command("show")
+@click.option("--organisation", "organisation_name", default=None, help="Only this one.")
+@with_appcontext
+def identity_provider_show(organisation_name: str | None) -> None:
+    """Each organisation's identity provider settings (a secret shows only as set)."""
+    from sqlalchemy import select
+
+    from .domain.identity import SECRET_KEYS, stored_identity_settings
+    from .models import Organisation
+
+    query = select(Organisation).order_by(Organisation.name)
+    if organisation_name:
+        query = query.where(Organisation.name == organisation_name)
+    for organisation in db.session.scalars(query):
+        stored = stored_identity_settings(organisation.identity_settings)
+        if not stored:
+            click.echo(f"{organisation.name} (id {organisation.id}): the installation's settings")
+            continue
+        click.echo(f"{organisation.name} (id {organisation.id}): its own settings")
+        for key, value in sorted(stored.items()):
+            shown = "(set)" if key in SECRET_KEYS else value
+            click.echo(f"  FIELDAPP_{key}={shown}")
 
 
 @click.command("import-arrears", epilog=_IMPORT_EXIT_STATUS)

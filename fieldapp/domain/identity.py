@@ -291,6 +291,9 @@ class ProviderIdentity:
     team: str | None = None
     # The provider is set up to name the team: a login without one is refused, not guessed.
     team_expected: bool = False
+    # The organisation whose own provider this is (None: the installation's): a team it
+    # names is looked for in that organisation only.
+    organisation_id: int | None = None
 
 
 def identity_from_claims(claims: dict, settings: OidcSettings) -> ProviderIdentity:
@@ -303,3 +306,81 @@ def identity_from_claims(claims: dict, settings: OidcSettings) -> ProviderIdenti
         team=team_from_claims(claims, settings),
         team_expected=bool(settings.team_claim),
     )
+
+
+# --- per organisation ----------------------------------------------------------------------------
+# The settings an organisation may hold of its own (the FIELDAPP_ names without the prefix).
+# LOCAL_LOGIN stays the installation's: it decides the one login form.
+OIDC_KEYS = (
+    "OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_SCOPES", "OIDC_ROLE_CLAIM",
+    "OIDC_ROLE_MAP", "OIDC_TEAM_CLAIM", "OIDC_ACR", "OIDC_CLOCK_SKEW_SECONDS",
+)  # fmt: skip
+SAML_KEYS = (
+    "SAML_IDP_METADATA_URL", "SAML_IDP_METADATA_FILE", "SAML_IDP_ENTITY_ID",
+    "SAML_SP_ENTITY_ID", "SAML_KEY_FILE", "SAML_CERT_FILE", "SAML_SIGNING_ALGORITHM",
+    "SAML_ACCEPTED_ALGORITHMS", "SAML_WANT_ENCRYPTED", "SAML_NSIS_LEVEL", "SAML_CVR",
+    "SAML_ROLE_MAP", "SAML_PRIVILEGE_ATTRIBUTE", "SAML_CLOCK_SKEW_SECONDS",
+)  # fmt: skip
+IDENTITY_KEYS = OIDC_KEYS + SAML_KEYS
+SECRET_KEYS = frozenset({"OIDC_CLIENT_SECRET"})
+
+
+def stored_identity_settings(raw: str) -> dict:
+    """An organisation's stored settings (the JSON column), {} when it has none."""
+    if not raw:
+        return {}
+    try:
+        stored = json.loads(raw)
+    except json.JSONDecodeError:
+        raise IdentitySettingsError(
+            "the organisation's stored identity settings are not JSON"
+        ) from None
+    if not isinstance(stored, dict):
+        raise IdentitySettingsError("the organisation's stored identity settings are not an object")
+    return {key: value for key, value in stored.items() if key in IDENTITY_KEYS}
+
+
+def organisation_identity_config(defaults: dict, installation: dict, stored: dict) -> dict:
+    """The configuration an organisation's logins are read from: its own settings over the
+    embedded defaults, or, when it has none, the installation's (the environment)."""
+    if not stored:
+        return installation
+    merged = {key: defaults.get(key) for key in IDENTITY_KEYS}
+    merged.update(stored)
+    merged["LOCAL_LOGIN"] = installation.get("LOCAL_LOGIN", "on")
+    return merged
+
+
+def parse_identity_assignments(pairs: list[str], current: dict, defaults: dict) -> dict:
+    """KEY=VALUE lines (FIELDAPP_ prefix optional; an empty value removes the key) applied to
+    an organisation's stored settings, then checked as a whole; returns the new settings or
+    raises IdentitySettingsError naming the line or setting."""
+    updated = dict(current)
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip().removeprefix("FIELDAPP_")
+        if not sep or key not in IDENTITY_KEYS:
+            raise IdentitySettingsError(
+                f"{pair.split('=', 1)[0]!r} is not an identity provider setting; use one of "
+                + ", ".join(f"FIELDAPP_{k}" for k in IDENTITY_KEYS)
+            )
+        if value == "":
+            updated.pop(key, None)
+        else:
+            default = defaults.get(key)
+            if isinstance(default, bool):
+                updated[key] = value.strip().lower() in ("1", "true", "yes", "on")
+            elif isinstance(default, int):
+                try:
+                    updated[key] = int(value)
+                except ValueError:
+                    raise IdentitySettingsError(
+                        f"FIELDAPP_{key} must be a whole number, not {value!r}"
+                    ) from None
+            else:
+                updated[key] = value
+    config = organisation_identity_config(defaults, {"LOCAL_LOGIN": "on"}, updated)
+    if updated:
+        oidc_settings(config)
+        saml_settings(config)
+    return updated

@@ -51,6 +51,10 @@ class Organisation(db.Model):
     # consent (e.g. retssikkerhedsloven § 11 c, forvaltningsloven § 13 b), one per line, kept
     # by the administrator; listed in the records of processing.
     sharing_legal_bases: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The organisation's own identity providers: a JSON object of OIDC_* and SAML_* settings
+    # (the FIELDAPP_ names without the prefix). Empty: the installation's, from the
+    # environment (domain.identity.organisation_identity_config).
+    identity_settings: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     teams: Mapped[list[Team]] = relationship(back_populates="organisation")
 

@@ -74,3 +74,41 @@ def break_glass(uow: UnitOfWork, actor: Actor, case_id: int, reason: str) -> Non
     if uow.session.get(Case, case_id) is None:
         raise NotFound("No such case.")
     record_event(uow.session, actor.user, "break_glass", "case", case_id, actor.address, reason)
+
+
+def set_identity_provider(
+    uow: UnitOfWork, actor: Actor, organisation_name: str, assignments: list[str], defaults: dict
+) -> Organisation:
+    """An organisation's own identity providers (OIDC_*/SAML_* settings; an empty value removes
+    one, no setting left: the installation's again), checked as a whole before anything is
+    stored. Only the operator at the command line: the settings hold a client secret and key
+    paths, and decide who can log in. Audited by setting name, never by value."""
+    from sqlalchemy import select
+
+    from ..domain.identity import (
+        IdentitySettingsError,
+        parse_identity_assignments,
+        stored_identity_settings,
+    )
+
+    if actor.role != "operator":
+        raise Refused("Identity providers are set at the command line.")
+    organisation = uow.session.scalar(
+        select(Organisation).where(Organisation.name == organisation_name)
+    )
+    if organisation is None:
+        raise NotFound(f"There is no organisation named {organisation_name!r}.")
+    try:
+        current = stored_identity_settings(organisation.identity_settings)
+        updated = parse_identity_assignments(assignments, current, defaults)
+    except IdentitySettingsError as error:
+        raise Refused(str(error)) from None
+    import json
+
+    organisation.identity_settings = json.dumps(updated, sort_keys=True) if updated else ""
+    changed = sorted(k for k in set(current) | set(updated) if current.get(k) != updated.get(k))
+    record_event(
+        uow.session, actor.user, "update", "organisation", organisation.id, actor.address,
+        "identity provider settings: " + (", ".join(changed) or "unchanged"),
+    )  # fmt: skip
+    return organisation

@@ -155,7 +155,10 @@ def _team_for(uow, who: ProviderIdentity, role, account) -> int | None:
         if account is not None and account.team_id is not None:
             return account.team_id
         raise NoAccess("no_team", "no team")
-    team = uow.session.scalar(select(Team).where(Team.name == name))
+    query = select(Team).where(Team.name == name)
+    if who.organisation_id is not None:
+        query = query.where(Team.organisation_id == who.organisation_id)
+    team = uow.session.scalar(query)
     if team is None:
         raise NoAccess("unknown_team", "unknown team")
     return team.id

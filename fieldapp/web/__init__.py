@@ -80,7 +80,6 @@ def register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
     from .audit import bp as audit_bp
     from .auth import bp as auth_bp
-    from .auth.saml import init_saml
     from .auth.sso import init_sso
     from .field import bp as field_bp
     from .imports import bp as imports_bp
@@ -92,7 +91,6 @@ def register_blueprints(app: Flask) -> None:
     from .routes import bp as routes_bp
 
     init_sso(app)
-    init_saml(app)
     areas = (auth_bp, field_bp, register_bp, imports_bp, routes_bp, meetings_bp, reports_bp)
     areas += (push_bp, audit_bp, admin_bp, pwa_bp)
     for blueprint in areas:

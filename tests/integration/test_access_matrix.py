@@ -48,6 +48,7 @@ POLICY: dict[str, set[str] | str] = {
     "auth.saml_acs": "public",  # the SAML provider's cross-site answer, only handed on
     "auth.saml_continue": "public",  # checked against the request this browser made
     "auth.saml_metadata": "public",  # our SAML metadata, for registering with the provider
+    "auth.saml_organisation_metadata": "public",  # an organisation's own SAML metadata
     "auth.set_language": "public",
     "auth.index": LOGGED_IN,
     "auth.logout": LOGGED_IN,

@@ -49,6 +49,7 @@ def _page(
                 require_totp=bool(organisation and organisation.require_totp),
                 issued=issued,
                 pending_provider=PENDING_PROVIDER,
+                sso_enabled=_sso_enabled(),
             ),
             status,
         )
@@ -97,9 +98,9 @@ def add_user():
 
 
 def _sso_enabled() -> bool:
-    oidc = current_app.extensions.get("doorstep_oidc")
-    saml = current_app.extensions.get("doorstep_saml")
-    return bool(oidc and oidc.enabled) or bool(saml and saml.enabled)
+    from ..auth.providers import login_routes
+
+    return bool(login_routes())
 
 
 @bp.post("/users/<int:user_id>/organisation-login")

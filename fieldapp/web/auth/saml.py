@@ -11,17 +11,18 @@ person is then decided by the same use case as an OpenID Connect login.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
-from flask import Flask, Response, current_app, redirect, render_template, request, session, url_for
+from flask import Response, current_app, redirect, render_template, request, session, url_for
 from requests import RequestException
 
-from ...domain.identity import SamlSettings, saml_settings
 from ...extensions import csrf, db
-from ...services.saml import Endpoints, SamlRefused, ServiceProvider, sp_metadata
+from ...services.saml import Endpoints, SamlRefused, sp_metadata
 from ...usecases import UnitOfWork
 from ...usecases.sso import NoAccess, sign_in_as
 from ..security import client_address
 from . import bp
+from .providers import LoginRoute, installation_route, route_for, saml_service_provider
 from .sso import _refuse
 
 PENDING = "saml_request"
@@ -29,53 +30,59 @@ PENDING = "saml_request"
 PENDING_SECONDS = 15 * 60
 
 
-def init_saml(app: Flask) -> None:
-    """Check the SAML settings at start (a wrong one stops the app with its name)."""
-    settings = saml_settings(app.config)
-    app.extensions["doorstep_saml"] = settings
-    if settings.enabled:
-        app.extensions["doorstep_saml_sp"] = ServiceProvider(settings)
-
-
-def _settings() -> SamlSettings:
-    return current_app.extensions["doorstep_saml"]
-
-
-def _public_url(endpoint: str) -> str:
+def _public_url(endpoint: str, **values) -> str:
     origin = current_app.config["PUBLIC_ORIGIN"].rstrip("/")
-    return f"{origin}{url_for(endpoint)}" if origin else url_for(endpoint, _external=True)
+    if origin:
+        return f"{origin}{url_for(endpoint, **values)}"
+    return url_for(endpoint, _external=True, **values)
 
 
-def _endpoints() -> Endpoints:
-    settings = _settings()
+def _endpoints(route: LoginRoute) -> Endpoints:
+    """Our entityID (by default where our metadata is served) and the one ACS."""
+    if route.organisation_id:
+        metadata = _public_url(
+            "auth.saml_organisation_metadata", organisation_id=route.organisation_id
+        )
+    else:
+        metadata = _public_url("auth.saml_metadata")
     return Endpoints(
-        entity_id=settings.sp_entity_id or _public_url("auth.saml_metadata"),
-        acs_url=_public_url("auth.saml_acs"),
+        entity_id=route.saml.sp_entity_id or metadata, acs_url=_public_url("auth.saml_acs")
     )
 
 
-def _sp() -> ServiceProvider:
-    return current_app.extensions["doorstep_saml_sp"]
+def _metadata(route: LoginRoute):
+    if not route.saml.enabled:
+        return Response("SAML is not set up here.", 404, mimetype="text/plain")
+    xml = sp_metadata(route.saml, _endpoints(route))
+    return Response(xml, mimetype="application/samlmetadata+xml")
 
 
 @bp.get("/saml/metadata")
 def saml_metadata():
     """Our metadata, for registering Doorstep with Context Handler."""
-    if not _settings().enabled:
+    return _metadata(installation_route())
+
+
+@bp.get("/saml/metadata/<int:organisation_id>")
+def saml_organisation_metadata(organisation_id: int):
+    """An organisation's own registration (its own entityID, key and certificate)."""
+    route = route_for(organisation_id)
+    if route.organisation_id != organisation_id:
         return Response("SAML is not set up here.", 404, mimetype="text/plain")
-    xml = sp_metadata(_settings(), _endpoints())
-    return Response(xml, mimetype="application/samlmetadata+xml")
+    return _metadata(route)
 
 
 @bp.get("/login/saml")
 def saml_start():
-    if not _settings().enabled:
+    """Send a signed AuthnRequest: the installation's provider, or ?organisation=<id>'s own."""
+    route = route_for(request.args.get("organisation"))
+    if not route.saml.enabled:
         return redirect(url_for("auth.login"))
     try:
-        request_id, location = _sp().login_redirect(_endpoints())
+        request_id, location = saml_service_provider(route).login_redirect(_endpoints(route))
     except (RequestException, OSError, ValueError) as error:
         return _refuse("failed", 503, f"SAML identity provider unavailable: {type(error).__name__}")
-    session[PENDING] = {"id": request_id, "at": int(time.time())}
+    session[PENDING] = {"id": request_id, "at": int(time.time()), "org": route.organisation_id}
     return redirect(location, code=303)
 
 
@@ -84,8 +91,6 @@ def saml_start():
 def saml_acs():
     """The identity provider's answer, cross-site: handed on to /saml/acs/continue from this
     site's own page, where this browser's session is known. Nothing is checked or kept here."""
-    if not _settings().enabled:
-        return redirect(url_for("auth.login"))
     answer = request.form.get("SAMLResponse", "")
     if not answer or len(answer) > 400_000:
         return _refuse("failed", 400, "SAML answer missing or too large")
@@ -95,18 +100,21 @@ def saml_acs():
 @bp.post("/saml/acs/continue")
 @csrf.exempt  # bound to this browser by the request ID in its session, used once
 def saml_continue():
-    settings = _settings()
-    if not settings.enabled:
-        return redirect(url_for("auth.login"))
     pending = session.pop(PENDING, None)
     if not pending or time.time() - pending.get("at", 0) > PENDING_SECONDS:
         return _refuse("failed", 401, "SAML answer without a login started in this browser")
+    route = route_for(pending.get("org"))
+    if not route.saml.enabled or route.organisation_id != pending.get("org"):
+        return _refuse("failed", 401, "SAML answer for a provider no longer set up")
+    answer = request.form.get("SAMLResponse", "")
     try:
-        who = _sp().read_response(_endpoints(), request.form.get("SAMLResponse", ""), pending["id"])
+        who = saml_service_provider(route).read_response(_endpoints(route), answer, pending["id"])
     except SamlRefused as refusal:
         return _refuse(refusal.why, 401, refusal.detail)
     except (RequestException, OSError) as error:
         return _refuse("failed", 503, f"SAML identity provider unavailable: {type(error).__name__}")
+    if route.organisation_id:
+        who = replace(who, organisation_id=route.organisation_id)
     try:
         with UnitOfWork(db.session) as uow:
             login = sign_in_as(uow, who, client_address())

@@ -10,50 +10,43 @@ assurance level, and handing the claims to the use case that decides the account
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from joserfc.errors import JoseError
 from requests import RequestException
 
-from ...domain.identity import OidcSettings, oidc_settings
+from ...domain.identity import identity_from_claims
 from ...extensions import db
 from ...services.audit import record_event
 from ...usecases import UnitOfWork
-from ...usecases.sso import NoAccess, sign_in_from_provider
+from ...usecases.sso import NoAccess, sign_in_as
 from ..security import client_address
 from . import bp
-
-PROVIDER = "provider"
+from .providers import (
+    INSTALLATION,
+    LoginRoute,
+    init_providers,
+    login_routes,
+    oidc_client,
+    route_for,
+)
 
 
 def init_sso(app: Flask) -> None:
-    """Check the settings at start (a wrong one stops the app with its name) and register
-    the provider's client when an issuer is set."""
-    settings = oidc_settings(app.config)
-    app.extensions["doorstep_oidc"] = settings
-    if not settings.enabled:
-        return
-    oauth = OAuth(app)
-    oauth.register(
-        PROVIDER,
-        client_id=settings.client_id,
-        client_secret=settings.client_secret,
-        server_metadata_url=f"{settings.issuer}/.well-known/openid-configuration",
-        client_kwargs={"scope": settings.scopes, "code_challenge_method": "S256", "timeout": 10},
-    )
-    app.extensions["doorstep_oauth"] = oauth
+    """Check the installation's settings at start (a wrong one stops the app with its name)."""
+    init_providers(app)
 
 
-def sso_settings() -> OidcSettings:
-    return current_app.extensions["doorstep_oidc"]
+SESSION_ORGANISATION = "sso_organisation"
 
 
-def _client():
-    return current_app.extensions["doorstep_oauth"].create_client(PROVIDER)
+def sso_route() -> LoginRoute:
+    """The providers of the login under way (or done) in this browser."""
+    return route_for(session.get(SESSION_ORGANISATION, INSTALLATION))
 
 
 def _public_url(endpoint: str) -> str:
@@ -108,15 +101,18 @@ def _refuse(why: str, status: int = 403, audit: str = ""):
 
 @bp.get("/login/sso")
 def sso_start():
-    """Send the person to the identity provider (code flow, PKCE S256, state, nonce)."""
-    settings = sso_settings()
+    """Send the person to the identity provider (code flow, PKCE S256, state, nonce): the
+    installation's, or with ?organisation=<id> that organisation's own."""
+    route = route_for(request.args.get("organisation"))
+    settings = route.oidc
     if not settings.enabled:
         return redirect(url_for("auth.login"))
+    session[SESSION_ORGANISATION] = route.organisation_id
     extra = {"nonce": secrets.token_urlsafe(24)}
     if settings.acr:
         extra["acr_values"] = " ".join(settings.acr)
     try:
-        return _client().authorize_redirect(_public_url("auth.sso_callback"), **extra)
+        return oidc_client(route).authorize_redirect(_public_url("auth.sso_callback"), **extra)
     except (RequestException, AuthlibBaseError, ValueError) as error:
         return _refuse("failed", 503, f"provider unreachable: {type(error).__name__}")
 
@@ -124,10 +120,11 @@ def sso_start():
 @bp.get("/login/sso/callback")
 def sso_callback():
     """Back from the identity provider: check the answer and the ID token, then the account."""
-    settings = sso_settings()
+    route = sso_route()
+    settings = route.oidc
     if not settings.enabled:
         return redirect(url_for("auth.login"))
-    client = _client()
+    client = oidc_client(route)
     if "error" in request.args:
         code = "".join(c for c in request.args["error"][:40] if c.isalnum() or c in "_-")
         return _refuse("failed", 401, f"provider answered error {code}")
@@ -155,22 +152,28 @@ def sso_callback():
         acr = str(claims.get("acr", ""))[:60]
         return _refuse("assurance", 401, f"assurance level {acr or 'none'} is not enough")
     try:
+        who = identity_from_claims(claims, settings)
+        if route.organisation_id:
+            who = replace(who, organisation_id=route.organisation_id)
         with UnitOfWork(db.session) as uow:
-            login = sign_in_from_provider(uow, settings, claims, client_address())
+            login = sign_in_as(uow, who, client_address())
     except NoAccess as refusal:
         return _refuse(refusal.why)
     from .views import open_session
 
-    return open_session(login.user, how="sso")
+    answer = open_session(login.user, how="sso")
+    session[SESSION_ORGANISATION] = route.organisation_id  # for the provider's logout
+    return answer
 
 
 def provider_logout_url() -> str | None:
     """The provider's RP-initiated logout, back to our login page; None without one."""
-    settings = sso_settings()
+    route = sso_route()
+    settings = route.oidc
     if not settings.enabled:
         return None
     try:
-        endpoint = _client().load_server_metadata().get("end_session_endpoint")
+        endpoint = oidc_client(route).load_server_metadata().get("end_session_endpoint")
     except (RequestException, AuthlibBaseError, ValueError):
         return None
     if not endpoint:
@@ -183,14 +186,8 @@ def provider_logout_url() -> str | None:
 
 @bp.app_context_processor
 def _login_options() -> dict:
-    oidc = current_app.extensions.get("doorstep_oidc")
-    saml = current_app.extensions.get("doorstep_saml")
-    return {
-        "oidc_enabled": bool(oidc and oidc.enabled),
-        "saml_enabled": bool(saml and saml.enabled),
-        "sso_enabled": bool(oidc and oidc.enabled) or bool(saml and saml.enabled),
-        "local_login": current_app.config["LOCAL_LOGIN"],
-    }
+    # login_choices is called by the pages that show it (a query), not on every page.
+    return {"login_choices": login_routes, "local_login": current_app.config["LOCAL_LOGIN"]}
 
 
 def came_through_provider() -> bool:
