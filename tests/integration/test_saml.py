@@ -376,3 +376,17 @@ def test_the_administrator_prepares_and_moves_accounts_for_the_municipal_login(s
     assert person(app, "local.lead@example.org") == ("lead", "Team A", True)
     page = admin.client.get("/admin/users").get_data(as_text=True)
     assert page.count('data-login="organisation"') == 4  # lead, worker, newcomer, moved lead
+
+
+def test_a_saml_login_at_debug_logs_no_name_email_or_message(saml_app, caplog):
+    """pysaml2 writes whole messages at DEBUG; its logger is held at INFO."""
+    import logging
+
+    app, _ = saml_app
+    with caplog.at_level(logging.DEBUG):
+        assert saml_login(app, "worker").status_code == 303
+        assert refused_why(saml_login(app, "elsewhere")) == "no_role"
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for personal in ("worker@kommune.dk", "Mads Bo", "other@kommune.dk", "SAMLResponse"):
+        assert personal not in logged
+    assert "PrivilegeList" not in logged and "Assertion" not in logged
