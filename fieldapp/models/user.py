@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    Text,
     Time,
     UniqueConstraint,
     event,
@@ -92,6 +93,8 @@ class UserSession(db.Model):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_reason: Mapped[str] = mapped_column(String(20), default="")
+    # A SAML login: the provider's NameID and SessionIndex (JSON), for single logout both ways.
+    provider_session: Mapped[str] = mapped_column(Text, default="", server_default="")
     user_agent: Mapped[str] = mapped_column(String(300), default="")
     # The lead's last case-list filters on this device, search text included: here, not in
     # the signed cookie, which anyone holding it can read. Forgotten when the session ends.

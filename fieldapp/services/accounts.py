@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -225,6 +226,29 @@ def load_session_user(
     row.user.session_token = token
     row.user.session_id = row.id
     return row.user
+
+
+def end_provider_sessions(
+    session: Session, name_id: str, session_indexes: tuple[str, ...] = ()
+) -> list[int]:
+    """End the open login sessions that came with this SAML NameID (and, when the provider
+    names them, these session indexes): the provider's single logout. The ids ended."""
+    ended = []
+    rows = session.scalars(
+        select(UserSession).where(
+            UserSession.ended_at.is_(None), UserSession.provider_session != ""
+        )
+    )
+    now = utcnow()
+    for row in rows:
+        kept = json.loads(row.provider_session)
+        if not name_id or kept.get("text") != name_id:
+            continue
+        if session_indexes and kept.get("index") not in session_indexes:
+            continue
+        _end(row, now, "provider")
+        ended.append(row.id)
+    return ended
 
 
 def end_session(session: Session, token: str, reason: str = "logout") -> bool:

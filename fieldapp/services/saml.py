@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
 import threading
 import time
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 import requests
 from lxml import etree
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, saml, sigver
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.metadata import create_metadata_string
@@ -91,6 +93,23 @@ class SamlRefused(Exception):
 class Endpoints:
     entity_id: str
     acs_url: str
+    slo_url: str
+
+
+@dataclass(frozen=True)
+class SamlLogin:
+    identity: ProviderIdentity
+    # The NameID and SessionIndex, as JSON, kept on the login session for single logout.
+    provider_session: str
+
+
+@dataclass(frozen=True)
+class LogoutFromProvider:
+    """The provider asks to end a person's session (another system was logged out of)."""
+
+    name_id: str  # the NameID's text
+    session_indexes: tuple[str, ...]
+    answer_url: str  # our signed LogoutResponse, to redirect the browser to
 
 
 def _sp_config(settings: SamlSettings, endpoints: Endpoints, idp_metadata: str | None) -> SPConfig:
@@ -100,8 +119,10 @@ def _sp_config(settings: SamlSettings, endpoints: Endpoints, idp_metadata: str |
         "service": {
             "sp": {
                 "endpoints": {
-                    "assertion_consumer_service": [(endpoints.acs_url, BINDING_HTTP_POST)]
+                    "assertion_consumer_service": [(endpoints.acs_url, BINDING_HTTP_POST)],
+                    "single_logout_service": [(endpoints.slo_url, BINDING_HTTP_REDIRECT)],
                 },
+                "logout_requests_signed": True,
                 "authn_requests_signed": True,
                 "want_assertions_signed": True,
                 "want_response_signed": False,
@@ -202,9 +223,7 @@ class ServiceProvider:
         location = dict(info["headers"])["Location"]
         return request_id, location
 
-    def read_response(
-        self, endpoints: Endpoints, encoded: str, outstanding_id: str
-    ) -> ProviderIdentity:
+    def read_response(self, endpoints: Endpoints, encoded: str, outstanding_id: str) -> SamlLogin:
         """Check the identity provider's answer to our request `outstanding_id`; raises
         SamlRefused. pysaml2 checks signature, InResponseTo, audience, recipient and time."""
         if len(encoded) > MAX_RESPONSE_BYTES * 4 // 3 + 4:
@@ -227,7 +246,98 @@ class ServiceProvider:
         if answer is None or answer.assertion is None:
             # pysaml2 logs a wrong Destination and hands back a response without assertion.
             raise SamlRefused("failed", "SAML response refused: no valid assertion")
-        return self._identity(client, answer)
+        identity = self._identity(client, answer)
+        statements = answer.assertion.authn_statement or []
+        index = statements[0].session_index if statements else None
+        name_id = str(answer.name_id) if answer.name_id is not None else ""
+        text = (answer.name_id.text or "").strip() if answer.name_id is not None else ""
+        kept = json.dumps({"name_id": name_id, "text": text, "index": index or ""})
+        kept = kept if name_id else ""
+        return SamlLogin(identity, kept)
+
+    def logout_redirect(self, endpoints: Endpoints, provider_session: str) -> str | None:
+        """The URL of a signed LogoutRequest to the provider's single logout service for the
+        session kept at login; None when the provider has none or nothing was kept."""
+        kept = json.loads(provider_session) if provider_session else {}
+        if not kept.get("name_id"):
+            return None
+        client = self.client(endpoints)
+        idp = self.idp_entity_id(client)
+        services = client.metadata.single_logout_service(idp, BINDING_HTTP_REDIRECT, "idpsso")
+        if not services:
+            return None
+        destination = services[0]["location"]
+        _, request = client.create_logout_request(
+            destination,
+            idp,
+            name_id=saml.name_id_from_string(kept["name_id"]),
+            session_indexes=[kept["index"]] if kept.get("index") else None,
+            sign=False,
+        )
+        info = client.apply_binding(
+            BINDING_HTTP_REDIRECT,
+            str(request),
+            destination,
+            relay_state="",
+            sign=True,
+            sigalg=self.settings.signing_algorithm,
+        )
+        return dict(info["headers"])["Location"]
+
+    def logout_request_from_provider(
+        self, endpoints: Endpoints, raw_query: str
+    ) -> LogoutFromProvider:
+        """Check a LogoutRequest the provider sent by redirect and make our signed answer;
+        raises SamlRefused. pysaml2 checks a redirect signature only where its IdP side wants
+        signed requests, so the signature is checked here, as the bindings specification
+        says (3.4.4.1): over SAMLRequest, RelayState and SigAlg exactly as they arrived, with
+        the provider's signing certificate from its metadata and an accepted algorithm."""
+        client = self.client(endpoints)
+        idp = self.idp_entity_id(client)
+        query = {k: v[0] for k, v in parse_qs(raw_query, keep_blank_values=True).items()}
+        sigalg, signature = query.get("SigAlg", ""), query.get("Signature", "")
+        if "SAMLRequest" not in query or not signature:
+            raise SamlRefused("failed", "SAML logout request not signed")
+        if sigalg not in self.settings.accepted_algorithms:
+            raise SamlRefused("failed", "SAML logout request signed with an algorithm not accepted")
+        raw = {part.split("=", 1)[0]: part for part in raw_query.split("&") if "=" in part}
+        signed = "&".join(raw[k] for k in ("SAMLRequest", "RelayState", "SigAlg") if k in raw)
+        try:
+            value = base64.b64decode(signature)
+        except (binascii.Error, ValueError):
+            raise SamlRefused("failed", "SAML logout request signature is not base64") from None
+        signer = sigver.SIGNER_ALGS[sigalg]
+        keys = [
+            sigver.extract_rsa_key_from_x509_cert(sigver.pem_format(cert))
+            for _, cert in client.metadata.certs(idp, "any", "signing")
+        ]
+        if not any(signer.verify(signed.encode("ascii"), value, key) for key in keys):
+            raise SamlRefused("failed", "SAML logout request signature does not verify")
+        try:
+            request = client.parse_logout_request(
+                query["SAMLRequest"], BINDING_HTTP_REDIRECT, relay_state=query.get("RelayState")
+            )
+        except Exception as error:
+            raise SamlRefused("failed", f"SAML logout request refused: {_kind(error)}") from None
+        if request is None or request.sender() != idp:
+            raise SamlRefused("failed", "SAML logout request from another issuer")
+        message = request.message
+        services = client.metadata.single_logout_service(idp, BINDING_HTTP_REDIRECT, "idpsso")
+        if not services:
+            raise SamlRefused("failed", "the provider has no single logout service")
+        response = client.create_logout_response(message, [BINDING_HTTP_REDIRECT], sign=False)
+        info = client.apply_binding(
+            BINDING_HTTP_REDIRECT,
+            str(response),
+            services[0].get("response_location") or services[0]["location"],
+            relay_state=query.get("RelayState", ""),
+            response=True,
+            sign=True,
+            sigalg=self.settings.signing_algorithm,
+        )
+        name_id = (message.name_id.text or "").strip() if message.name_id is not None else ""
+        indexes = tuple((i.text or "").strip() for i in message.session_index or [])
+        return LogoutFromProvider(name_id, indexes, dict(info["headers"])["Location"])
 
     def _check_shape(self, xml: bytes) -> None:
         parser = etree.XMLParser(

@@ -171,6 +171,7 @@ class SamlIdp:
             self.folder, "saml-idp", "Test Context Handler"
         )
         self._pending: dict[str, tuple[object, str | None]] = {}
+        self.logouts: list[dict] = []  # the LogoutRequests service providers sent
         self._lock = threading.Lock()
         self._httpd = make_server(
             "127.0.0.1",
@@ -241,7 +242,10 @@ class SamlIdp:
                         "endpoints": {
                             "single_sign_on_service": [
                                 (f"{self.base_url}/sso", BINDING_HTTP_REDIRECT)
-                            ]
+                            ],
+                            "single_logout_service": [
+                                (f"{self.base_url}/slo", BINDING_HTTP_REDIRECT)
+                            ],
                         },
                         "want_authn_requests_signed": True,
                         "sign_response": True,
@@ -280,6 +284,8 @@ class SamlIdp:
                 return self._sso(environ, start_response)
             if path == "/login" and method == "POST":
                 return self._login(environ, start_response)
+            if path == "/slo" and method == "GET":
+                return self._slo(environ, start_response)
             return self._reply(start_response, "404 Not Found", "not found")
         except Exception as exc:  # a test IdP: say what went wrong
             traceback.print_exc()
@@ -371,6 +377,72 @@ class SamlIdp:
             BINDING_HTTP_POST, str(response), destination, relay_state or "", response=True
         )
         return self._reply(start_response, "200 OK", binding["data"], "text/html; charset=utf-8")
+
+    def _slo(self, environ, start_response):
+        """A service provider's LogoutRequest (HTTP-Redirect, signature checked against its
+        metadata; recorded in `self.logouts`), answered by a signed LogoutResponse."""
+        query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        if "SAMLRequest" not in query or query.get("SigAlg") not in self.allowed_sigalgs:
+            return self._reply(start_response, "403 Forbidden", "unsigned or unknown SigAlg")
+        try:
+            request = self.server.parse_logout_request(
+                query["SAMLRequest"],
+                BINDING_HTTP_REDIRECT,
+                relay_state=query.get("RelayState"),
+                sigalg=query.get("SigAlg"),
+                signature=query.get("Signature"),
+            )
+        except Exception as exc:
+            return self._reply(
+                start_response, "403 Forbidden", f"LogoutRequest refused: {type(exc).__name__}"
+            )
+        message = request.message
+        self.logouts.append(
+            {
+                "issuer": message.issuer.text.strip(),
+                "name_id": (message.name_id.text or "").strip(),
+                "session_index": [(i.text or "").strip() for i in message.session_index or []],
+            }
+        )
+        sp = message.issuer.text.strip()
+        location = self.server.metadata.single_logout_service(sp, BINDING_HTTP_REDIRECT, "spsso")
+        response = self.server.create_logout_response(message, [BINDING_HTTP_REDIRECT], sign=False)
+        binding = self.server.apply_binding(
+            BINDING_HTTP_REDIRECT,
+            str(response),
+            location[0]["location"],
+            relay_state=query.get("RelayState") or "",
+            response=True,
+            sign=True,
+            sigalg=SIG_RSA_PSS_SHA256,
+        )
+        target = dict(binding["headers"])["Location"]
+        start_response("303 See Other", [("Location", target), ("Content-Length", "0")])
+        return [b""]
+
+    def logout_request_url(self, sp_entity_id: str, name_id: str, session_index: str = "") -> str:
+        """An identity-provider-initiated LogoutRequest to the SP's single logout service:
+        the URL to send the SP's browser to (signed with PSS, HTTP-Redirect)."""
+        location = self.server.metadata.single_logout_service(
+            sp_entity_id, BINDING_HTTP_REDIRECT, "spsso"
+        )[0]["location"]
+        _, request = self.server.create_logout_request(
+            location,
+            self.entity_id,
+            name_id=NameID(
+                format=NAMEID_FORMAT_PERSISTENT,
+                text=name_id,
+                name_qualifier=self.entity_id,
+                sp_name_qualifier=sp_entity_id,
+            ),
+            session_indexes=[session_index] if session_index else None,
+            sign=False,
+        )
+        binding = self.server.apply_binding(
+            BINDING_HTTP_REDIRECT, str(request), location, relay_state="", sign=True,
+            sigalg=SIG_RSA_PSS_SHA256,
+        )  # fmt: skip
+        return dict(binding["headers"])["Location"]
 
     @staticmethod
     def _loa_enough(request, loa: str) -> bool:

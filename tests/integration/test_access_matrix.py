@@ -49,6 +49,8 @@ POLICY: dict[str, set[str] | str] = {
     "auth.saml_continue": "public",  # checked against the request this browser made
     "auth.saml_metadata": "public",  # our SAML metadata, for registering with the provider
     "auth.saml_organisation_metadata": "public",  # an organisation's own SAML metadata
+    "auth.saml_slo": "public",  # single logout: the provider's signed request or answer
+    "auth.saml_organisation_slo": "public",  # the same for an organisation's own provider
     "auth.set_language": "public",
     "auth.index": LOGGED_IN,
     "auth.logout": LOGGED_IN,

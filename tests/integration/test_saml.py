@@ -390,3 +390,93 @@ def test_a_saml_login_at_debug_logs_no_name_email_or_message(saml_app, caplog):
     for personal in ("worker@kommune.dk", "Mads Bo", "other@kommune.dk", "SAMLResponse"):
         assert personal not in logged
     assert "PrivilegeList" not in logged and "Assertion" not in logged
+
+
+def _kept_session(app, email):
+    import json
+
+    from fieldapp.models import UserSession
+
+    with app.app_context():
+        user_id = db.session.scalar(select(User.id).where(User.email == email))
+        row = db.session.scalars(
+            select(UserSession).where(UserSession.user_id == user_id).order_by(UserSession.id)
+        ).all()[-1]
+        return row.id, row.ended_at, json.loads(row.provider_session or "{}")
+
+
+def test_logging_out_also_ends_the_session_at_the_provider(saml_app):
+    """SP-initiated single logout: a signed (PSS) LogoutRequest for the login's NameID and
+    SessionIndex; the provider's LogoutResponse brings the browser back to the login."""
+    import requests
+
+    from tests.support import csrf_from
+
+    app, idp = saml_app
+    web = app.test_client()
+    assert saml_login(app, "worker", web).status_code == 303
+    _, _, kept = _kept_session(app, "worker@kommune.dk")
+    assert kept["text"] == ACCOUNTS["worker"]["uuid"] and kept["index"]
+    token = csrf_from(web.get("/today").get_data(as_text=True))
+    out = web.post("/logout", data={"csrf_token": token})
+    assert out.status_code == 303
+    location = out.headers["Location"]
+    assert location.startswith(f"{idp.base_url}/slo?")
+    assert request_of_slo(location)["SigAlg"] == SIG_RSA_PSS_SHA256
+    _, ended, _ = _kept_session(app, "worker@kommune.dk")
+    assert ended is not None  # Doorstep's session ended before the provider was asked
+    at_idp = requests.get(location, allow_redirects=False, timeout=10)
+    assert at_idp.status_code == 303, at_idp.text  # the provider checked our signature
+    assert idp.logouts[-1]["name_id"] == kept["text"]
+    assert idp.logouts[-1]["session_index"] == [kept["index"]]
+    back = web.get(at_idp.headers["Location"].removeprefix("http://localhost"))
+    assert (back.status_code, back.headers["Location"]) == (303, "/login")
+    # Logging out by fetch (the phone's way) gets the same address to go on to.
+    again = app.test_client()
+    saml_login(app, "worker", again)
+    token = csrf_from(again.get("/today").get_data(as_text=True))
+    fetched = again.post("/logout", data={"csrf_token": token}, headers={"X-Doorstep-Logout": "1"})
+    assert fetched.get_json()["next"].startswith(f"{idp.base_url}/slo?")
+
+
+def request_of_slo(location):
+    from urllib.parse import parse_qs, urlsplit
+
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def test_the_provider_ends_a_session_by_single_logout(saml_app):
+    """IdP-initiated: Context Handler's signed LogoutRequest ends that login session at once
+    (and only that one), audited, and is answered with a signed LogoutResponse."""
+    app, idp = saml_app
+    web, other = app.test_client(), app.test_client()
+    saml_login(app, "worker", web)
+    saml_login(app, "lead", other)
+    row_id, _, kept = _kept_session(app, "worker@kommune.dk")
+    url = idp.logout_request_url("http://localhost/saml/metadata", kept["text"], kept["index"])
+    answer = web.get(url.removeprefix("http://localhost"))
+    assert answer.status_code == 303
+    assert answer.headers["Location"].startswith(f"{idp.base_url}/slo?SAMLResponse=")
+    assert web.get("/today").status_code in (302, 303)  # logged out
+    assert other.get("/dashboard").status_code == 200  # the lead's session holds
+    _, ended, _ = _kept_session(app, "worker@kommune.dk")
+    assert ended is not None
+    assert "the provider's single logout ended 1 sessions" in audit_details(app, "sso_logout")
+
+
+def test_a_logout_request_not_signed_by_the_provider_ends_nothing(saml_app):
+    app, idp = saml_app
+    web = app.test_client()
+    saml_login(app, "worker", web)
+    _, _, kept = _kept_session(app, "worker@kommune.dk")
+    url = idp.logout_request_url("http://localhost/saml/metadata", kept["text"], kept["index"])
+    query = request_of_slo(url)
+    for forged in (
+        {k: v for k, v in query.items() if k != "Signature"},
+        {**query, "Signature": base64.b64encode(b"x" * 384).decode()},
+    ):
+        answer = web.get("/saml/slo?" + urlencode(forged))
+        assert (answer.status_code, refused_why(answer)) == (400, "failed")
+    assert web.get("/today").status_code == 200
+    _, ended, _ = _kept_session(app, "worker@kommune.dk")
+    assert ended is None

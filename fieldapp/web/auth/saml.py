@@ -14,16 +14,20 @@ import time
 from dataclasses import replace
 
 from flask import Response, current_app, redirect, render_template, request, session, url_for
+from flask_login import current_user, logout_user
 from requests import RequestException
 
 from ...extensions import csrf, db
+from ...models import UserSession
+from ...services.accounts import end_provider_sessions
+from ...services.audit import record_event
 from ...services.saml import Endpoints, SamlRefused, sp_metadata
 from ...usecases import UnitOfWork
 from ...usecases.sso import NoAccess, sign_in_as
 from ..security import client_address
 from . import bp
 from .providers import LoginRoute, installation_route, route_for, saml_service_provider
-from .sso import _refuse
+from .sso import SESSION_ORGANISATION, _refuse
 
 PENDING = "saml_request"
 # How long a login at the identity provider may take before its answer is refused here.
@@ -45,8 +49,14 @@ def _endpoints(route: LoginRoute) -> Endpoints:
         )
     else:
         metadata = _public_url("auth.saml_metadata")
+    if route.organisation_id:
+        slo = _public_url("auth.saml_organisation_slo", organisation_id=route.organisation_id)
+    else:
+        slo = _public_url("auth.saml_slo")
     return Endpoints(
-        entity_id=route.saml.sp_entity_id or metadata, acs_url=_public_url("auth.saml_acs")
+        entity_id=route.saml.sp_entity_id or metadata,
+        acs_url=_public_url("auth.saml_acs"),
+        slo_url=slo,
     )
 
 
@@ -108,11 +118,14 @@ def saml_continue():
         return _refuse("failed", 401, "SAML answer for a provider no longer set up")
     answer = request.form.get("SAMLResponse", "")
     try:
-        who = saml_service_provider(route).read_response(_endpoints(route), answer, pending["id"])
+        result = saml_service_provider(route).read_response(
+            _endpoints(route), answer, pending["id"]
+        )
     except SamlRefused as refusal:
         return _refuse(refusal.why, 401, refusal.detail)
     except (RequestException, OSError) as error:
         return _refuse("failed", 503, f"SAML identity provider unavailable: {type(error).__name__}")
+    who = result.identity
     if route.organisation_id:
         who = replace(who, organisation_id=route.organisation_id)
     try:
@@ -122,4 +135,67 @@ def saml_continue():
         return _refuse(refusal.why)
     from .views import open_session
 
-    return open_session(login.user, how="saml")
+    answer = open_session(login.user, how="saml")
+    row = db.session.get(UserSession, login.user.session_id)
+    if row is not None and result.provider_session:
+        row.provider_session = result.provider_session  # for single logout, both ways
+        db.session.commit()
+    session[SESSION_ORGANISATION] = route.organisation_id
+    return answer
+
+
+def saml_logout_url() -> str | None:
+    """A signed LogoutRequest to the provider for this login session, or None (no single
+    logout service, nothing kept, or the provider unreachable: Doorstep's logout goes on)."""
+    route = route_for(session.get(SESSION_ORGANISATION))
+    if not route.saml.enabled or current_user.session_id is None:
+        return None
+    row = db.session.get(UserSession, current_user.session_id)
+    if row is None or not row.provider_session:
+        return None
+    try:
+        return saml_service_provider(route).logout_redirect(_endpoints(route), row.provider_session)
+    except (RequestException, OSError, ValueError):
+        return None
+
+
+def _single_logout(route: LoginRoute):
+    if not route.saml.enabled:
+        return redirect(url_for("auth.login"))
+    if "SAMLResponse" in request.args:
+        # The provider's answer to our LogoutRequest: Doorstep's session ended before it left.
+        return redirect(url_for("auth.login"), code=303)
+    if "SAMLRequest" not in request.args:
+        return redirect(url_for("auth.login"))
+    raw_query = request.query_string.decode("ascii", "replace")[:100_000]
+    try:
+        sp = saml_service_provider(route)
+        asked = sp.logout_request_from_provider(_endpoints(route), raw_query)
+    except SamlRefused as refusal:
+        return _refuse(refusal.why, 400, refusal.detail)
+    except (RequestException, OSError) as error:
+        return _refuse("failed", 503, f"SAML identity provider unavailable: {type(error).__name__}")
+    ended = end_provider_sessions(db.session, asked.name_id, asked.session_indexes)
+    record_event(
+        db.session, None, "sso_logout", "user_session", "", client_address(),
+        f"the provider's single logout ended {len(ended)} sessions",
+    )  # fmt: skip
+    db.session.commit()
+    if current_user.is_authenticated and current_user.session_id in ended:
+        logout_user()
+        session.clear()
+    return redirect(asked.answer_url, code=303)
+
+
+@bp.get("/saml/slo")
+def saml_slo():
+    """Single logout with the installation's provider (HTTP-Redirect, both directions)."""
+    return _single_logout(installation_route())
+
+
+@bp.get("/saml/slo/<int:organisation_id>")
+def saml_organisation_slo(organisation_id: int):
+    route = route_for(organisation_id)
+    if route.organisation_id != organisation_id:
+        return redirect(url_for("auth.login"))
+    return _single_logout(route)

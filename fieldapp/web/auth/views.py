@@ -28,6 +28,7 @@ from ...services.audit import record_event
 from ...services.two_factor import count_replayed_code, spend_totp_step, totp_step
 from ..security import client_address
 from . import bp
+from .saml import saml_logout_url
 from .sso import came_through_provider, provider_logout_url
 
 LANDING = {
@@ -156,7 +157,12 @@ def local_login_mode() -> str:
 @bp.post("/logout")
 def logout():
     """End the session on the server and tell the browser to wipe what it cached."""
-    provider_logout = provider_logout_url() if came_through_provider() else None
+    if came_through_provider():
+        provider_logout = provider_logout_url()
+    elif session.get("login_via") == "saml" and current_user.is_authenticated:
+        provider_logout = saml_logout_url()
+    else:
+        provider_logout = None
     if current_user.is_authenticated:
         end_session(db.session, current_user.get_id())
         record_event(db.session, current_user, "logout", "user", current_user.id, client_address())
