@@ -480,3 +480,21 @@ def test_a_logout_request_not_signed_by_the_provider_ends_nothing(saml_app):
     assert web.get("/today").status_code == 200
     _, ended, _ = _kept_session(app, "worker@kommune.dk")
     assert ended is None
+
+
+def test_every_way_back_from_a_provider_is_inside_the_installed_apps_scope(saml_app):
+    """On a phone the provider's pages open in the installed app's own browser view; the way
+    back (OIDC callback, SAML ACS and its hand-on, single logout) must be inside the app's
+    scope so the person comes back into the app, and the login links must not open a new
+    window (a separate Safari tab would not reach the home-screen app's storage)."""
+    app, _ = saml_app
+    web = app.test_client()
+    scope = web.get("/manifest.webmanifest").get_json()["scope"]
+    for path in ("/login/sso/callback", "/saml/acs", "/saml/acs/continue", "/saml/slo"):
+        assert path.startswith(scope)
+    login = web.get("/login").get_data(as_text=True)
+    links = etree.HTML(login).xpath('//a[@id="saml-login" or @id="sso-login"]')
+    assert links and all(link.get("target") in (None, "_self") for link in links)
+    relay = web.post("/saml/acs", data={"SAMLResponse": "PHg+"}).get_data(as_text=True)
+    form = etree.HTML(relay).find(".//form")
+    assert form.get("action") == "/saml/acs/continue" and form.get("target") is None
