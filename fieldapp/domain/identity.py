@@ -13,6 +13,8 @@ LOCAL_LOGIN_MODES = ("on", "admins-only", "off")
 # an administrator who also leads a team administers; a lead who is also a worker leads.
 ROLE_ORDER = ("admin", "lead", "dpo", "worker")
 MAX_CLOCK_SKEW_SECONDS = 300
+# The reason of a role decision when the provider gives no roles: Doorstep's own account has it.
+ROLES_IN_DOORSTEP = "role set in Doorstep"
 
 
 class IdentitySettingsError(ValueError):
@@ -85,10 +87,10 @@ def oidc_settings(config: dict) -> OidcSettings:
             )
         if "openid" not in settings.scopes.split():
             raise IdentitySettingsError("FIELDAPP_OIDC_SCOPES must include openid")
-        if not settings.role_map:
+        if settings.role_claim and not settings.role_map:
             raise IdentitySettingsError(
                 "FIELDAPP_OIDC_ISSUER is set but FIELDAPP_OIDC_ROLE_MAP is empty: nobody "
-                "could get a role"
+                "could get a role (leave FIELDAPP_OIDC_ROLE_CLAIM empty to set roles in Doorstep)"
             )
     if mode == "off" and not settings.enabled and not saml_configured(config):
         raise IdentitySettingsError(
@@ -108,7 +110,11 @@ class RoleDecision:
 
 def role_from_claims(claims: dict, settings: OidcSettings) -> RoleDecision:
     """The role the claims map to. Entra ID leaves the groups out beyond 200 groups (the
-    'overage': the claim is named in _claim_names instead); that is said, not guessed."""
+    'overage': the claim is named in _claim_names instead); that is said, not guessed. With
+    no role claim configured the provider only says who the person is (Ansattporten) and the
+    role is the one the administrator gave the account in Doorstep."""
+    if not settings.role_claim:
+        return RoleDecision(None, ROLES_IN_DOORSTEP)
     if settings.role_claim not in claims and settings.role_claim in (
         claims.get("_claim_names") or {}
     ):

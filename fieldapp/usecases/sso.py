@@ -13,7 +13,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from ..domain.identity import OidcSettings, ProviderIdentity, identity_from_claims
+from ..domain.identity import (
+    ROLES_IN_DOORSTEP,
+    OidcSettings,
+    ProviderIdentity,
+    RoleDecision,
+    identity_from_claims,
+)
 from ..models import Team, User
 from ..services.accounts import end_user_sessions, normalise_email
 from ..services.audit import record_event
@@ -72,6 +78,9 @@ def sign_in_as(uow: UnitOfWork, who: ProviderIdentity, address: str = "") -> Pro
             account.idp_issuer, account.idp_subject = who.issuer, who.subject
             _audit(uow, account, "sso_link", address, "prepared account taken by its person")
     decision = who.decision
+    if decision.reason == ROLES_IN_DOORSTEP and account is not None:
+        # The provider says who; the administrator said what (an account prepared for it).
+        decision = RoleDecision(account.role, ROLES_IN_DOORSTEP)
     detail = f"{decision.reason}: {', '.join(decision.values) or '-'}"
     if decision.role is None:
         if account is not None and account.active:

@@ -184,3 +184,26 @@ def test_a_password_account_moved_to_the_organisations_login(app, client, make_u
         move_to_provider_login(uow, actor, lead.id)  # already on the provider
     with app.app_context(), UnitOfWork(db.session) as uow, pytest.raises(Refused):
         move_to_provider_login(uow, actor, actor.user.id)  # never one's own account
+
+
+def test_without_a_role_claim_the_role_is_the_one_set_in_doorstep(app, make_user, teams):
+    """Ansattporten says who the person is, not what they do: with no role claim configured
+    only an account the administrator prepared gets in, with the role and team set there."""
+    from fieldapp.usecases.accounts import NewPerson, add_provider_person
+
+    who_only = oidc_settings(
+        {**RAW, "OIDC_ROLE_CLAIM": "", "OIDC_ROLE_MAP": "", "OIDC_TEAM_CLAIM": ""}
+    )
+    actor = _admin_actor(app, make_user)
+    with app.app_context(), UnitOfWork(db.session) as uow:
+        add_provider_person(uow, actor, NewPerson("abc-123@kommune.dk", "lead", team_name="Team B"))
+    # The claims' roles are not read: the prepared role holds.
+    user_id, role, _, created, _ = sign_in(app, claims(roles=["Doorstep.Worker"]), who_only)
+    assert (role, created) == ("lead", False)
+    with app.app_context():
+        assert db.session.get(User, user_id).team.name == "Team B"
+    with pytest.raises(NoAccess) as refused:
+        sign_in(app, claims(sub="stranger", email="stranger@kommune.dk"), who_only)
+    assert refused.value.why == "no_role"
+    with app.app_context():
+        assert db.session.scalar(select(User).where(User.email == "stranger@kommune.dk")) is None
