@@ -56,6 +56,15 @@ def parse_role_map(raw: str, name: str = "FIELDAPP_OIDC_ROLE_MAP") -> dict[str, 
     return {str(value): role for value, role in mapping.items()}
 
 
+def _whole(config: dict, key: str, default: int) -> int:
+    try:
+        return int(config.get(key, default))
+    except (TypeError, ValueError):
+        raise IdentitySettingsError(
+            f"FIELDAPP_{key} must be a whole number, not {config.get(key)!r}"
+        ) from None
+
+
 def oidc_settings(config: dict) -> OidcSettings:
     """The settings from the app's configuration, checked; raises IdentitySettingsError."""
     issuer = str(config.get("OIDC_ISSUER", "")).strip().rstrip("/")
@@ -64,7 +73,7 @@ def oidc_settings(config: dict) -> OidcSettings:
         raise IdentitySettingsError(
             f"FIELDAPP_LOCAL_LOGIN is {mode!r}; use one of " + ", ".join(LOCAL_LOGIN_MODES)
         )
-    skew = int(config.get("OIDC_CLOCK_SKEW_SECONDS", 60))
+    skew = _whole(config, "OIDC_CLOCK_SKEW_SECONDS", 60)
     if not 0 <= skew <= MAX_CLOCK_SKEW_SECONDS:
         raise IdentitySettingsError(
             f"FIELDAPP_OIDC_CLOCK_SKEW_SECONDS is {skew}; it must be 0 to {MAX_CLOCK_SKEW_SECONDS}"
@@ -198,7 +207,7 @@ def _readable(path: str, setting: str) -> None:
 def saml_settings(config: dict) -> SamlSettings:
     """The SAML settings from the app's configuration, checked; raises IdentitySettingsError
     naming the setting and the value it cannot use."""
-    skew = int(config.get("SAML_CLOCK_SKEW_SECONDS", 60))
+    skew = _whole(config, "SAML_CLOCK_SKEW_SECONDS", 60)
     if not 0 <= skew <= MAX_CLOCK_SKEW_SECONDS:
         raise IdentitySettingsError(
             f"FIELDAPP_SAML_CLOCK_SKEW_SECONDS is {skew}; it must be 0 to {MAX_CLOCK_SKEW_SECONDS}"
@@ -328,6 +337,7 @@ SAML_KEYS = (
     "SAML_ROLE_MAP", "SAML_PRIVILEGE_ATTRIBUTE", "SAML_CLOCK_SKEW_SECONDS",
 )  # fmt: skip
 IDENTITY_KEYS = OIDC_KEYS + SAML_KEYS
+INSTALLATION_ROLES = ("admin", "dpo")
 SECRET_KEYS = frozenset({"OIDC_CLIENT_SECRET"})
 
 
@@ -387,6 +397,19 @@ def parse_identity_assignments(pairs: list[str], current: dict, defaults: dict) 
                 updated[key] = value
     config = organisation_identity_config(defaults, {"LOCAL_LOGIN": "on"}, updated)
     if updated:
-        oidc_settings(config)
-        saml_settings(config)
+        oidc = oidc_settings(config)
+        saml = saml_settings(config)
+        # An administrator or a DPO acts for the whole installation: one organisation's
+        # provider may not make them.
+        for setting, role_map in (
+            ("OIDC_ROLE_MAP", oidc.role_map),
+            ("SAML_ROLE_MAP", saml.role_map),
+        ):
+            wide = sorted({role for role in role_map.values() if role in INSTALLATION_ROLES})
+            if wide:
+                raise IdentitySettingsError(
+                    f"FIELDAPP_{setting} of one organisation may not give "
+                    + " or ".join(wide)
+                    + ": those roles act for the whole installation"
+                )
     return updated

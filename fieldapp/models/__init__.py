@@ -43,7 +43,7 @@ from .push import (
     Reminder,
 )
 from .routing import ROUTE_STATES, TRAVEL_MODES, GeocodeResult, Route, RouteStop
-from .user import ROLES, Invitation, LoginFailure, User, UserSession
+from .user import ROLES, Invitation, LoginFailure, SamlMessageUsed, User, UserSession
 
 __all__ = [
     "ACTION_OWNERS",
@@ -100,4 +100,5 @@ __all__ = [
     "LegalStep",
     "User",
     "UserSession",
+    "SamlMessageUsed",
 ]

@@ -144,3 +144,14 @@ class LoginFailure(db.Model):
     email: Mapped[str] = mapped_column(String(254), index=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class SamlMessageUsed(db.Model):
+    """A SAML request or assertion ID already used for a login: an answer works once, in
+    whatever browser and on whatever app server it turns up. Kept until it could no longer
+    be accepted anyway, then deleted."""
+
+    __tablename__ = "saml_message_used"
+
+    message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -17,6 +17,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..domain.organisation import organisation_of
@@ -229,10 +230,15 @@ def load_session_user(
 
 
 def end_provider_sessions(
-    session: Session, name_id: str, session_indexes: tuple[str, ...] = ()
+    session: Session,
+    issuer: str,
+    organisation_id: int,
+    name_id: str,
+    session_indexes: tuple[str, ...] = (),
 ) -> list[int]:
-    """End the open login sessions that came with this SAML NameID (and, when the provider
-    names them, these session indexes): the provider's single logout. The ids ended."""
+    """End the open login sessions that came with this SAML NameID from this provider for
+    this organisation's login (and, when the provider names them, these session indexes):
+    the provider's single logout. The ids ended."""
     ended = []
     rows = session.scalars(
         select(UserSession).where(
@@ -244,11 +250,34 @@ def end_provider_sessions(
         kept = json.loads(row.provider_session)
         if not name_id or kept.get("text") != name_id:
             continue
+        if kept.get("issuer") != issuer or kept.get("org", 0) != organisation_id:
+            continue
         if session_indexes and kept.get("index") not in session_indexes:
             continue
         _end(row, now, "provider")
         ended.append(row.id)
     return ended
+
+
+def use_once(session: Session, message_ids: tuple[str, ...], keep_until: datetime) -> bool:
+    """Mark SAML request/assertion IDs as used; False when one of them already was (a
+    replay). Expired marks are swept on the way."""
+    from ..models import SamlMessageUsed
+
+    now = utcnow()
+    session.query(SamlMessageUsed).filter(SamlMessageUsed.expires_at < now).delete()
+    ids = [m[:200] for m in message_ids]
+    if session.scalar(
+        select(SamlMessageUsed.message_id).where(SamlMessageUsed.message_id.in_(ids))
+    ):
+        return False
+    session.add_all(SamlMessageUsed(message_id=m, expires_at=keep_until) for m in ids)
+    try:
+        session.flush()  # two app servers at once: the primary key decides
+    except IntegrityError:
+        session.rollback()
+        return False
+    return True
 
 
 def end_session(session: Session, token: str, reason: str = "logout") -> bool:

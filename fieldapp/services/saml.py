@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from urllib.parse import parse_qs
+from urllib.parse import unquote_plus
 
 import requests
 from lxml import etree
@@ -60,8 +60,9 @@ METADATA_REFRESH_SECONDS = 6 * 3600
 SAML_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
 SAMLP_NS = "urn:oasis:names:tc:SAML:2.0:protocol"
 
-# pysaml2 writes whole messages (names, CPR numbers) to its logger at DEBUG.
-logging.getLogger("saml2").setLevel(logging.INFO)
+# pysaml2 writes whole messages (names, CPR numbers) at DEBUG and the NameID at INFO.
+logging.getLogger("saml2").setLevel(logging.WARNING)
+log = logging.getLogger(__name__)
 
 
 # pysaml2 raises a bare Exception for some checks; its message can hold entity IDs and
@@ -77,6 +78,10 @@ def _kind(error: Exception) -> str:
     elif kind == "VerificationError":  # fixed texts: "No valid recipient" and the like
         kind = f"{kind} ({str(error)[:40]})"
     return kind
+
+
+class SamlUnavailable(Exception):
+    """The provider's metadata cannot be had or used (a 503, not the person's fault)."""
 
 
 class SamlRefused(Exception):
@@ -101,6 +106,8 @@ class SamlLogin:
     identity: ProviderIdentity
     # The NameID and SessionIndex, as JSON, kept on the login session for single logout.
     provider_session: str
+    # Used once only, across all browsers and app servers (the web layer keeps them).
+    message_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,7 @@ class LogoutFromProvider:
     name_id: str  # the NameID's text
     session_indexes: tuple[str, ...]
     answer_url: str  # our signed LogoutResponse, to redirect the browser to
+    issuer: str  # the provider that asked: only sessions from its logins end
 
 
 def _sp_config(settings: SamlSettings, endpoints: Endpoints, idp_metadata: str | None) -> SPConfig:
@@ -163,12 +171,14 @@ class ServiceProvider:
     def __init__(self, settings: SamlSettings):
         self.settings = settings
         self._lock = threading.Lock()
-        self._client: Saml2Client | None = None
-        self._endpoints: Endpoints | None = None
+        self._metadata: str | None = None
         self._loaded_at = 0.0
+        # One client per set of our own endpoints (they follow the public origin), a few at
+        # most; all of them from the one copy of the provider's metadata.
+        self._clients: dict[Endpoints, Saml2Client] = {}
         saml_crypto.check_stack()
 
-    def _idp_metadata(self) -> str:
+    def _fetch_metadata(self) -> str:
         if self.settings.idp_metadata_file:
             with open(self.settings.idp_metadata_file, encoding="utf-8") as handle:
                 return handle.read(METADATA_MAX_BYTES)
@@ -179,18 +189,41 @@ class ServiceProvider:
             raise ValueError("metadata larger than 2 MiB")
         return body.decode("utf-8")
 
+    def _build(self, endpoints: Endpoints, metadata: str) -> Saml2Client:
+        config = _sp_config(self.settings, endpoints, metadata)
+        return use_wheel_crypto(
+            Saml2Client(config=config), allowed_sigalgs=self.settings.accepted_algorithms
+        )
+
     def client(self, endpoints: Endpoints) -> Saml2Client:
+        """The client for these endpoints. The provider's metadata is fetched again every few
+        hours (a rolled-over certificate); a failed refresh keeps the last good copy. Raises
+        SamlUnavailable when there has never been a usable copy."""
         with self._lock:
-            fresh = time.monotonic() - self._loaded_at < METADATA_REFRESH_SECONDS
-            if self._client is None or not fresh or endpoints != self._endpoints:
-                config = _sp_config(self.settings, endpoints, self._idp_metadata())
-                self._client = use_wheel_crypto(
-                    Saml2Client(config=config),
-                    allowed_sigalgs=self.settings.accepted_algorithms,
-                )
-                self._endpoints = endpoints
-                self._loaded_at = time.monotonic()
-            return self._client
+            stale = time.monotonic() - self._loaded_at >= METADATA_REFRESH_SECONDS
+            if self._metadata is None or stale:
+                try:
+                    metadata = self._fetch_metadata()
+                    probe = self._build(endpoints, metadata)
+                except Exception as error:  # unreachable, not XML, not SAML metadata…
+                    if self._metadata is None:
+                        raise SamlUnavailable(type(error).__name__) from None
+                    log.warning("SAML metadata refresh failed (%s); keeping the last copy",
+                                type(error).__name__)  # fmt: skip
+                    self._loaded_at = time.monotonic()
+                else:
+                    self._metadata, self._loaded_at = metadata, time.monotonic()
+                    self._clients = {endpoints: probe}
+            client = self._clients.get(endpoints)
+            if client is None:
+                if len(self._clients) >= 4:
+                    self._clients.pop(next(iter(self._clients)))
+                try:
+                    client = self._build(endpoints, self._metadata)
+                except Exception as error:
+                    raise SamlUnavailable(type(error).__name__) from None
+                self._clients[endpoints] = client
+            return client
 
     def idp_entity_id(self, client: Saml2Client) -> str:
         known = list(client.metadata.identity_providers())
@@ -209,7 +242,7 @@ class ServiceProvider:
         client = self.client(endpoints)
         level = LOA_URI[self.settings.nsis_level]
         request_id, info = client.prepare_for_authenticate(
-            entityid=self.idp_entity_id(client),
+            entityid=self._idp_or_unavailable(client),
             binding=BINDING_HTTP_REDIRECT,
             nameid_format=NAMEID_FORMAT_PERSISTENT,
             sign=True,
@@ -225,7 +258,8 @@ class ServiceProvider:
 
     def read_response(self, endpoints: Endpoints, encoded: str, outstanding_id: str) -> SamlLogin:
         """Check the identity provider's answer to our request `outstanding_id`; raises
-        SamlRefused. pysaml2 checks signature, InResponseTo, audience, recipient and time."""
+        SamlRefused (or SamlUnavailable). pysaml2 checks the assertion's signature,
+        InResponseTo, audience, recipient and time; the signature backend refuses wrapping."""
         if len(encoded) > MAX_RESPONSE_BYTES * 4 // 3 + 4:
             raise SamlRefused("failed", "SAML response too large")
         try:
@@ -234,6 +268,7 @@ class ServiceProvider:
             raise SamlRefused("failed", "SAML response is not base64") from None
         self._check_shape(xml)
         client = self.client(endpoints)
+        idp = self._idp_or_unavailable(client)
         try:
             answer = client.parse_authn_request_response(
                 encoded, BINDING_HTTP_POST, outstanding={outstanding_id: "/"}
@@ -246,14 +281,28 @@ class ServiceProvider:
         if answer is None or answer.assertion is None:
             # pysaml2 logs a wrong Destination and hands back a response without assertion.
             raise SamlRefused("failed", "SAML response refused: no valid assertion")
-        identity = self._identity(client, answer)
+        # The signed assertion's issuer, not the Response's unsigned one, and only the one
+        # provider this organisation trusts.
+        issuer = answer.assertion.issuer.text.strip() if answer.assertion.issuer else ""
+        if issuer != idp:
+            raise SamlRefused("failed", "SAML assertion from another issuer")
+        identity = self._identity(idp, answer)
         statements = answer.assertion.authn_statement or []
         index = statements[0].session_index if statements else None
         name_id = str(answer.name_id) if answer.name_id is not None else ""
         text = (answer.name_id.text or "").strip() if answer.name_id is not None else ""
-        kept = json.dumps({"name_id": name_id, "text": text, "index": index or ""})
-        kept = kept if name_id else ""
-        return SamlLogin(identity, kept)
+        kept = {"name_id": name_id, "text": text, "index": index or "", "issuer": idp}
+        return SamlLogin(
+            identity,
+            json.dumps(kept) if name_id else "",
+            message_ids=(f"request:{outstanding_id}", f"assertion:{answer.assertion.id}"),
+        )
+
+    def _idp_or_unavailable(self, client: Saml2Client) -> str:
+        try:
+            return self.idp_entity_id(client)
+        except ValueError as error:
+            raise SamlUnavailable(str(error)) from None
 
     def logout_redirect(self, endpoints: Endpoints, provider_session: str) -> str | None:
         """The URL of a signed LogoutRequest to the provider's single logout service for the
@@ -262,7 +311,7 @@ class ServiceProvider:
         if not kept.get("name_id"):
             return None
         client = self.client(endpoints)
-        idp = self.idp_entity_id(client)
+        idp = self._idp_or_unavailable(client)
         services = client.metadata.single_logout_service(idp, BINDING_HTTP_REDIRECT, "idpsso")
         if not services:
             return None
@@ -293,15 +342,23 @@ class ServiceProvider:
         says (3.4.4.1): over SAMLRequest, RelayState and SigAlg exactly as they arrived, with
         the provider's signing certificate from its metadata and an accepted algorithm."""
         client = self.client(endpoints)
-        idp = self.idp_entity_id(client)
-        query = {k: v[0] for k, v in parse_qs(raw_query, keep_blank_values=True).items()}
+        idp = self._idp_or_unavailable(client)
+        # Each parameter once, each value decoded from the very component that is verified.
+        raw: dict[str, str] = {}
+        for part in raw_query.split("&"):
+            key, sep, _ = part.partition("=")
+            if not sep or key in raw:
+                raise SamlRefused("failed", "SAML logout request with a repeated parameter")
+            raw[key] = part
+        query = {key: unquote_plus(part.partition("=")[2]) for key, part in raw.items()}
         sigalg, signature = query.get("SigAlg", ""), query.get("Signature", "")
         if "SAMLRequest" not in query or not signature:
             raise SamlRefused("failed", "SAML logout request not signed")
         if sigalg not in self.settings.accepted_algorithms:
             raise SamlRefused("failed", "SAML logout request signed with an algorithm not accepted")
-        raw = {part.split("=", 1)[0]: part for part in raw_query.split("&") if "=" in part}
         signed = "&".join(raw[k] for k in ("SAMLRequest", "RelayState", "SigAlg") if k in raw)
+        if not signed.isascii():
+            raise SamlRefused("failed", "SAML logout request not URL-encoded")
         try:
             value = base64.b64decode(signature)
         except (binascii.Error, ValueError):
@@ -337,7 +394,7 @@ class ServiceProvider:
         )
         name_id = (message.name_id.text or "").strip() if message.name_id is not None else ""
         indexes = tuple((i.text or "").strip() for i in message.session_index or [])
-        return LogoutFromProvider(name_id, indexes, dict(info["headers"])["Location"])
+        return LogoutFromProvider(name_id, indexes, dict(info["headers"])["Location"], idp)
 
     def _check_shape(self, xml: bytes) -> None:
         parser = etree.XMLParser(
@@ -349,13 +406,22 @@ class ServiceProvider:
             raise SamlRefused("failed", "SAML response is not XML") from None
         if root.tag != f"{{{SAMLP_NS}}}Response":
             raise SamlRefused("failed", "not a SAML Response")
+        for tag in ("Assertion", "EncryptedAssertion"):
+            for node in root.iter(f"{{{SAML_NS}}}{tag}"):
+                if node.getparent() is not root:
+                    raise SamlRefused("failed", f"SAML {tag} out of place (wrapping)")
+        held = root.findall(f"{{{SAML_NS}}}Assertion") + root.findall(
+            f"{{{SAML_NS}}}EncryptedAssertion"
+        )
+        if len(held) > 1:
+            raise SamlRefused("failed", "more than one SAML assertion")
         plain = root.findall(f"{{{SAML_NS}}}Assertion")
         status = root.find(f"{{{SAMLP_NS}}}Status/{{{SAMLP_NS}}}StatusCode")
         success = status is not None and status.get("Value", "").endswith(":Success")
         if success and self.settings.want_encrypted and plain:
             raise SamlRefused("failed", "SAML assertion not encrypted")
 
-    def _identity(self, client: Saml2Client, answer) -> ProviderIdentity:
+    def _identity(self, idp: str, answer) -> ProviderIdentity:
         attributes = answer.ava or {}
 
         def first(name: str) -> str:
@@ -379,7 +445,7 @@ class ServiceProvider:
             subject = (answer.name_id.text or "").strip()
         name = first(FULL_NAME) or " ".join(p for p in (first(FIRST_NAME), first(LAST_NAME)) if p)
         return ProviderIdentity(
-            issuer=answer.issuer() or self.idp_entity_id(client),
+            issuer=idp,
             subject=subject[:200],
             email=first(EMAIL),
             name=name,

@@ -140,13 +140,30 @@ class XmlsecWheelBackend(sigver.CryptoBackend):
             raise sigver.SignatureError(str(exc)) from exc
         return etree.tostring(root, encoding="unicode")
 
+    @staticmethod
+    def _refuse_wrapping(root, node_id) -> None:
+        """Signature wrapping: the checked element must be the only one with its ID in the
+        whole document (libxmlsec1's add_ids accepts duplicates and would check the first,
+        while pysaml2 reads another), and no xml:id may stand in for it."""
+        if node_id is None:
+            raise sigver.SignatureError("no ID to check the signature of")
+        same = root.xpath("//*[@ID=$id]", id=node_id)
+        if len(same) != 1:
+            raise sigver.SignatureError(f"{len(same)} elements carry the signed ID")
+        if root.xpath("//@xml:id"):
+            raise sigver.SignatureError("xml:id in a SAML message")
+
     def validate_signature(self, signedtext, cert_file, cert_type, node_name, node_id):
         root = self._parse(signedtext)
+        self._refuse_wrapping(root, node_id)
         xmlsec.tree.add_ids(root, ["ID"])
         node = self._signed_node(root, node_name, node_id)
         signature = node.find(f"{{{DS}}}Signature")
         if signature is None:
             raise sigver.SignatureError(f"{node_name} {node_id} is not signed")
+        references = signature.findall(f"{{{DS}}}SignedInfo/{{{DS}}}Reference")
+        if len(references) != 1 or references[0].get("URI") != f"#{node_id}":
+            raise sigver.SignatureError("the signature does not cover the element it sits in")
         method = signature.find(f"{{{DS}}}SignedInfo/{{{DS}}}SignatureMethod")
         algorithm = None if method is None else method.get("Algorithm")
         if algorithm not in self.allowed_sigalgs:

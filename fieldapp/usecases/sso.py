@@ -20,7 +20,7 @@ from ..domain.identity import (
     RoleDecision,
     identity_from_claims,
 )
-from ..models import Team, User
+from ..models import Organisation, Team, User
 from ..services.accounts import end_user_sessions, normalise_email
 from ..services.audit import record_event
 from . import Refused, UnitOfWork
@@ -64,24 +64,29 @@ def sign_in_as(uow: UnitOfWork, who: ProviderIdentity, address: str = "") -> Pro
         select(User).where(User.idp_issuer == who.issuer, User.idp_subject == who.subject)
     )
     email = normalise_email(who.email)
+    prepared = None
     if account is None and email:
         # An account the administrator prepared for the organisation's login (a new person,
-        # or a password account moved over): the first login from the provider takes it.
-        account = uow.session.scalar(
+        # or a password account moved over), in an organisation that logs in this way: the
+        # first login from the provider takes it, once the provider grants a role.
+        prepared = uow.session.scalar(
             select(User).where(
                 User.email == email,
                 User.idp_issuer == PENDING_PROVIDER,
                 User.idp_subject.is_(None),
             )
         )
-        if account is not None:
-            account.idp_issuer, account.idp_subject = who.issuer, who.subject
-            _audit(uow, account, "sso_link", address, "prepared account taken by its person")
+        if prepared is not None and not _may_take(uow, prepared, who):
+            prepared = None
     decision = who.decision
-    if decision.reason == ROLES_IN_DOORSTEP and account is not None:
+    if decision.reason == ROLES_IN_DOORSTEP and (account or prepared) is not None:
         # The provider says who; the administrator said what (an account prepared for it).
-        decision = RoleDecision(account.role, ROLES_IN_DOORSTEP)
+        decision = RoleDecision((account or prepared).role, ROLES_IN_DOORSTEP)
     detail = f"{decision.reason}: {', '.join(decision.values) or '-'}"
+    if decision.role is not None and prepared is not None:
+        account = prepared
+        account.idp_issuer, account.idp_subject = who.issuer, who.subject
+        _audit(uow, account, "sso_link", address, "prepared account taken by its person")
     if decision.role is None:
         if account is not None and account.active:
             # The provider no longer grants Doorstep: the account ends here, at once.
@@ -153,6 +158,16 @@ def sign_in_as(uow: UnitOfWork, who: ProviderIdentity, address: str = "") -> Pro
     return ProviderLogin(account, False, tuple(changed))
 
 
+def _may_take(uow: UnitOfWork, account: User, who: ProviderIdentity) -> bool:
+    """A prepared account belongs to its team's organisation: only that organisation's own
+    provider takes it, or the installation's when the organisation has none of its own. An
+    account without a team (an administrator, a DPO) only through the installation's."""
+    organisation = account.team.organisation if account.team is not None else None
+    if who.organisation_id is not None:
+        return organisation is not None and organisation.id == who.organisation_id
+    return organisation is None or not organisation.identity_settings
+
+
 def _team_for(uow, who: ProviderIdentity, role, account) -> int | None:
     if role not in TEAM_ROLES:
         return None
@@ -167,6 +182,10 @@ def _team_for(uow, who: ProviderIdentity, role, account) -> int | None:
     query = select(Team).where(Team.name == name)
     if who.organisation_id is not None:
         query = query.where(Team.organisation_id == who.organisation_id)
+    else:  # the installation's provider: the organisations without one of their own
+        query = query.join(Organisation, Organisation.id == Team.organisation_id).where(
+            Organisation.identity_settings == ""
+        )
     team = uow.session.scalar(query)
     if team is None:
         raise NoAccess("unknown_team", "unknown team")

@@ -32,7 +32,7 @@ Options: `sign_alg` (default RSASSA-PSS SHA-256), `encrypt_assertion` (default f
 `lifetime_minutes` (assertion validity, default 5; negative: already expired),
 `privilege_attribute` (default the OIOSAML 3 name; the OIOSAML 2 name is
 PRIVILEGES_ATTRIBUTE_OIOSAML2), and for misbehaving: `audience` (another SP's entityID) and
-`destination` (another recipient URL).
+`destination` (another recipient URL); `sign_response: false` signs only the assertion.
 """
 
 from __future__ import annotations
@@ -495,7 +495,7 @@ class SamlIdp:
                 "class_ref": LOA_URI.get(account.get("loa", "Substantial")),
                 "authn_auth": self.entity_id,
             },
-            sign_response=True,
+            sign_response=options.get("sign_response", True),
             sign_assertion=True,
             encrypt_assertion=bool(options["encrypt_assertion"]),
             encrypt_assertion_self_contained=True,

@@ -284,7 +284,11 @@ def test_an_answer_to_an_older_request_is_refused(saml_app):
 
 
 def test_an_answer_changed_after_signing_is_refused(make_saml_app):
-    app, _ = make_saml_app(idp_options={"encrypt_assertion": False}, SAML_WANT_ENCRYPTED=False)
+    """Only the assertion is signed (as Context Handler may do), so the assertion's own
+    signature is what refuses the change."""
+    app, _ = make_saml_app(
+        idp_options={"encrypt_assertion": False, "sign_response": False}, SAML_WANT_ENCRYPTED=False
+    )
     web = app.test_client()
     fields = provider_answer(start_login(web), "worker")
     xml = base64.b64decode(fields["SAMLResponse"]).decode()
@@ -340,7 +344,9 @@ def test_garbage_at_the_acs_is_a_refusal_not_an_error(saml_app):
     start_login(web)
     answer = web.post("/saml/acs/continue", data={"SAMLResponse": entity})
     assert refused_why(answer) == "failed"
-    assert "root:" not in answer.get_data(as_text=True)
+    refusals = audit_details(app, "sso_refuse")
+    assert "SAML response too large" in refusals and "SAML response is not XML" in refusals
+    assert "not a SAML Response" in refusals
 
 
 def test_the_login_page_offers_the_municipal_login(saml_app):
@@ -387,7 +393,8 @@ def test_a_saml_login_at_debug_logs_no_name_email_or_message(saml_app, caplog):
         assert saml_login(app, "worker").status_code == 303
         assert refused_why(saml_login(app, "elsewhere")) == "no_role"
     logged = "\n".join(record.getMessage() for record in caplog.records)
-    for personal in ("worker@kommune.dk", "Mads Bo", "other@kommune.dk", "SAMLResponse"):
+    uuid = ACCOUNTS["worker"]["uuid"]
+    for personal in ("worker@kommune.dk", "Mads Bo", "other@kommune.dk", "SAMLResponse", uuid):
         assert personal not in logged
     assert "PrivilegeList" not in logged and "Assertion" not in logged
 
@@ -498,3 +505,152 @@ def test_every_way_back_from_a_provider_is_inside_the_installed_apps_scope(saml_
     relay = web.post("/saml/acs", data={"SAMLResponse": "PHg+"}).get_data(as_text=True)
     form = etree.HTML(relay).find(".//form")
     assert form.get("action") == "/saml/acs/continue" and form.get("target") is None
+
+
+# --- attacks found in review -----------------------------------------------------------------
+NS = {
+    "samlp": "urn:oasis:names:tc:SAML:2.0:protocol",
+    "saml": "urn:oasis:names:tc:SAML:2.0:assertion",
+}
+
+
+def _wrapped_answer(app, idp, web, encrypt: bool):
+    """Signature wrapping (XSW): a genuinely signed assertion for a nobody, moved untouched
+    into the Response's Extensions, and beside it a copy with the same ID made into an
+    administrator with the victim's address (encrypted to Doorstep, which anyone can do with
+    its public certificate)."""
+    import copy
+
+    from fieldapp.services.saml_crypto import XmlsecWheelBackend
+    from tests.idp.saml_idp import PRIVILEGES_ATTRIBUTE, encode_privileges
+
+    idp.set_account("mallory", **saml_account("mallory@else.dk", "Mal", {CVR_OTHER: ["x"]}))
+    fields = provider_answer(start_login(web), "mallory")
+    root = etree.fromstring(base64.b64decode(fields["SAMLResponse"]))
+    for signature in root.findall("{http://www.w3.org/2000/09/xmldsig#}Signature"):
+        root.remove(signature)
+    signed = root.find("saml:Assertion", NS)
+    forged = copy.deepcopy(signed)
+    forged.remove(forged.find("{http://www.w3.org/2000/09/xmldsig#}Signature"))
+    for attribute in forged.iter(f"{{{NS['saml']}}}Attribute"):
+        if attribute.get("Name") == PRIVILEGES_ATTRIBUTE:
+            attribute[0].text = encode_privileges({CVR_OWN: [ROLE_URI_ADMIN]})
+        if attribute.get("Name").endswith("/email"):
+            attribute[0].text = "it@kommune.dk"
+    root.remove(signed)
+    extensions = etree.Element(f"{{{NS['samlp']}}}Extensions")
+    extensions.append(signed)
+    root.find("saml:Issuer", NS).addnext(extensions)
+    if encrypt:
+        holder = etree.SubElement(root, f"{{{NS['saml']}}}EncryptedAssertion")
+        holder.append(forged)
+        cert = app.config["SAML_CERT_FILE"]
+        xml = XmlsecWheelBackend().encrypt_assertion(etree.tostring(root).decode(), cert, None)
+    else:
+        root.append(forged)
+        xml = etree.tostring(root).decode()
+    return {**fields, "SAMLResponse": base64.b64encode(xml.encode()).decode()}
+
+
+ROLE_URI_ADMIN = "http://doorstep.test/roles/usersystemrole/admin/1"
+
+
+@pytest.mark.parametrize("encrypt", [True, False], ids=["encrypted", "plain"])
+def test_signature_wrapping_logs_nobody_in(make_saml_app, encrypt):
+    app, idp = make_saml_app(
+        idp_options={"encrypt_assertion": False, "sign_response": False},
+        SAML_WANT_ENCRYPTED=encrypt,
+    )
+    web = app.test_client()
+    answer = hand_on(app, web, _wrapped_answer(app, idp, web, encrypt))
+    assert (answer.status_code, refused_why(answer)) == (401, "failed")
+    assert person(app, "it@kommune.dk") is None
+    assert any("wrapping" in line for line in audit_details(app, "sso_refuse"))
+
+
+def test_the_signature_backend_refuses_a_duplicated_id_by_itself(saml_app):
+    """The second wall: the backend checks nothing when two elements carry the signed ID,
+    whatever the shape check before it lets through."""
+    from saml2 import sigver
+
+    from fieldapp.services.saml_crypto import XmlsecWheelBackend
+
+    app, idp = saml_app
+    web = app.test_client()
+    fields = provider_answer(start_login(web), "worker")
+    root = etree.fromstring(base64.b64decode(fields["SAMLResponse"]))  # signed by the IdP
+    extensions = etree.SubElement(root, f"{{{NS['samlp']}}}Extensions")
+    twin = etree.SubElement(extensions, "Twin", ID=root.get("ID"))
+    assert twin is not None
+    with pytest.raises(sigver.SignatureError, match="2 elements carry the signed ID"):
+        XmlsecWheelBackend().validate_signature(
+            etree.tostring(root).decode(), str(idp.cert_file), "pem",
+            "urn:oasis:names:tc:SAML:2.0:protocol:Response", root.get("ID"),
+        )  # fmt: skip
+
+
+def test_an_answer_replayed_with_the_cookie_from_before_is_refused(saml_app):
+    """The request ID lives in the signed cookie; whoever kept the cookie from before the
+    login and the answer must still not log in again: the IDs are used once, on the server."""
+    app, _ = saml_app
+    web = app.test_client()
+    fields = provider_answer(start_login(web), "worker")
+    before = web.get_cookie("doorstep_session").value
+    assert hand_on(app, web, fields).status_code == 303
+    thief = app.test_client()
+    thief.set_cookie("doorstep_session", before)
+    again = hand_on(app, thief, fields)
+    assert (again.status_code, refused_why(again)) == (401, "failed")
+    assert "SAML answer used before (replay)" in audit_details(app, "sso_refuse")
+
+
+def test_a_logout_request_with_a_repeated_parameter_ends_nothing(saml_app):
+    """The genuine signed request second, a forged one first: refused, not acted on."""
+    app, idp = saml_app
+    web, lead = app.test_client(), app.test_client()
+    saml_login(app, "worker", web)
+    saml_login(app, "lead", lead)
+    _, _, worker_kept = _kept_session(app, "worker@kommune.dk")
+    _, _, lead_kept = _kept_session(app, "lead@kommune.dk")
+    genuine = idp.logout_request_url(
+        "http://localhost/saml/metadata", worker_kept["text"], worker_kept["index"]
+    ).split("?", 1)[1]
+    forged = idp.logout_request_url(
+        "http://localhost/saml/metadata", lead_kept["text"], lead_kept["index"]
+    ).split("?", 1)[1]
+    forged_request = forged.split("&", 1)[0]  # SAMLRequest=<the lead's>, its signature left
+    answer = web.get(f"/saml/slo?{forged_request}&{genuine}")
+    assert (answer.status_code, refused_why(answer)) == (400, "failed")
+    assert lead.get("/dashboard").status_code == 200
+    assert web.get("/today").status_code == 200
+    assert "repeated parameter" in " ".join(audit_details(app, "sso_refuse"))
+
+
+def test_unusable_provider_metadata_is_a_refusal_and_logout_still_works(make_saml_app, tmp_path):
+    garbage = tmp_path / "metadata.xml"
+    garbage.write_text("this is not SAML metadata")
+    app, _ = make_saml_app()
+    broken, _ = make_saml_app(SAML_IDP_METADATA_URL="", SAML_IDP_METADATA_FILE=str(garbage))
+    answer = broken.test_client().get("/login/saml")
+    assert (answer.status_code, refused_why(answer)) == (503, "failed")
+    slo = broken.test_client().get("/saml/slo?SAMLRequest=x&SigAlg=y&Signature=z")
+    assert slo.status_code == 503
+    # A person logged in while the metadata was good logs out even when it goes bad.
+    from tests.support import csrf_from
+
+    web = app.test_client()
+    saml_login(app, "worker", web)
+    provider = app.extensions["doorstep_saml_sps"]
+    for service in provider.values():
+        service._metadata, service._clients = None, {}
+        service.settings = replace_settings(service.settings, garbage)
+    token = csrf_from(web.get("/today").get_data(as_text=True))
+    out = web.post("/logout", data={"csrf_token": token})
+    assert (out.status_code, out.headers["Location"]) == (303, "/login")
+    assert web.get("/today").status_code in (302, 303)
+
+
+def replace_settings(settings, metadata_file):
+    import dataclasses
+
+    return dataclasses.replace(settings, idp_metadata_url="", idp_metadata_file=str(metadata_file))

@@ -18,11 +18,16 @@ from fieldapp.services.accounts import create_user
 from fieldapp.usecases import Actor, UnitOfWork
 from fieldapp.usecases.accounts import NewPerson, add_provider_person
 from tests.conftest import base_config
-from tests.integration.test_sso import ROLE_MAP as OIDC_ROLE_MAP
+from tests.integration.test_sso import ROLE_MAP as INSTALLATION_OIDC_ROLE_MAP
 from tests.integration.test_sso import refused_why, sso_login
 from tests.oidc import account, client, oidc_provider  # noqa: F401
-from tests.saml import CVR_OWN, ROLE_MAP, saml_account, saml_idp, saml_login, sp_keys  # noqa: F401
+from tests.saml import CVR_OWN, ROLE_MAP, saml_account, saml_idp, sp_keys  # noqa: F401
 from tests.support import PASSWORD
+
+# An organisation's own provider may make workers and leads only (admin and DPO act for the
+# whole installation).
+OIDC_ROLE_MAP = {"Doorstep.Lead": "lead", "Doorstep.Worker": "worker"}
+SAML_ROLE_MAP = {uri: role for uri, role in ROLE_MAP.items() if role in ("worker", "lead")}
 
 
 def test_setting_an_organisations_provider_is_checked_audited_and_shown(app, runner, sp_keys):  # noqa: F811
@@ -46,7 +51,7 @@ def test_setting_an_organisations_provider_is_checked_audited_and_shown(app, run
         "FIELDAPP_SAML_IDP_METADATA_URL=https://idp.example/metadata",
         f"FIELDAPP_SAML_KEY_FILE={key}",
         f"FIELDAPP_SAML_CERT_FILE={cert}",
-        f"FIELDAPP_SAML_ROLE_MAP={json.dumps(ROLE_MAP)}",
+        f"FIELDAPP_SAML_ROLE_MAP={json.dumps(SAML_ROLE_MAP)}",
     ]
     wrong_cvr = run("set", "--organisation", "Nordby Kommune", *saml, "SAML_CVR=123")
     assert wrong_cvr.exit_code != 0 and "FIELDAPP_SAML_CVR is '123'" in wrong_cvr.output
@@ -84,10 +89,15 @@ def two_organisations(oidc_provider, saml_idp, sp_keys, sqlite_template, tmp_pat
         {
             "vest-lead": account("lead@vestby.dk", "V", roles=["Doorstep.Lead"], team="Team A"),
             "oest-lead": account("lead@oestby.dk", "O", roles=["Doorstep.Lead"], team="Team A"),
+            "vest-to-oest": account("v@vestby.dk", "V", roles=["Doorstep.Lead"], team="Øst"),
         },
     )
     idp = saml_idp(
-        {"oest-worker": saml_account("worker@oestby.dk", "Ø", {CVR_OWN: ["fieldworker"]})},
+        {
+            "oest-worker": saml_account("worker@oestby.dk", "Ø", {CVR_OWN: ["fieldworker"]}),
+            # Østby's provider vouching for an address of a Vestby account prepared there
+            "claims-vest": saml_account("prepared@vestby.dk", "X", {CVR_OWN: ["fieldworker"]}),
+        },
         encrypt_assertion=True,
     )
     path = tmp_path / "orgs.sqlite3"
@@ -99,7 +109,7 @@ def two_organisations(oidc_provider, saml_idp, sp_keys, sqlite_template, tmp_pat
             "OIDC_CLIENT_ID": "doorstep",
             "OIDC_CLIENT_SECRET": "doorstep-test-client-secret",
             "OIDC_SCOPES": "openid email profile roles team",
-            "OIDC_ROLE_MAP": json.dumps(OIDC_ROLE_MAP),
+            "OIDC_ROLE_MAP": json.dumps(INSTALLATION_OIDC_ROLE_MAP),
             "OIDC_TEAM_CLAIM": "team",
         }
     )
@@ -117,9 +127,10 @@ def two_organisations(oidc_provider, saml_idp, sp_keys, sqlite_template, tmp_pat
         )
         admin = create_user(db.session, "admin@example.org", PASSWORD, "admin", None, "Admin")
         with UnitOfWork(db.session) as uow:
-            add_provider_person(
-                uow, Actor.person(admin), NewPerson("worker@oestby.dk", "worker", team_name="Øst")
-            )
+            for email, team in (("worker@oestby.dk", "Øst"), ("prepared@vestby.dk", "Team A")):
+                add_provider_person(
+                    uow, Actor.person(admin), NewPerson(email, "worker", team_name=team)
+                )
         db.session.commit()
         oest_id = oest.id
     runner = app.test_cli_runner()
@@ -127,7 +138,7 @@ def two_organisations(oidc_provider, saml_idp, sp_keys, sqlite_template, tmp_pat
         args=["identity-provider", "set", "--organisation", "Østby Kommune",
               f"SAML_IDP_METADATA_URL={idp.metadata_url}", f"SAML_KEY_FILE={key}",
               f"SAML_CERT_FILE={cert}", f"SAML_CVR={CVR_OWN}",
-              f"SAML_ROLE_MAP={json.dumps(ROLE_MAP)}", f"OIDC_ISSUER={provider.issuer}",
+              f"SAML_ROLE_MAP={json.dumps(SAML_ROLE_MAP)}", f"OIDC_ISSUER={provider.issuer}",
               "OIDC_CLIENT_ID=doorstep", "OIDC_CLIENT_SECRET=doorstep-test-client-secret",
               "OIDC_SCOPES=openid email profile roles team", "OIDC_TEAM_CLAIM=team",
               f"OIDC_ROLE_MAP={json.dumps(OIDC_ROLE_MAP)}"],
@@ -190,3 +201,40 @@ def test_a_team_named_by_an_organisations_provider_is_its_own(two_organisations)
     assert refused_why(answer) == "unknown_team"
     vest = sso_login(app, "vest-lead")
     assert vest.headers["Location"] == "/dashboard"
+
+
+def test_an_organisations_provider_cannot_take_another_organisations_account(two_organisations):
+    app, oest_id = two_organisations
+    from tests.saml import hand_on, provider_answer
+
+    web = app.test_client()
+    start = web.get(f"/login/saml?organisation={oest_id}")
+    answer = hand_on(app, web, provider_answer(start.headers["Location"], "claims-vest"))
+    assert refused_why(answer) in ("no_team", "email_taken")
+    with app.app_context():
+        prepared = db.session.scalar(select(User).where(User.email == "prepared@vestby.dk"))
+        assert (prepared.idp_issuer, prepared.idp_subject) == ("*", None)  # still waiting
+
+
+def test_the_installations_provider_cannot_place_someone_in_an_organisations_own_team(
+    two_organisations,
+):
+    app, _ = two_organisations
+    assert refused_why(sso_login(app, "vest-to-oest")) == "unknown_team"
+    with app.app_context():
+        assert db.session.scalar(select(User).where(User.email == "v@vestby.dk")) is None
+
+
+def test_an_organisations_own_provider_may_not_make_administrators(app, runner, sp_keys):  # noqa: F811
+    with app.app_context():
+        db.session.add(Organisation(name="Nordby Kommune"))
+        db.session.commit()
+    key, cert = sp_keys
+    done = runner.invoke(
+        args=["identity-provider", "set", "--organisation", "Nordby Kommune",
+              "SAML_IDP_METADATA_URL=https://idp.example/md", f"SAML_KEY_FILE={key}",
+              f"SAML_CERT_FILE={cert}", f"SAML_CVR={CVR_OWN}",
+              f"SAML_ROLE_MAP={json.dumps(ROLE_MAP)}"],
+    )  # fmt: skip
+    assert done.exit_code != 0
+    assert "may not give admin or dpo" in done.output

@@ -62,10 +62,25 @@ def test_an_xml_signature_made_with_rsa_pss_verifies_and_is_pss(keys):
     canonical = etree.tostring(info, method="c14n", exclusive=True)
     public.verify(value, canonical, padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256())
     # Changed after signing: refused.
+    changed = signed.replace("2026-12-01T10:00:00Z", "2026-12-02T10:00:00Z")
+    assert changed != signed
     with pytest.raises(sigver.SignatureError):
-        backend.validate_signature(
-            signed.replace("id-1", "id-2", 1), str(cert), "pem", NODE, "id-2"
-        )
+        backend.validate_signature(changed, str(cert), "pem", NODE, "id-1")
+
+
+def test_a_second_element_with_the_signed_id_is_refused(keys):
+    """Signature wrapping: libxmlsec1 would check the first element with the ID while
+    pysaml2 reads another; two elements with one ID are refused before anything is checked."""
+    key, cert = keys
+    backend = XmlsecWheelBackend()
+    signed = backend.sign_statement(REQUEST.format(alg=SIG_RSA_PSS_SHA256), NODE, str(key), "id-1")
+    assert backend.validate_signature(signed, str(cert), "pem", NODE, "id-1")
+    twin = signed.replace("</samlp:AuthnRequest>", '<Extra ID="id-1"/></samlp:AuthnRequest>')
+    with pytest.raises(sigver.SignatureError, match="2 elements carry the signed ID"):
+        backend.validate_signature(twin, str(cert), "pem", NODE, "id-1")
+    xml_id = signed.replace("</samlp:AuthnRequest>", '<Extra xml:id="id-1"/></samlp:AuthnRequest>')
+    with pytest.raises(sigver.SignatureError, match="xml:id"):
+        backend.validate_signature(xml_id, str(cert), "pem", NODE, "id-1")
 
 
 def test_a_backend_that_accepts_only_pss_refuses_rsa_sha256(keys):
@@ -114,6 +129,12 @@ def test_privileges_decode_in_both_namespaces_and_refuse_other_xml():
     assert decode_privileges(base64.b64encode(older).decode())[0][0] == "29189846"
     with pytest.raises(ValueError):
         decode_privileges(base64.b64encode(b"<Other/>").decode())
-    bomb = b'<!DOCTYPE r [<!ENTITY e "x">]><r>&e;</r>'
-    with pytest.raises(ValueError):
-        decode_privileges(base64.b64encode(bomb).decode())
+    # An entity is never expanded: a privilege spelled through one is no privilege.
+    ns = b"http://digst.dk/oiosaml/basic_privilege_profile"
+    sneaky = (
+        b'<!DOCTYPE bpp:PrivilegeList [<!ENTITY e "urn:priv:admin">]>'
+        b'<bpp:PrivilegeList xmlns:bpp="' + ns + b'">'
+        b'<PrivilegeGroup Scope="urn:dk:gov:saml:cvrNumberIdentifier:29189846">'
+        b"<Privilege>&e;</Privilege></PrivilegeGroup></bpp:PrivilegeList>"
+    )
+    assert decode_privileges(base64.b64encode(sneaky).decode()) == [("29189846", [])]

@@ -59,6 +59,7 @@ def test_without_metadata_saml_is_off_and_nothing_else_is_checked():
         ({"SAML_SIGNING_ALGORITHM": "rsa-sha1"}, "FIELDAPP_SAML_SIGNING_ALGORITHM has 'rsa-sha1'"),
         ({"SAML_ACCEPTED_ALGORITHMS": "md5"}, "FIELDAPP_SAML_ACCEPTED_ALGORITHMS has 'md5'"),
         ({"SAML_CLOCK_SKEW_SECONDS": 900}, "FIELDAPP_SAML_CLOCK_SKEW_SECONDS is 900"),
+        ({"SAML_CLOCK_SKEW_SECONDS": "soon"}, "must be a whole number, not 'soon'"),
         ({"SAML_IDP_METADATA_FILE": "/x.xml"}, "not both"),
     ],
 )

@@ -7,7 +7,7 @@ SAML service provider."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app
@@ -18,6 +18,7 @@ from ...domain.identity import (
     IDENTITY_KEYS,
     IdentitySettingsError,
     OidcSettings,
+    ProviderIdentity,
     SamlSettings,
     oidc_settings,
     organisation_identity_config,
@@ -70,6 +71,8 @@ def _organisation_route(organisation: Organisation) -> LoginRoute | None:
     cache = current_app.extensions["doorstep_login_routes"]
     key = (organisation.id, organisation.identity_settings)
     if key not in cache:
+        for old in [k for k in cache if k[0] == organisation.id]:
+            del cache[old]  # settings changed: the old ones go
         stored = stored_identity_settings(organisation.identity_settings)
         config = organisation_identity_config(defaults(), current_app.config, stored)
         cache[key] = LoginRoute(
@@ -116,6 +119,19 @@ def login_routes() -> list[LoginRoute]:
     return routes
 
 
+def for_route(who: ProviderIdentity, route: LoginRoute) -> ProviderIdentity:
+    """The identity as this route's: through an organisation's own provider the account key
+    names the organisation too (several municipalities share Context Handler, one issuer),
+    and teams are looked for in that organisation only."""
+    if not route.organisation_id:
+        return who
+    return replace(
+        who,
+        issuer=f"{who.issuer}#organisation-{route.organisation_id}",
+        organisation_id=route.organisation_id,
+    )
+
+
 def oidc_client(route: LoginRoute):
     """Authlib's client for the route's OpenID Connect provider (registered once per set of
     settings: discovery, PKCE S256 and the request timeout as for every provider)."""
@@ -143,5 +159,7 @@ def saml_service_provider(route: LoginRoute) -> ServiceProvider:
     services = current_app.extensions["doorstep_saml_sps"]
     key = (route.organisation_id, repr(route.saml))
     if key not in services:
+        for old in [k for k in services if k[0] == route.organisation_id]:
+            del services[old]
         services[key] = ServiceProvider(route.saml)
     return services[key]

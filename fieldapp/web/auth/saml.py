@@ -10,25 +10,34 @@ person is then decided by the same use case as an OpenID Connect login.
 
 from __future__ import annotations
 
+import json
+import logging
 import time
-from dataclasses import replace
+from datetime import timedelta
 
 from flask import Response, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
-from requests import RequestException
 
 from ...extensions import csrf, db
 from ...models import UserSession
-from ...services.accounts import end_provider_sessions
+from ...models.types import utcnow
+from ...services.accounts import end_provider_sessions, use_once
 from ...services.audit import record_event
-from ...services.saml import Endpoints, SamlRefused, sp_metadata
+from ...services.saml import Endpoints, SamlRefused, SamlUnavailable, sp_metadata
 from ...usecases import UnitOfWork
 from ...usecases.sso import NoAccess, sign_in_as
 from ..security import client_address
 from . import bp
-from .providers import LoginRoute, installation_route, route_for, saml_service_provider
+from .providers import (
+    LoginRoute,
+    for_route,
+    installation_route,
+    route_for,
+    saml_service_provider,
+)
 from .sso import SESSION_ORGANISATION, _refuse
 
+log = logging.getLogger(__name__)
 PENDING = "saml_request"
 # How long a login at the identity provider may take before its answer is refused here.
 PENDING_SECONDS = 15 * 60
@@ -90,8 +99,10 @@ def saml_start():
         return redirect(url_for("auth.login"))
     try:
         request_id, location = saml_service_provider(route).login_redirect(_endpoints(route))
-    except (RequestException, OSError, ValueError) as error:
-        return _refuse("failed", 503, f"SAML identity provider unavailable: {type(error).__name__}")
+    except SamlUnavailable as error:
+        return _unavailable(str(error))
+    except Exception as error:  # pysaml2 raises many kinds: never a 500 at the login
+        return _unavailable(type(error).__name__)
     session[PENDING] = {"id": request_id, "at": int(time.time()), "org": route.organisation_id}
     return redirect(location, code=303)
 
@@ -104,7 +115,9 @@ def saml_acs():
     answer = request.form.get("SAMLResponse", "")
     if not answer or len(answer) > 400_000:
         return _refuse("failed", 400, "SAML answer missing or too large")
-    return render_template("auth/saml_continue.html", answer=answer)
+    page = current_app.make_response(render_template("auth/saml_continue.html", answer=answer))
+    page.headers["Cache-Control"] = "no-store"  # it holds the provider's answer
+    return page
 
 
 @bp.post("/saml/acs/continue")
@@ -123,11 +136,15 @@ def saml_continue():
         )
     except SamlRefused as refusal:
         return _refuse(refusal.why, 401, refusal.detail)
-    except (RequestException, OSError) as error:
-        return _refuse("failed", 503, f"SAML identity provider unavailable: {type(error).__name__}")
-    who = result.identity
-    if route.organisation_id:
-        who = replace(who, organisation_id=route.organisation_id)
+    except SamlUnavailable as error:
+        return _unavailable(str(error))
+    # Once only, whatever browser or app server the answer turns up at again.
+    keep_until = utcnow() + timedelta(seconds=PENDING_SECONDS + route.saml.clock_skew_seconds)
+    if not use_once(db.session, result.message_ids, keep_until):
+        db.session.rollback()
+        return _refuse("failed", 401, "SAML answer used before (replay)")
+    db.session.commit()
+    who = for_route(result.identity, route)
     try:
         with UnitOfWork(db.session) as uow:
             login = sign_in_as(uow, who, client_address())
@@ -138,10 +155,15 @@ def saml_continue():
     answer = open_session(login.user, how="saml")
     row = db.session.get(UserSession, login.user.session_id)
     if row is not None and result.provider_session:
-        row.provider_session = result.provider_session  # for single logout, both ways
+        kept = {**json.loads(result.provider_session), "org": route.organisation_id}
+        row.provider_session = json.dumps(kept)  # for single logout, both ways
         db.session.commit()
     session[SESSION_ORGANISATION] = route.organisation_id
     return answer
+
+
+def _unavailable(kind: str):
+    return _refuse("failed", 503, f"SAML identity provider unavailable: {kind[:80]}")
 
 
 def saml_logout_url() -> str | None:
@@ -155,7 +177,8 @@ def saml_logout_url() -> str | None:
         return None
     try:
         return saml_service_provider(route).logout_redirect(_endpoints(route), row.provider_session)
-    except (RequestException, OSError, ValueError):
+    except Exception as error:  # whatever it is, the person is logged out of Doorstep
+        log.warning("SAML single logout request not made: %s", type(error).__name__)
         return None
 
 
@@ -173,9 +196,13 @@ def _single_logout(route: LoginRoute):
         asked = sp.logout_request_from_provider(_endpoints(route), raw_query)
     except SamlRefused as refusal:
         return _refuse(refusal.why, 400, refusal.detail)
-    except (RequestException, OSError) as error:
-        return _refuse("failed", 503, f"SAML identity provider unavailable: {type(error).__name__}")
-    ended = end_provider_sessions(db.session, asked.name_id, asked.session_indexes)
+    except SamlUnavailable as error:
+        return _unavailable(str(error))
+    except Exception as error:  # a malformed request pysaml2 chokes on: refused, never a 500
+        return _refuse("failed", 400, f"SAML logout request refused: {type(error).__name__}")
+    ended = end_provider_sessions(
+        db.session, asked.issuer, route.organisation_id, asked.name_id, asked.session_indexes
+    )
     record_event(
         db.session, None, "sso_logout", "user_session", "", client_address(),
         f"the provider's single logout ended {len(ended)} sessions",

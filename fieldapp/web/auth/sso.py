@@ -10,7 +10,6 @@ assurance level, and handing the claims to the use case that decides the account
 from __future__ import annotations
 
 import secrets
-from dataclasses import replace
 from urllib.parse import urlencode
 
 from authlib.common.errors import AuthlibBaseError
@@ -29,6 +28,7 @@ from . import bp
 from .providers import (
     INSTALLATION,
     LoginRoute,
+    for_route,
     init_providers,
     login_routes,
     oidc_client,
@@ -152,9 +152,7 @@ def sso_callback():
         acr = str(claims.get("acr", ""))[:60]
         return _refuse("assurance", 401, f"assurance level {acr or 'none'} is not enough")
     try:
-        who = identity_from_claims(claims, settings)
-        if route.organisation_id:
-            who = replace(who, organisation_id=route.organisation_id)
+        who = for_route(identity_from_claims(claims, settings), route)
         with UnitOfWork(db.session) as uow:
             login = sign_in_as(uow, who, client_address())
     except NoAccess as refusal:
