@@ -31,7 +31,7 @@ from ..models import (
     User,
     Visit,
 )
-from .tabular import normalise_address, normalise_name
+from .tabular import SEARCH_FOLDS, normalise_address, normalise_name, search_fold
 from .triage import refresh_priorities
 
 SORTS = ("priority", "deadline", "arrears", "last_contact", "address")
@@ -155,15 +155,23 @@ def _filtered(filters: CaseFilters, team_id: int | None, today: date) -> Select:
     if filters.cause:
         query = query.where(Case.cause == filters.cause)
     if filters.query:
-        name, address = normalise_name(filters.query), normalise_address(filters.query)
+        name = search_fold(normalise_name(filters.query))
+        address = search_fold(normalise_address(filters.query))
         query = query.where(
             or_(
-                Household.name_key.contains(name, autoescape=True),
-                Household.address_key.contains(address, autoescape=True),
+                _folded(Household.name_key).contains(name, autoescape=True),
+                _folded(Household.address_key).contains(address, autoescape=True),
                 func.lower(Tenancy.reference).contains(filters.query.lower(), autoescape=True),
             )
         )
     return query
+
+
+def _folded(column):
+    """The column with tabular.SEARCH_FOLDS applied in SQL (replace() on both databases)."""
+    for letter, plain in SEARCH_FOLDS:
+        column = func.replace(column, letter, plain)
+    return column
 
 
 _ORDER = {

@@ -566,6 +566,19 @@ def normalise_address(text: str) -> str:
     return " ".join(tokens)
 
 
+# Letters a laptop without a Nordic keyboard types otherwise: "Sondre" finds "Søndre",
+# "Aabenraa" finds "Åbenrå" (aa is the old spelling of å), "Vaerloese" finds "Værløse".
+SEARCH_FOLDS = (("æ", "ae"), ("ø", "o"), ("ö", "o"), ("ä", "ae"), ("ü", "u"), ("oe", "o"),
+                ("å", "a"), ("aa", "a"))  # fmt: skip
+
+
+def search_fold(key: str) -> str:
+    """A stored name or address key folded for searching (the same folds as in SQL)."""
+    for letter, plain in SEARCH_FOLDS:
+        key = key.replace(letter, plain)
+    return key
+
+
 def normalise_name(text: str) -> str:
     """Reduce a person's name to a matching key; "Bakken, Lars" and "Lars Bakken" agree."""
     s = _strip_accents(unicodedata.normalize("NFKC", text).casefold())
