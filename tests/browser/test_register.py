@@ -45,7 +45,7 @@ def test_lead_filters_and_bulk_assigns_unassigned_cases(lead_page):
     first_two.nth(1).check()
     page.get_by_label("Assign ticked cases to").select_option(label="Mette Holm")
     page.locator("#assign-button").click()
-    expect(page.locator("#case-table .notice")).to_have_text("2 cases assigned.")
+    expect(page.locator("#case-table .notice")).to_have_text("2 cases assigned to Mette Holm.")
     expect(page.locator("#case-table tbody tr[id^='case-row-']")).to_have_count(unassigned - 2)
 
 

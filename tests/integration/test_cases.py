@@ -143,6 +143,12 @@ def test_bulk_assignment_keeps_history(app, auth, lead, make_user, make_case):
         "/cases/assign", {"case": [first, second], "worker": worker.id}, page="/cases"
     )
     assert response.status_code == 303
+    assert "2 cases assigned to Mette Holm." in auth.client.get("/cases").get_data(as_text=True)
+    again = auth.post("/cases/assign", {"case": [first], "worker": worker.id}, page="/cases")
+    assert again.status_code == 303
+    page = auth.client.get("/cases").get_data(as_text=True)
+    assert "No case changed: the ticked cases were with Mette Holm already." in page
+    assert "Myself (" in page  # the lead may take cases, and sees which one is she
     with app.app_context():
         cases = {c.id: c for c in db.session.scalars(select(Case))}
         assert cases[first].assigned_worker_id == worker.id == cases[second].assigned_worker_id
@@ -155,6 +161,9 @@ def test_bulk_assignment_keeps_history(app, auth, lead, make_user, make_case):
         }
     # Reassigning to nobody is also kept in the history.
     auth.post("/cases/assign", {"case": [first], "worker": 0}, page="/cases")
+    assert "1 case taken back: it has no worker now." in auth.client.get("/cases").get_data(
+        as_text=True
+    )
     with app.app_context():
         events = db.session.scalars(
             select(CaseEvent).where(CaseEvent.case_id == first).order_by(CaseEvent.id)

@@ -15,6 +15,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -116,6 +117,28 @@ def _login_session() -> UserSession:
     return db.session.get(UserSession, current_user.session_id)
 
 
+def _assigned_message(changed: int, ticked: int, worker: User | None) -> str:
+    """Say what happened and to whom, and when nothing did, why."""
+    if worker is None:
+        if changed == 0:
+            return _("No case changed: the ticked cases had no worker already.")
+        return ngettext(
+            "%(num)d case taken back: it has no worker now.",
+            "%(num)d cases taken back: they have no worker now.",
+            changed,
+        )
+    name = worker.name or worker.email
+    if changed == 0:
+        return _("No case changed: the ticked cases were with %(name)s already.", name=name)
+    message = ngettext(
+        "%(num)d case assigned to %(name)s.", "%(num)d cases assigned to %(name)s.", changed,
+        name=name,
+    )  # fmt: skip
+    if changed < ticked:
+        message += " " + _("The others were with %(name)s already or are closed.", name=name)
+    return message
+
+
 @bp.post("/cases/assign")
 @roles_required("lead")
 def assign():
@@ -138,7 +161,7 @@ def assign():
             changed = case_use.assign(uow, _actor(), ids, worker.id if worker else None)
     except Refused as error:
         return _case_list_page(filters, [str(error)], 400 if not htmx else 200)
-    flash(_("%(num)d cases assigned.", num=changed))
+    flash(_assigned_message(changed, len(ids), worker))
     if htmx:
         return _case_list_page(filters, [])
     return redirect(url_for("register.cases"), code=303)
