@@ -16,6 +16,7 @@ import base64
 import binascii
 import json
 import logging
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -57,7 +58,13 @@ REQUESTED = (SPEC_VERSION, LOA, EMAIL, FULL_NAME, FIRST_NAME, LAST_NAME, CVR, UU
 MAX_RESPONSE_BYTES = 256 * 1024
 METADATA_MAX_BYTES = 2 * 1024 * 1024
 METADATA_REFRESH_SECONDS = 6 * 3600
+METADATA_RETRY_SECONDS = 60
 SAML_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
+XENC_NS = "http://www.w3.org/2001/04/xmlenc#"
+DS_NS = "http://www.w3.org/2000/09/xmldsig#"
+_SAFE_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+)
 SAMLP_NS = "urn:oasis:names:tc:SAML:2.0:protocol"
 
 # pysaml2 writes whole messages (names, CPR numbers) at DEBUG and the NameID at INFO.
@@ -173,6 +180,7 @@ class ServiceProvider:
         self._lock = threading.Lock()
         self._metadata: str | None = None
         self._loaded_at = 0.0
+        self._failed_at, self._failure = -METADATA_RETRY_SECONDS, ""
         # One client per set of our own endpoints (they follow the public origin), a few at
         # most; all of them from the one copy of the provider's metadata.
         self._clients: dict[Endpoints, Saml2Client] = {}
@@ -200,17 +208,24 @@ class ServiceProvider:
         hours (a rolled-over certificate); a failed refresh keeps the last good copy. Raises
         SamlUnavailable when there has never been a usable copy."""
         with self._lock:
-            stale = time.monotonic() - self._loaded_at >= METADATA_REFRESH_SECONDS
+            now = time.monotonic()
+            stale = now - self._loaded_at >= METADATA_REFRESH_SECONDS
+            if self._metadata is None and now - self._failed_at < METADATA_RETRY_SECONDS:
+                # Failed a moment ago: say so at once rather than queue every login behind
+                # another 10 s attempt.
+                raise SamlUnavailable(self._failure)
             if self._metadata is None or stale:
                 try:
                     metadata = self._fetch_metadata()
                     probe = self._build(endpoints, metadata)
                 except Exception as error:  # unreachable, not XML, not SAML metadata…
+                    self._failed_at, self._failure = now, type(error).__name__
                     if self._metadata is None:
-                        raise SamlUnavailable(type(error).__name__) from None
+                        raise SamlUnavailable(self._failure) from None
                     log.warning("SAML metadata refresh failed (%s); keeping the last copy",
-                                type(error).__name__)  # fmt: skip
-                    self._loaded_at = time.monotonic()
+                                self._failure)  # fmt: skip
+                    # Try again in a few minutes, not in six hours.
+                    self._loaded_at = now - METADATA_REFRESH_SECONDS + METADATA_RETRY_SECONDS
                 else:
                     self._metadata, self._loaded_at = metadata, time.monotonic()
                     self._clients = {endpoints: probe}
@@ -269,6 +284,7 @@ class ServiceProvider:
         self._check_shape(xml)
         client = self.client(endpoints)
         idp = self._idp_or_unavailable(client)
+        self._verify_assertion_ourselves(client, idp, xml)
         try:
             answer = client.parse_authn_request_response(
                 encoded, BINDING_HTTP_POST, outstanding={outstanding_id: "/"}
@@ -283,7 +299,8 @@ class ServiceProvider:
             raise SamlRefused("failed", "SAML response refused: no valid assertion")
         # The signed assertion's issuer, not the Response's unsigned one, and only the one
         # provider this organisation trusts.
-        issuer = answer.assertion.issuer.text.strip() if answer.assertion.issuer else ""
+        given = answer.assertion.issuer
+        issuer = (given.text or "").strip() if given is not None else ""
         if issuer != idp:
             raise SamlRefused("failed", "SAML assertion from another issuer")
         identity = self._identity(idp, answer)
@@ -297,6 +314,48 @@ class ServiceProvider:
             json.dumps(kept) if name_id else "",
             message_ids=(f"request:{outstanding_id}", f"assertion:{answer.assertion.id}"),
         )
+
+    def _verify_assertion_ourselves(self, client: Saml2Client, idp: str, xml: bytes) -> None:
+        """Before pysaml2 reads it: decrypt the assertion here, refuse anything still
+        encrypted inside it (pysaml2 decrypts nested parts in a second pass and then takes a
+        decrypted-but-unchecked Signature for a checked one) and any Advice, and check the
+        assertion's own signature against the provider's signing certificates ourselves."""
+        backend = client.sec.crypto
+        root = etree.fromstring(xml, _SAFE_PARSER)
+        holder = root.find(f"{{{SAML_NS}}}EncryptedAssertion")
+        if holder is not None:
+            try:
+                plain = backend.decrypt(etree.tostring(holder), self.settings.key_file)
+            except Exception:
+                raise SamlRefused("failed", "SAML assertion does not decrypt") from None
+            decrypted = etree.fromstring(plain.encode("utf-8"), _SAFE_PARSER)
+            assertion = decrypted.find(f"{{{SAML_NS}}}Assertion")
+            extra = [c for c in decrypted if c is not assertion and isinstance(c.tag, str)]
+            if assertion is None or extra:
+                raise SamlRefused("failed", "SAML EncryptedAssertion holds no single assertion")
+        else:
+            assertion = root.find(f"{{{SAML_NS}}}Assertion")
+        if assertion is None:
+            return  # an error status: pysaml2 reads it (and there is nobody to log in)
+        for tag in ("EncryptedData", "EncryptedKey"):
+            if next(assertion.iter(f"{{{XENC_NS}}}{tag}"), None) is not None:
+                raise SamlRefused("failed", "SAML assertion with encrypted parts inside")
+        if next(assertion.iter(f"{{{SAML_NS}}}Advice"), None) is not None:
+            raise SamlRefused("failed", "SAML assertion with an Advice")
+        if assertion.find(f"{{{DS_NS}}}Signature") is None:
+            raise SamlRefused("failed", "SAML assertion not signed")
+        document = etree.tostring(assertion).decode("utf-8")
+        node = "urn:oasis:names:tc:SAML:2.0:assertion:Assertion"
+        for cert in client.metadata.certs(idp, "idpsso", "signing"):
+            with tempfile.NamedTemporaryFile("w", suffix=".pem") as pem:
+                pem.write(sigver.pem_format(cert[1]).decode("ascii"))
+                pem.flush()
+                try:
+                    backend.validate_signature(document, pem.name, "pem", node, assertion.get("ID"))
+                except sigver.SignatureError:
+                    continue
+                return
+        raise SamlRefused("failed", "SAML assertion signature does not verify")
 
     def _idp_or_unavailable(self, client: Saml2Client) -> str:
         try:

@@ -147,7 +147,8 @@ class XmlsecWheelBackend(sigver.CryptoBackend):
         while pysaml2 reads another), and no xml:id may stand in for it."""
         if node_id is None:
             raise sigver.SignatureError("no ID to check the signature of")
-        same = root.xpath("//*[@ID=$id]", id=node_id)
+        # Any attribute named ID, in any namespace: libxmlsec1 registers p:ID too.
+        same = root.xpath("//*[@*[local-name()='ID'][.=$id]]", id=node_id)
         if len(same) != 1:
             raise sigver.SignatureError(f"{len(same)} elements carry the signed ID")
         if root.xpath("//@xml:id"):

@@ -81,6 +81,7 @@ POLICY: dict[str, set[str] | str] = {
     "imports.geocode": LEADS,
     "imports.staged_rejected_rows": LEADS,  # only the lead's own staged file (404 for others)
     "imports.batch_rejected_rows": LEADS,  # only their own team's imports (404 for others)
+    "imports.batch_report": LEADS,  # the result of an import, at its own address (own team)
     "routes.plan_page": LEADS,
     "routes.plan": LEADS,
     "routes.publish": LEADS,

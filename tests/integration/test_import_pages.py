@@ -36,13 +36,17 @@ def staged_id(response) -> str:
     return match.group(1)
 
 
-def confirm(auth, response, **extra):
+def confirm(auth, response, follow=True, **extra):
     html = response.get_data(as_text=True)
     headers = re.findall(r'name="header" value="([^"]*)"', html)
     fields = re.findall(r'<select name="field"[^>]*>.*?</select>', html, re.S)
     chosen = [(re.search(r'value="([^"]*)" selected', f) or [None, ""])[1] for f in fields]
     data = {"header": headers, "field": chosen, **extra}
-    return auth.post(f"/imports/{staged_id(response)}/confirm", data, page="/imports")
+    answer = auth.post(f"/imports/{staged_id(response)}/confirm", data, page="/imports")
+    if follow and answer.status_code == 303:  # post/redirect/get: the result at its own address
+        assert answer.headers["Location"].startswith("/imports/batches/")
+        return auth.client.get(answer.headers["Location"])
+    return answer
 
 
 def counts(app) -> tuple[int, int]:
@@ -203,3 +207,23 @@ def test_two_uploads_naming_the_same_new_landlord_both_import(app, auth, lead):
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Landlord)) == 1
         assert db.session.scalar(select(func.count()).select_from(ImportBatch)) == 2
+
+
+def test_the_import_result_has_its_own_address_that_a_reload_shows_again(app, auth, lead):
+    preview = upload(
+        auth,
+        DANISH,
+        new_landlord="Boligforeningen Kronborg",
+        new_landlord_kind="housing_association",
+    )
+    done = confirm(auth, preview, follow=False)
+    assert done.status_code == 303
+    address = done.headers["Location"]
+    first, reload = auth.client.get(address), auth.client.get(address)
+    assert first.status_code == reload.status_code == 200
+    assert first.get_data(as_text=True) == reload.get_data(as_text=True)
+    assert 'id="count-new"' in first.get_data(as_text=True)
+    with app.app_context():
+        batch = db.session.scalar(select(ImportBatch))
+        new = batch.counts["new"]
+    assert f'<dd id="count-new">{new}</dd>' in first.get_data(as_text=True)

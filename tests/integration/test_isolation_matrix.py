@@ -221,7 +221,13 @@ class World:
                 kind="legal_steps", user_id=self.lead_a, filename="a.csv", data=b"x"
             )
             s.add(staged)
+            batch = ImportBatch(
+                kind="arrears", team_id=self.team_a, filename="a.csv", file_hash="a" * 64,
+                counts={"new": 1}, errors=[{"row": 2, "field": "name", "value": "A", "reason": "x"}],
+            )  # fmt: skip
+            s.add(batch)
             s.commit()
+            self.batch_a = batch.id
             self.route_a = self.route_a.id
             self.stop_a, self.conflict_a = stop.id, conflict.id
             self.item_a = s.scalar(
@@ -475,6 +481,7 @@ WEB: list[tuple[str, str, str, dict | None]] = [
     ("minutes of a meeting", "get", "/meetings/{meeting_a}/minutes.pdf", None),
     ("confirm a staged list", "post", "/imports/{staged_a}/confirm", {}),
     ("preview a staged list", "post", "/imports/{staged_a}/preview", {}),
+    ("result of an import", "get", "/imports/batches/{batch_a}", None),
     ("open a case", "get", "/cases/{case_a}", None),
     ("record of a household", "get", "/households/{household_a}/record.json", None),
 ]
@@ -486,8 +493,9 @@ def web(name: str, method: str, path: str, form: dict | None) -> Callable[[World
         auth = AuthActions(client)
         auth.login("lead.nord@example.org", "demo")
         url = path.format(
-            meeting_a=w.meeting_a, staged_a=w.staged_a, case_a=w.case_a, household_a=w.household_a
-        )
+            meeting_a=w.meeting_a, staged_a=w.staged_a, case_a=w.case_a,
+            household_a=w.household_a, batch_a=w.batch_a,
+        )  # fmt: skip
         if method == "get":
             response = client.get(url)
         else:

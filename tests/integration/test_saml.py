@@ -654,3 +654,77 @@ def replace_settings(settings, metadata_file):
     import dataclasses
 
     return dataclasses.replace(settings, idp_metadata_url="", idp_metadata_file=str(metadata_file))
+
+
+def _encrypt_in_place(node, cert_file):
+    """Replace `node` by an EncryptedData for Doorstep's public certificate (which anyone
+    can read from its metadata), as an attacker would."""
+    import xmlsec
+
+    wrap = etree.fromstring(b"<wrap>" + etree.tostring(node) + b"</wrap>")
+    manager = xmlsec.KeysManager()
+    manager.add_key(xmlsec.Key.from_file(cert_file, xmlsec.constants.KeyDataFormatCertPem))
+    data = xmlsec.template.encrypted_data_create(
+        wrap, xmlsec.constants.TransformAes256Gcm, type=xmlsec.constants.TypeEncElement, ns="xenc"
+    )
+    xmlsec.template.encrypted_data_ensure_cipher_value(data)
+    info = xmlsec.template.encrypted_data_ensure_key_info(data, ns="dsig")
+    key = xmlsec.template.add_encrypted_key(info, xmlsec.constants.TransformRsaOaep)
+    xmlsec.template.encrypted_data_ensure_cipher_value(key)
+    context = xmlsec.EncryptionContext(manager)
+    context.key = xmlsec.Key.generate(
+        xmlsec.constants.KeyDataAes, 256, xmlsec.constants.KeyDataTypeSession
+    )
+    context.encrypt_xml(data, wrap[0])
+    node.getparent().replace(node, etree.fromstring(etree.tostring(wrap[0])))
+
+
+@pytest.mark.parametrize("signature", ["encrypted", "empty"])
+def test_an_assertion_nobody_signed_hidden_in_nested_encryption_is_refused(
+    make_saml_app, signature
+):
+    """A forgery needing only Doorstep's public certificate: an assertion written by the
+    attacker, its ds:Signature itself an EncryptedData (or empty), with an Advice holding
+    encrypted data that makes pysaml2 decrypt a second time and then take the Signature for
+    checked. Doorstep decrypts and checks the assertion's signature itself first."""
+    from tests.idp.saml_idp import PRIVILEGES_ATTRIBUTE, encode_privileges
+
+    app, idp = make_saml_app(idp_options={"encrypt_assertion": False, "sign_response": False})
+    cert = app.config["SAML_CERT_FILE"]
+    idp.set_account("mallory", **saml_account("mallory@else.dk", "Mal", {CVR_OTHER: ["x"]}))
+    web = app.test_client()
+    fields = provider_answer(start_login(web), "mallory")
+    root = etree.fromstring(base64.b64decode(fields["SAMLResponse"]))
+    assertion = root.find("saml:Assertion", NS)
+    for attribute in assertion.iter(f"{{{NS['saml']}}}Attribute"):
+        if attribute.get("Name") == PRIVILEGES_ATTRIBUTE:
+            attribute[0].text = encode_privileges(
+                {CVR_OWN: ["http://doorstep.test/roles/usersystemrole/teamlead/1"]}
+            )
+        if attribute.get("Name").endswith("/email"):
+            attribute[0].text = "lead@kommune.dk"
+    forged_signature = assertion.find("{http://www.w3.org/2000/09/xmldsig#}Signature")
+    if signature == "empty":
+        for child in list(forged_signature):
+            forged_signature.remove(child)
+    _encrypt_in_place(forged_signature, cert)
+    advice = etree.SubElement(assertion, f"{{{NS['saml']}}}Advice")
+    inner = etree.SubElement(
+        etree.SubElement(advice, f"{{{NS['saml']}}}EncryptedAssertion"),
+        "{http://www.w3.org/2001/04/xmlenc#}EncryptedData",
+    )
+    etree.SubElement(
+        etree.SubElement(inner, "{http://www.w3.org/2001/04/xmlenc#}CipherData"),
+        "{http://www.w3.org/2001/04/xmlenc#}CipherValue",
+    ).text = "AAAA"
+    holder = etree.Element(f"{{{NS['saml']}}}EncryptedAssertion")
+    assertion.addprevious(holder)
+    holder.append(assertion)
+    _encrypt_in_place(assertion, cert)
+    fields["SAMLResponse"] = base64.b64encode(etree.tostring(root)).decode()
+    answer = hand_on(app, web, fields)
+    assert (answer.status_code, refused_why(answer)) == (401, "failed")
+    with app.app_context():
+        lead = db.session.scalar(select(User).where(User.email == "lead@kommune.dk"))
+        assert lead.idp_subject is None  # the prepared lead's account was not taken
+    assert "SAML assertion with encrypted parts inside" in audit_details(app, "sso_refuse")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import abort, current_app, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import delete, select
@@ -27,7 +27,7 @@ from ...services.geocoding import (
     geocode_next,
     make_geocoder,
 )
-from ...services.imports import find_landlord
+from ...services.imports import ImportReport, find_landlord
 from ...services.tabular import ARREARS_FIELDS, LEGAL_STEP_FIELDS, RowError, rejected_rows_csv
 from ...usecases import Actor, Refused, UnitOfWork
 from ...usecases.imports import (
@@ -268,6 +268,14 @@ def confirm(staged_id: str):
         return _preview(_staged(staged_id), mapping, message)
     except Refused as refused:
         return _refused_page(filename, kind, str(refused))
+    if report.batch_id is not None:
+        # Post/redirect/get: the result has its own address, so a reload shows it again
+        # instead of asking to send the form twice (or a 404 for the used staged file).
+        return redirect(url_for("imports.batch_report", batch_id=report.batch_id), code=303)
+    return _report_page(report, kind)
+
+
+def _report_page(report, kind: str):
     errors_url = None
     if report.batch_id is not None:
         errors_url = url_for("imports.batch_rejected_rows", batch_id=report.batch_id)
@@ -280,6 +288,39 @@ def confirm(staged_id: str):
         missing_positions=count_without_position(db.session) if kind == "arrears" else 0,
         geocoder=bool(current_app.config.get("GEOCODER")),
     )
+
+
+def _own_batch(batch_id: int) -> ImportBatch:
+    batch = db.session.scalar(
+        select(ImportBatch).where(
+            ImportBatch.id == batch_id, in_register(ImportBatch.team_id, current_user.team_id)
+        )
+    )
+    if batch is None:
+        abort(404)  # another team's import looks the same as none
+    return batch
+
+
+@bp.get("/batches/<int:batch_id>")
+@roles_required("lead")
+def batch_report(batch_id: int):
+    """What an import into the lead's own team's register did (its rejected rows included:
+    the read is audited)."""
+    batch = _own_batch(batch_id)
+    report = ImportReport(
+        kind=batch.kind,
+        filename=batch.filename,
+        file_hash=batch.file_hash,
+        landlord=None,
+        as_of=batch.as_of,
+        dry_run=False,
+        errors=[RowError(**error) for error in batch.errors],
+        batch_id=batch.id,
+        **{key: int(value) for key, value in (batch.counts or {}).items()},
+    )
+    record_event(db.session, current_user, "view", "import_batch", batch.id, client_address())
+    db.session.commit()
+    return _report_page(report, batch.kind)
 
 
 def _rejected_rows_file(errors: list[RowError], name: str, object_type: str, object_id):
@@ -317,13 +358,7 @@ def staged_rejected_rows(staged_id: str):
 @roles_required("lead")
 def batch_rejected_rows(batch_id: int):
     """Every row an import into the lead's own team's register rejected, as CSV."""
-    batch = db.session.scalar(
-        select(ImportBatch).where(
-            ImportBatch.id == batch_id, in_register(ImportBatch.team_id, current_user.team_id)
-        )
-    )
-    if batch is None:
-        abort(404)  # another team's import looks the same as none
+    batch = _own_batch(batch_id)
     errors = [RowError(**error) for error in batch.errors]
     return _rejected_rows_file(errors, f"rejected-rows-{batch_id}.csv", "import_batch", batch_id)
 
