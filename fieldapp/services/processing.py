@@ -113,11 +113,22 @@ ACTIVITIES = (
         "Let staff log in, and secure the register",
         "staff (workers, leads, administrators, the data protection officer)",
         "name, e-mail, role, team, languages, working hours, sessions, failed logins, "
-        "invitations (a hash of the code; when and from where it was accepted)",
+        "invitations (a hash of the code; when and from where it was accepted), the identity "
+        "provider's subject for the person and, for a SAML login, its NameID and session "
+        "index; the IDs of SAML messages already used",
         "none",
         "administrators",
-        ("user_account", "user_session", "login_failure", "invitation", "team", "organisation"),
-        "sessions end after {idle_minutes} minutes idle; accounts until disabled",
+        (
+            "user_account",
+            "user_session",
+            "login_failure",
+            "invitation",
+            "team",
+            "organisation",
+            "saml_message_used",
+        ),
+        "sessions end after {idle_minutes} minutes idle; accounts until disabled; used SAML "
+        "message IDs about 15 minutes",
     ),
     Activity(
         "audit",

@@ -16,6 +16,7 @@ import base64
 import binascii
 import json
 import logging
+import secrets
 import tempfile
 import threading
 import time
@@ -85,6 +86,63 @@ def _kind(error: Exception) -> str:
     elif kind == "VerificationError":  # fixed texts: "No valid recipient" and the like
         kind = f"{kind} ({str(error)[:40]})"
     return kind
+
+
+# The one shape of an encrypted assertion taken: EncryptedData with its key inline (RSA-OAEP
+# EncryptedKey in its KeyInfo) and its ciphertext inline. No references of any kind
+# (RetrievalMethod, CipherReference, DataReference, a URI attribute): libxmlsec1 follows
+# them within the document and to files, so one ciphertext could mean two things, or
+# /dev/zero.
+_ENCRYPTED_ELEMENTS = {
+    (XENC_NS, "EncryptedData"), (XENC_NS, "EncryptionMethod"), (XENC_NS, "CipherData"),
+    (XENC_NS, "CipherValue"), (XENC_NS, "EncryptedKey"), (XENC_NS, "OAEPparams"),
+    (DS_NS, "KeyInfo"), (DS_NS, "DigestMethod"), (DS_NS, "X509Data"),
+    (DS_NS, "X509Certificate"), (DS_NS, "X509IssuerSerial"), (DS_NS, "X509IssuerName"),
+    (DS_NS, "X509SerialNumber"), (DS_NS, "X509SubjectName"), (DS_NS, "X509SKI"),
+    ("http://www.w3.org/2009/xmlenc11#", "MGF"),
+}  # fmt: skip
+
+
+def _only(node, namespace: str, local: str):
+    children = [c for c in node if isinstance(c.tag, str)]
+    if len(children) != 1 or children[0].tag != f"{{{namespace}}}{local}":
+        raise SamlRefused("failed", "SAML encrypted structure not of the plain shape")
+    return children[0]
+
+
+def _check_encrypted_structure(holder) -> None:
+    for node in holder.iter():
+        if not isinstance(node.tag, str):
+            continue
+        if (
+            node is not holder
+            and (etree.QName(node).namespace, etree.QName(node).localname)
+            not in _ENCRYPTED_ELEMENTS
+        ):
+            raise SamlRefused("failed", "SAML encrypted structure not of the plain shape")
+        if any(etree.QName(name).localname == "URI" for name in node.attrib):
+            raise SamlRefused("failed", "SAML encrypted structure with a reference")
+    data = _only(holder, XENC_NS, "EncryptedData")
+    info = data.find(f"{{{DS_NS}}}KeyInfo")
+    if info is None:
+        raise SamlRefused("failed", "SAML encrypted structure without its key")
+    key = _only(info, XENC_NS, "EncryptedKey")
+    if next(key.iter(f"{{{XENC_NS}}}EncryptedData"), None) is not None or any(
+        True for _ in key.iterdescendants(f"{{{XENC_NS}}}EncryptedKey")
+    ):
+        raise SamlRefused("failed", "SAML encrypted structure not of the plain shape")
+    for owner in (data, key):
+        cipher = owner.find(f"{{{XENC_NS}}}CipherData")
+        if cipher is None:
+            raise SamlRefused("failed", "SAML encrypted structure without its cipher data")
+        _only(cipher, XENC_NS, "CipherValue")
+
+
+def _parse_safely(xml: bytes, what: str):
+    try:
+        return etree.fromstring(xml, _SAFE_PARSER)
+    except etree.XMLSyntaxError:
+        raise SamlRefused("failed", f"{what} is not XML") from None
 
 
 class SamlUnavailable(Exception):
@@ -284,10 +342,10 @@ class ServiceProvider:
         self._check_shape(xml)
         client = self.client(endpoints)
         idp = self._idp_or_unavailable(client)
-        self._verify_assertion_ourselves(client, idp, xml)
+        checked = base64.b64encode(self._decrypted_and_checked(client, idp, xml)).decode()
         try:
             answer = client.parse_authn_request_response(
-                encoded, BINDING_HTTP_POST, outstanding={outstanding_id: "/"}
+                checked, BINDING_HTTP_POST, outstanding={outstanding_id: "/"}
             )
         except Exception as error:  # pysaml2 raises many kinds; each one is a refusal
             kind = _kind(error)
@@ -315,20 +373,23 @@ class ServiceProvider:
             message_ids=(f"request:{outstanding_id}", f"assertion:{answer.assertion.id}"),
         )
 
-    def _verify_assertion_ourselves(self, client: Saml2Client, idp: str, xml: bytes) -> None:
-        """Before pysaml2 reads it: decrypt the assertion here, refuse anything still
-        encrypted inside it (pysaml2 decrypts nested parts in a second pass and then takes a
-        decrypted-but-unchecked Signature for a checked one) and any Advice, and check the
-        assertion's own signature against the provider's signing certificates ourselves."""
+    def _decrypted_and_checked(self, client: Saml2Client, idp: str, xml: bytes) -> bytes:
+        """The Response as pysaml2 may read it: the assertion decrypted here, once, from an
+        encrypted structure of the plain shape only; nothing encrypted or advised left in it;
+        its signature checked here against the provider's signing certificates. pysaml2 then
+        reads exactly this assertion and decrypts nothing itself (its own decryption follows
+        references and decrypts nested parts in a second pass, and would take a decrypted
+        but unchecked Signature for a checked one)."""
         backend = client.sec.crypto
-        root = etree.fromstring(xml, _SAFE_PARSER)
+        root = _parse_safely(xml, "SAML response")
         holder = root.find(f"{{{SAML_NS}}}EncryptedAssertion")
         if holder is not None:
+            _check_encrypted_structure(holder)
             try:
                 plain = backend.decrypt(etree.tostring(holder), self.settings.key_file)
             except Exception:
                 raise SamlRefused("failed", "SAML assertion does not decrypt") from None
-            decrypted = etree.fromstring(plain.encode("utf-8"), _SAFE_PARSER)
+            decrypted = _parse_safely(plain.encode("utf-8"), "decrypted SAML assertion")
             assertion = decrypted.find(f"{{{SAML_NS}}}Assertion")
             extra = [c for c in decrypted if c is not assertion and isinstance(c.tag, str)]
             if assertion is None or extra:
@@ -336,7 +397,7 @@ class ServiceProvider:
         else:
             assertion = root.find(f"{{{SAML_NS}}}Assertion")
         if assertion is None:
-            return  # an error status: pysaml2 reads it (and there is nobody to log in)
+            return xml  # an error status: pysaml2 reads it (and nobody is logged in)
         for tag in ("EncryptedData", "EncryptedKey"):
             if next(assertion.iter(f"{{{XENC_NS}}}{tag}"), None) is not None:
                 raise SamlRefused("failed", "SAML assertion with encrypted parts inside")
@@ -346,16 +407,31 @@ class ServiceProvider:
             raise SamlRefused("failed", "SAML assertion not signed")
         document = etree.tostring(assertion).decode("utf-8")
         node = "urn:oasis:names:tc:SAML:2.0:assertion:Assertion"
-        for cert in client.metadata.certs(idp, "idpsso", "signing"):
+        verified = False
+        for _, cert in client.metadata.certs(idp, "idpsso", "signing"):
             with tempfile.NamedTemporaryFile("w", suffix=".pem") as pem:
-                pem.write(sigver.pem_format(cert[1]).decode("ascii"))
+                pem.write(sigver.pem_format(cert).decode("ascii"))
                 pem.flush()
                 try:
-                    backend.validate_signature(document, pem.name, "pem", node, assertion.get("ID"))
-                except sigver.SignatureError:
+                    verified = backend.validate_signature(
+                        document, pem.name, "pem", node, assertion.get("ID")
+                    )
+                except sigver.SignatureError as error:
+                    log.info("SAML assertion not verified with a certificate: %s", error)
                     continue
-                return
-        raise SamlRefused("failed", "SAML assertion signature does not verify")
+            if verified:
+                break
+        if not verified:
+            raise SamlRefused("failed", "SAML assertion signature does not verify")
+        # The Response's own signature (if any) covered the encrypted form; what counts is
+        # the assertion's, checked above and again by pysaml2.
+        for signature in root.findall(f"{{{DS_NS}}}Signature"):
+            root.remove(signature)
+        # pysaml2 gets the very bytes whose signature was checked, in the assertion's place
+        # (text, not a moved lxml node: moving one re-declares its namespaces).
+        token = f"doorstep-assertion-{secrets.token_hex(8)}"
+        root.replace(holder if holder is not None else assertion, etree.Comment(token))
+        return etree.tostring(root).replace(f"<!--{token}-->".encode(), document.encode())
 
     def _idp_or_unavailable(self, client: Saml2Client) -> str:
         try:

@@ -228,6 +228,13 @@ class XmlsecWheelBackend(sigver.CryptoBackend):
         data = next(root.iter(f"{{{XENC}}}EncryptedData"), None)
         if data is None:
             return etree.tostring(root, encoding="unicode")
+        # Never follow a reference: libxmlsec1 would read RetrievalMethod and CipherReference
+        # targets within the document and from files (file:///dev/zero).
+        for node in data.iter():
+            if isinstance(node.tag, str) and any(
+                etree.QName(name).localname == "URI" for name in node.attrib
+            ):
+                raise sigver.XmlsecError("a reference in encrypted data")
         manager = xmlsec.KeysManager()
         manager.add_key(xmlsec.Key.from_file(key_file, xmlsec.constants.KeyDataFormatPem))
         context = xmlsec.EncryptionContext(manager)

@@ -221,9 +221,10 @@ class World:
                 kind="legal_steps", user_id=self.lead_a, filename="a.csv", data=b"x"
             )
             s.add(staged)
+            error = {"row": 2, "field": "name", "value": "A", "reason": "x"}
             batch = ImportBatch(
                 kind="arrears", team_id=self.team_a, filename="a.csv", file_hash="a" * 64,
-                counts={"new": 1}, errors=[{"row": 2, "field": "name", "value": "A", "reason": "x"}],
+                counts={"new": 1}, errors=[error],
             )  # fmt: skip
             s.add(batch)
             s.commit()

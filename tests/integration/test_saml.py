@@ -728,3 +728,77 @@ def test_an_assertion_nobody_signed_hidden_in_nested_encryption_is_refused(
         lead = db.session.scalar(select(User).where(User.email == "lead@kommune.dk"))
         assert lead.idp_subject is None  # the prepared lead's account was not taken
     assert "SAML assertion with encrypted parts inside" in audit_details(app, "sso_refuse")
+
+
+def _tamper_encrypted(app, idp, web, change):
+    """A genuine encrypted answer, its encrypted structure changed by `change(data, root)`."""
+    fields = provider_answer(start_login(web), "worker")
+    root = etree.fromstring(base64.b64decode(fields["SAMLResponse"]))
+    data = root.find("saml:EncryptedAssertion", NS)[0]
+    change(data, root)
+    return {**fields, "SAMLResponse": base64.b64encode(etree.tostring(root)).decode()}
+
+
+XENC = "{http://www.w3.org/2001/04/xmlenc#}"
+DSIG = "{http://www.w3.org/2000/09/xmldsig#}"
+
+
+def _cipher_reference(data, root):
+    cipher = data.find(f"{XENC}CipherData")
+    cipher.remove(cipher[0])
+    etree.SubElement(cipher, f"{XENC}CipherReference", URI="file:///dev/zero")
+
+
+def _retrieval_method(data, root):
+    info = data.find(f"{DSIG}KeyInfo")
+    key = info[0]
+    info.remove(key)
+    etree.SubElement(
+        info, f"{DSIG}RetrievalMethod", URI="#xpointer(//*[local-name()='EncryptedKey'])"
+    )
+    properties = etree.SubElement(data, f"{XENC}EncryptionProperties")
+    properties.append(key)
+
+
+def _sibling_key(data, root):
+    info = data.find(f"{DSIG}KeyInfo")
+    key = info[0]
+    info.remove(key)
+    data.getparent().append(key)
+
+
+@pytest.mark.parametrize(
+    "change, audit",
+    [
+        (_cipher_reference, "SAML encrypted structure"),
+        (_retrieval_method, "SAML encrypted structure"),
+        (_sibling_key, "SAML encrypted structure"),
+    ],
+    ids=["cipher-reference-to-dev-zero", "retrieval-method", "key-outside"],
+)
+def test_an_encrypted_assertion_of_any_but_the_plain_shape_is_refused_before_decrypting(
+    saml_app, change, audit
+):
+    """References in encrypted data make one ciphertext mean two things (the app's and
+    pysaml2's decryption), or read /dev/zero until memory runs out."""
+    app, idp = saml_app
+    web = app.test_client()
+    answer = hand_on(app, web, _tamper_encrypted(app, idp, web, change))
+    assert (answer.status_code, refused_why(answer)) == (401, "failed")
+    assert any(audit in line for line in audit_details(app, "sso_refuse"))
+    assert person(app, "worker@kommune.dk") == ("worker", "Team A", True)
+
+
+def test_the_backend_never_follows_a_reference_while_decrypting(tmp_path):
+    from saml2 import sigver
+
+    from fieldapp.services.saml_crypto import XmlsecWheelBackend
+    from tests.idp.saml_idp import make_key_pair
+
+    key, _ = make_key_pair(tmp_path, "k", "K")
+    document = (
+        '<x><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#"><xenc:CipherData>'
+        '<xenc:CipherReference URI="file:///dev/zero"/></xenc:CipherData></xenc:EncryptedData></x>'
+    )
+    with pytest.raises(sigver.XmlsecError, match="reference"):
+        XmlsecWheelBackend().decrypt(document, str(key))
