@@ -541,6 +541,8 @@ class ServiceProvider:
             raise SamlRefused("failed", "SAML response is not XML") from None
         if root.tag != f"{{{SAMLP_NS}}}Response":
             raise SamlRefused("failed", "not a SAML Response")
+        if root.getroottree().docinfo.doctype:
+            raise SamlRefused("failed", "SAML response with a DOCTYPE")
         for tag in ("Assertion", "EncryptedAssertion"):
             for node in root.iter(f"{{{SAML_NS}}}{tag}"):
                 if node.getparent() is not root:

@@ -45,6 +45,11 @@ SIG_RSA_PSS_SHA256 = "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1"
 SIG_RSA_SHA256 = xmldsig.SIG_RSA_SHA256
 DIGEST_SHA256 = xmldsig.DIGEST_SHA256
 ALLOWED_DIGESTS = frozenset({DIGEST_SHA256, xmldsig.DIGEST_SHA384, xmldsig.DIGEST_SHA512})
+EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+# What a SAML signature uses (SAML core 5.4.3-4); XPath, XSLT and the like run before the
+# signature value is checked, so an unsigned message could make them cost minutes.
+ALLOWED_TRANSFORMS = frozenset({ENVELOPED, EXC_C14N})
 DS = "http://www.w3.org/2000/09/xmldsig#"
 XENC = "http://www.w3.org/2001/04/xmlenc#"
 
@@ -154,8 +159,27 @@ class XmlsecWheelBackend(sigver.CryptoBackend):
         if root.xpath("//@xml:id"):
             raise sigver.SignatureError("xml:id in a SAML message")
 
+    @staticmethod
+    def _refuse_costly_transforms(signature) -> None:
+        method = signature.find(f"{{{DS}}}SignedInfo/{{{DS}}}CanonicalizationMethod")
+        if method is None or method.get("Algorithm") != EXC_C14N:
+            raise sigver.SignatureError("canonicalization other than exclusive c14n")
+        transforms = signature.findall(f"{{{DS}}}SignedInfo/{{{DS}}}Reference/{{{DS}}}Transforms/*")
+        for transform in transforms:
+            if transform.get("Algorithm") not in ALLOWED_TRANSFORMS:
+                raise sigver.SignatureError("a transform SAML signatures do not use")
+            for child in transform:
+                if (
+                    isinstance(child.tag, str)
+                    and etree.QName(child).localname != "InclusiveNamespaces"
+                ):
+                    raise sigver.SignatureError("a transform with unexpected content")
+
     def validate_signature(self, signedtext, cert_file, cert_type, node_name, node_id):
-        root = self._parse(signedtext)
+        try:
+            root = self._parse(signedtext)
+        except etree.XMLSyntaxError as exc:
+            raise sigver.SignatureError(f"not XML: {exc.__class__.__name__}") from None
         self._refuse_wrapping(root, node_id)
         xmlsec.tree.add_ids(root, ["ID"])
         node = self._signed_node(root, node_name, node_id)
@@ -165,6 +189,7 @@ class XmlsecWheelBackend(sigver.CryptoBackend):
         references = signature.findall(f"{{{DS}}}SignedInfo/{{{DS}}}Reference")
         if len(references) != 1 or references[0].get("URI") != f"#{node_id}":
             raise sigver.SignatureError("the signature does not cover the element it sits in")
+        self._refuse_costly_transforms(signature)
         method = signature.find(f"{{{DS}}}SignedInfo/{{{DS}}}SignatureMethod")
         algorithm = None if method is None else method.get("Algorithm")
         if algorithm not in self.allowed_sigalgs:

@@ -802,3 +802,19 @@ def test_the_backend_never_follows_a_reference_while_decrypting(tmp_path):
     )
     with pytest.raises(sigver.XmlsecError, match="reference"):
         XmlsecWheelBackend().decrypt(document, str(key))
+
+
+def test_a_response_with_a_doctype_is_a_refusal_not_an_error(saml_app):
+    app, _ = saml_app
+    web = app.test_client()
+    start_login(web)
+    body = (
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e "x">]>'
+        b'<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+        b'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"><samlp:Status><samlp:StatusCode '
+        b'Value="urn:oasis:names:tc:SAML:2.0:status:Responder"/></samlp:Status>'
+        b'<saml:Assertion ID="a">&e;</saml:Assertion></samlp:Response>'
+    )
+    answer = web.post("/saml/acs/continue", data={"SAMLResponse": base64.b64encode(body).decode()})
+    assert (answer.status_code, refused_why(answer)) == (401, "failed")
+    assert "SAML response with a DOCTYPE" in audit_details(app, "sso_refuse")

@@ -138,3 +138,27 @@ def test_privileges_decode_in_both_namespaces_and_refuse_other_xml():
         b"<Privilege>&e;</Privilege></PrivilegeGroup></bpp:PrivilegeList>"
     )
     assert decode_privileges(base64.b64encode(sneaky).decode()) == [("29189846", [])]
+
+
+def test_only_the_transforms_saml_uses_are_run(keys):
+    """An XPath (or XSLT) transform runs before the signature value is checked: an unsigned
+    message could make it cost minutes. Only enveloped-signature and exclusive c14n pass."""
+    key, cert = keys
+    backend = XmlsecWheelBackend()
+    signed = backend.sign_statement(REQUEST.format(alg=SIG_RSA_PSS_SHA256), NODE, str(key), "id-1")
+    xpath = signed.replace(
+        '<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>',
+        '<ds:Transform Algorithm="http://www.w3.org/TR/1999/REC-xpath-19991116">'
+        "<ds:XPath>count(//. | //@* | //namespace::*)</ds:XPath></ds:Transform>",
+    )
+    assert xpath != signed
+    with pytest.raises(sigver.SignatureError, match="transform"):
+        backend.validate_signature(xpath, str(cert), "pem", NODE, "id-1")
+    inclusive = signed.replace(
+        '<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>',
+        '<ds:CanonicalizationMethod Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"/>',
+    )
+    with pytest.raises(sigver.SignatureError, match="canonicalization"):
+        backend.validate_signature(inclusive, str(cert), "pem", NODE, "id-1")
+    with pytest.raises(sigver.SignatureError, match="not XML"):
+        backend.validate_signature("<a>&e;</a>", str(cert), "pem", NODE, "id-1")
