@@ -229,6 +229,16 @@ def load_session_user(
     return row.user
 
 
+def keep_provider_session(
+    session: Session, session_id: int | None, provider_session: str, organisation_id: int
+) -> None:
+    """Keep a SAML login's NameID and SessionIndex on its login session row (on the server,
+    not in the cookie), with the organisation whose way in it came through."""
+    row = session.get(UserSession, session_id) if session_id is not None else None
+    if row is not None and provider_session:
+        row.provider_session = json.dumps({**json.loads(provider_session), "org": organisation_id})
+
+
 def end_provider_sessions(
     session: Session,
     issuer: str,

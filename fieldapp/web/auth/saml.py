@@ -10,7 +10,6 @@ person is then decided by the same use case as an OpenID Connect login.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from datetime import timedelta
@@ -21,7 +20,7 @@ from flask_login import current_user, logout_user
 from ...extensions import csrf, db
 from ...models import UserSession
 from ...models.types import utcnow
-from ...services.accounts import end_provider_sessions, use_once
+from ...services.accounts import end_provider_sessions, keep_provider_session, use_once
 from ...services.audit import record_event
 from ...services.saml import Endpoints, SamlRefused, SamlUnavailable, sp_metadata
 from ...usecases import UnitOfWork
@@ -153,11 +152,10 @@ def saml_continue():
     from .views import open_session
 
     answer = open_session(login.user, how="saml")
-    row = db.session.get(UserSession, login.user.session_id)
-    if row is not None and result.provider_session:
-        kept = {**json.loads(result.provider_session), "org": route.organisation_id}
-        row.provider_session = json.dumps(kept)  # for single logout, both ways
-        db.session.commit()
+    keep_provider_session(
+        db.session, login.user.session_id, result.provider_session, route.organisation_id
+    )
+    db.session.commit()
     session[SESSION_ORGANISATION] = route.organisation_id
     return answer
 
