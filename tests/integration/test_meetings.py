@@ -278,6 +278,12 @@ def test_pdf_minutes_keep_need_to_know(app, auth, lead, make_case, partners):
 
     debt = pdf_text(f"?partner={partners['debt_counselling']}")
     assert "Lars Bakken" in debt and "Emma Johansen" not in debt
+    assert "Page 1 of 1" in debt  # the total, not just the number
+    names = {
+        auth.client.get(f"/meetings/{meeting}/minutes.pdf{query}").headers["Content-Disposition"]
+        for query in ("", f"?partner={partners['debt_counselling']}")
+    }
+    assert len(names) == 2 and any("whole-table" in name for name in names)
     assert "Gjeldsrådgivning innen fredag" in debt
     table = pdf_text("")
     assert "Lars Bakken" not in table and f"#{consented}" not in table and "Item 1" in table

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import date
 
 from flask import abort, current_app, redirect, render_template, request, url_for
@@ -232,6 +234,13 @@ def print_view(meeting_id: int):
     )
 
 
+def _file_word(name: str) -> str:
+    """An organisation's name as a file-name word: "Gældsrådgivningen" -> "gaeldsradgivningen"."""
+    folded = name.lower().replace("æ", "ae").replace("ø", "o").replace("å", "a")
+    plain = unicodedata.normalize("NFKD", folded).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:40] or "partner"
+
+
 @bp.get("/<int:meeting_id>/minutes.pdf")
 @roles_required("lead")
 def minutes(meeting_id: int):
@@ -261,9 +270,16 @@ def minutes(meeting_id: int):
         title += f" · {found.title}"
     headings = [_("Case"), _("Why on the agenda"), _("Decision"), _("Responsible"), _("Due")]
     data = minutes_pdf(
-        title, _copy_note(partner), headings, rows, lambda page: _("Page %(num)d", num=page)
+        title,
+        _copy_note(partner),
+        headings,
+        rows,
+        # fpdf2 puts the page count in place of {nb} when the file is written
+        lambda page: _("Page %(num)d of %(total)s", num=page, total="{nb}"),
     )
     response = current_app.response_class(data, mimetype="application/pdf")
-    name = f"meeting-{found.held_on.isoformat()}.pdf"
+    # Each copy its own file name: a partner's copy is not saved over the whole table's.
+    whose = _file_word(partner.name) if partner is not None else "whole-table"
+    name = f"meeting-{found.held_on.isoformat()}-{whose}.pdf"
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
