@@ -81,6 +81,13 @@ def add_step(
     today = today or date.today()
     if not today - STEP_PAST <= step.day <= today + STEP_FUTURE:
         raise Refused(f"Date: {step.day.isoformat()} is too far from today to be a legal step.")
+    same = uow.session.scalar(
+        select(LegalStep).where(
+            LegalStep.case_id == case.id, LegalStep.kind == step.kind, LegalStep.date == step.day
+        )
+    )
+    if same is not None and same.note == step.note.strip()[:500]:
+        return same  # the same step sent twice (a double click): it is there, once
     try:
         added = add_legal_step(uow.session, case, step.kind, step.day, actor.user, step.note)
     except CaseError as error:

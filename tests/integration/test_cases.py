@@ -262,14 +262,42 @@ def test_legal_step_bad_date_or_duplicate_is_refused_with_a_message(app, auth, l
         page=f"/cases/{case}",
     )
     assert bad.status_code == 400 and "31-02-2026" in bad.get_data(as_text=True)
-    dup = auth.post(
+    # The very same step again (a double click on "Add to timeline"): it is there, once,
+    # and the lead is told so, not shown an error.
+    again = auth.post(
         f"/cases/{case}/legal-steps",
         {"kind": "petition", "date": TODAY.isoformat()},
+        page=f"/cases/{case}",
+    )
+    assert again.status_code == 303
+    assert "On the timeline: Petition" in auth.client.get(f"/cases/{case}").get_data(as_text=True)
+    dup = auth.post(
+        f"/cases/{case}/legal-steps",
+        {"kind": "petition", "date": TODAY.isoformat(), "note": "another note"},
         page=f"/cases/{case}",
     )
     assert dup.status_code == 400 and "already on the case" in dup.get_data(as_text=True)
     with app.app_context():
         assert len(db.session.scalars(select(LegalStep)).all()) == 1
+
+
+def test_a_legal_step_dated_in_the_past_is_taken_with_a_word(app, auth, lead, make_case):
+    case = make_case()
+    last_year = TODAY - timedelta(days=300)
+    response = auth.post(
+        f"/cases/{case}/legal-steps",
+        {"kind": "hearing", "date": last_year.isoformat()},
+        page=f"/cases/{case}",
+    )
+    assert response.status_code == 303
+    page = auth.client.get(f"/cases/{case}").get_data(as_text=True)
+    assert "That date has passed: check that it is right." in page
+    auth.post(
+        f"/cases/{case}/legal-steps",
+        {"kind": "hearing", "date": (TODAY + timedelta(days=9)).isoformat()},
+        page=f"/cases/{case}",
+    )
+    assert "That date has passed" not in auth.client.get(f"/cases/{case}").get_data(as_text=True)
 
 
 def test_executed_eviction_closes_the_case(app, auth, lead, make_case):

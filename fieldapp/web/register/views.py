@@ -14,8 +14,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -34,7 +34,7 @@ from ...services.cases import (
     other_cases_of_household,
 )
 from ...services.sync import open_conflicts
-from ...services.worklist import dashboard_figures
+from ...services.worklist import dashboard_figures, local_today
 from ...usecases import Actor, NotFound, Refused, UnitOfWork
 from ...usecases import cases as case_use
 from ...usecases.cases import (
@@ -53,7 +53,7 @@ from ...usecases.households import (
 )
 from ...usecases.organisation import ReasonTooShort as GlassReasonTooShort
 from ...usecases.organisation import break_glass as break_glass_for
-from ..labels import HOUSEHOLD_FIELD_LABELS
+from ..labels import DEADLINE_LABELS, HOUSEHOLD_FIELD_LABELS
 from ..security import client_address, is_number, roles_required
 from . import bp
 
@@ -338,6 +338,12 @@ def legal_step(case_id: int):
             case_use.add_step(uow, _actor(), case_id, step)
     except Refused as error:
         return _case_page(_case_for_current_user(case_id), str(error), 400)
+    label = str(DEADLINE_LABELS.get(step.kind, step.kind))
+    flash(_("On the timeline: %(step)s, %(date)s.", step=label, date=format_date(when)))
+    if when < local_today(db.session, current_user):
+        # Accepted (a step that happened is history worth having), but said: a hearing
+        # dated last year on an open case is more often a typing error than news.
+        flash(_("That date has passed: check that it is right."))
     return redirect(url_for("register.case_page", case_id=case_id), code=303)
 
 
