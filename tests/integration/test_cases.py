@@ -378,3 +378,28 @@ def test_lead_places_a_pin_by_hand_and_it_wins(app, auth, lead, make_case):
         household = db.session.get(Case, case).tenancy.household
         assert (household.lat, household.lon, household.geo_source) == (56.0402, 12.6011, "manual")
         assert db.session.get(Household, household.id).geo_source == "manual"
+
+
+def test_the_dashboard_figures_open_the_cases_behind_them(auth, lead, make_user, make_case):
+    import re
+
+    worker = make_user("worker", team="Team A", name="Mette Holm")
+    unassigned = make_case()
+    assigned = make_case(worker_id=worker.id, steps=[("hearing", TODAY + timedelta(days=3))])
+    page = auth.client.get("/dashboard").get_data(as_text=True)
+    assert f'href="/cases/{assigned}"' in page  # a deadline row opens its case
+    forms = dict(
+        re.findall(r'<form method="post" action="/cases"[^>]*>(.*?)id="([a-z-]+)"', page, re.S)[i][
+            ::-1
+        ]
+        for i in range(4)
+    )
+    assert set(forms) == {"open-cases", "unassigned", "deadlines-soon", "no-contact"}
+
+    def filters_of(key):
+        return dict(re.findall(r'name="(\w+)" value="([^"]*)"', forms[key]))
+
+    assert rows(post_filters(auth, **{k: v for k, v in filters_of("unassigned").items()
+                                      if k != "csrf_token"})) == [unassigned]  # fmt: skip
+    soon = {k: v for k, v in filters_of("deadlines-soon").items() if k != "csrf_token"}
+    assert rows(post_filters(auth, **soon)) == [assigned]
