@@ -12,7 +12,6 @@ from flask import current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 
 from . import SchemaBehind, check_schema_current, create_app
-from .config import Config
 from .extensions import db
 
 if TYPE_CHECKING:
@@ -295,11 +294,11 @@ def identity_provider_set(
 ) -> None:
     """Set FIELDAPP_OIDC_*=VALUE or FIELDAPP_SAML_*=VALUE for one organisation (an empty
     value removes one); the whole is checked before anything is stored."""
-    from .domain.identity import IDENTITY_KEYS
+    from .domain.identity import identity_defaults
     from .usecases import Actor, NotFound, Refused, UnitOfWork
     from .usecases.organisation import set_identity_provider
 
-    defaults = {key: getattr(Config, key) for key in IDENTITY_KEYS}
+    defaults = identity_defaults()
     try:
         check_schema_current()
         actor = Actor.command_line(db.session, operator=operator, for_a_team=False)

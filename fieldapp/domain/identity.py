@@ -341,6 +341,14 @@ INSTALLATION_ROLES = ("admin", "dpo")
 SECRET_KEYS = frozenset({"OIDC_CLIENT_SECRET"})
 
 
+def identity_defaults() -> dict:
+    """The embedded defaults of the identity settings (config.Config), before any
+    environment: what an organisation's own settings start from."""
+    from ..config import Config
+
+    return {key: getattr(Config, key) for key in IDENTITY_KEYS}
+
+
 def stored_identity_settings(raw: str) -> dict:
     """An organisation's stored settings (the JSON column), {} when it has none."""
     if not raw:

@@ -76,7 +76,7 @@ def sign_in_as(uow: UnitOfWork, who: ProviderIdentity, address: str = "") -> Pro
                 User.idp_subject.is_(None),
             )
         )
-        if prepared is not None and not _may_take(uow, prepared, who):
+        if prepared is not None and not _may_take(prepared, who):
             prepared = None
     decision = who.decision
     if decision.reason == ROLES_IN_DOORSTEP and (account or prepared) is not None:
@@ -158,7 +158,7 @@ def sign_in_as(uow: UnitOfWork, who: ProviderIdentity, address: str = "") -> Pro
     return ProviderLogin(account, False, tuple(changed))
 
 
-def _may_take(uow: UnitOfWork, account: User, who: ProviderIdentity) -> bool:
+def _may_take(account: User, who: ProviderIdentity) -> bool:
     """A prepared account belongs to its team's organisation: only that organisation's own
     provider takes it, or the installation's when the organisation has none of its own. An
     account without a team (an administrator, a DPO) only through the installation's."""

@@ -13,13 +13,12 @@ from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from ...config import Config
 from ...domain.identity import (
-    IDENTITY_KEYS,
     IdentitySettingsError,
     OidcSettings,
     ProviderIdentity,
     SamlSettings,
+    identity_defaults,
     oidc_settings,
     organisation_identity_config,
     saml_settings,
@@ -46,10 +45,6 @@ class LoginRoute:
         return self.oidc.enabled or self.saml.enabled
 
 
-def defaults() -> dict:
-    return {key: getattr(Config, key) for key in IDENTITY_KEYS}
-
-
 def init_providers(app: Flask) -> None:
     """The installation's settings are checked at start: a wrong one stops the app with its
     name. An organisation's own were checked when they were set."""
@@ -74,7 +69,7 @@ def _organisation_route(organisation: Organisation) -> LoginRoute | None:
         for old in [k for k in cache if k[0] == organisation.id]:
             del cache[old]  # settings changed: the old ones go
         stored = stored_identity_settings(organisation.identity_settings)
-        config = organisation_identity_config(defaults(), current_app.config, stored)
+        config = organisation_identity_config(identity_defaults(), current_app.config, stored)
         cache[key] = LoginRoute(
             organisation.id, organisation.name, oidc_settings(config), saml_settings(config)
         )

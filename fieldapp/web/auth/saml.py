@@ -34,7 +34,7 @@ from .providers import (
     route_for,
     saml_service_provider,
 )
-from .sso import SESSION_ORGANISATION, _refuse
+from .sso import SESSION_ORGANISATION, _refuse, public_url
 
 log = logging.getLogger(__name__)
 PENDING = "saml_request"
@@ -42,28 +42,18 @@ PENDING = "saml_request"
 PENDING_SECONDS = 15 * 60
 
 
-def _public_url(endpoint: str, **values) -> str:
-    origin = current_app.config["PUBLIC_ORIGIN"].rstrip("/")
-    if origin:
-        return f"{origin}{url_for(endpoint, **values)}"
-    return url_for(endpoint, _external=True, **values)
-
-
 def _endpoints(route: LoginRoute) -> Endpoints:
-    """Our entityID (by default where our metadata is served) and the one ACS."""
+    """Our entityID (by default where our metadata is served), the one ACS and the single
+    logout service: the installation's, or an organisation's own."""
     if route.organisation_id:
-        metadata = _public_url(
-            "auth.saml_organisation_metadata", organisation_id=route.organisation_id
-        )
+        own = {"organisation_id": route.organisation_id}
+        metadata = public_url("auth.saml_organisation_metadata", **own)
+        slo = public_url("auth.saml_organisation_slo", **own)
     else:
-        metadata = _public_url("auth.saml_metadata")
-    if route.organisation_id:
-        slo = _public_url("auth.saml_organisation_slo", organisation_id=route.organisation_id)
-    else:
-        slo = _public_url("auth.saml_slo")
+        metadata, slo = public_url("auth.saml_metadata"), public_url("auth.saml_slo")
     return Endpoints(
         entity_id=route.saml.sp_entity_id or metadata,
-        acs_url=_public_url("auth.saml_acs"),
+        acs_url=public_url("auth.saml_acs"),
         slo_url=slo,
     )
 

@@ -49,9 +49,13 @@ def sso_route() -> LoginRoute:
     return route_for(session.get(SESSION_ORGANISATION, INSTALLATION))
 
 
-def _public_url(endpoint: str) -> str:
+def public_url(endpoint: str, **values) -> str:
+    """The absolute URL a provider is given to send the person back to (the public origin
+    when one is set, else this request's)."""
     origin = current_app.config["PUBLIC_ORIGIN"].rstrip("/")
-    return f"{origin}{url_for(endpoint)}" if origin else url_for(endpoint, _external=True)
+    if origin:
+        return f"{origin}{url_for(endpoint, **values)}"
+    return url_for(endpoint, _external=True, **values)
 
 
 REFUSALS = {
@@ -72,7 +76,8 @@ REFUSALS = {
     ),
     "email_taken": lambda: _(
         "An account with a password already uses your e-mail address, so Doorstep cannot "
-        "tell that it is yours. Ask your administrator."
+        "tell that it is yours. Ask your administrator to move that account to the "
+        "organisation's account (on the Users page); then log in here again."
     ),
     "disabled": lambda: _("Your Doorstep account is disabled. Ask your administrator."),
     "no_email": lambda: _(
@@ -112,7 +117,7 @@ def sso_start():
     if settings.acr:
         extra["acr_values"] = " ".join(settings.acr)
     try:
-        return oidc_client(route).authorize_redirect(_public_url("auth.sso_callback"), **extra)
+        return oidc_client(route).authorize_redirect(public_url("auth.sso_callback"), **extra)
     except (RequestException, AuthlibBaseError, ValueError) as error:
         return _refuse("failed", 503, f"provider unreachable: {type(error).__name__}")
 
@@ -177,7 +182,7 @@ def provider_logout_url() -> str | None:
     if not endpoint:
         return None
     query = urlencode(
-        {"client_id": settings.client_id, "post_logout_redirect_uri": _public_url("auth.login")}
+        {"client_id": settings.client_id, "post_logout_redirect_uri": public_url("auth.login")}
     )
     return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
 
