@@ -6,6 +6,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, request, session
 from sqlalchemy import event
@@ -44,6 +45,33 @@ CSP = {
     "form-action": "'self'",
     "frame-ancestors": "'none'",
 }
+
+
+def map_tiles(settings: dict[str, Any]) -> tuple[str, str] | None:
+    """The street map's tile URL template (the key filled in) and its origin, or None when no
+    tile source is configured. Refuses a URL that is not http(s), lacks {z}, {x} or {y}, or
+    spreads over several hosts ({s}), so the page's policy can allow exactly one host."""
+    template = (settings.get("MAP_TILES_URL") or "").strip()
+    if not template:
+        return None
+    template = template.replace("{key}", settings.get("MAP_TILES_KEY") or "")
+    parts = urlsplit(template)
+    missing = [part for part in ("{z}", "{x}", "{y}") if part not in template]
+    if parts.scheme not in ("http", "https") or not parts.netloc or missing or "{" in parts.netloc:
+        raise ValueError(
+            f"FIELDAPP_MAP_TILES_URL={settings.get('MAP_TILES_URL')!r}: write one host's "
+            "http(s) URL with {z}, {x} and {y}, e.g. https://tiles.example.org/{z}/{x}/{y}.png"
+            + (f" (missing {', '.join(missing)})" if missing else "")
+        )
+    return template, f"{parts.scheme}://{parts.netloc}"
+
+
+def csp_for(settings: dict[str, Any]) -> dict[str, str]:
+    """The policy: our own origin only, and the street map's tile host when there is one."""
+    tiles = map_tiles(settings)
+    if tiles is None:
+        return CSP
+    return {**CSP, "img-src": f"{CSP['img-src']} {tiles[1]}"}
 
 
 class SchemaBehind(RuntimeError):
@@ -104,7 +132,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app,
         force_https=False,  # TLS ends at the reverse proxy; see README
         strict_transport_security=settings["COOKIE_SECURE"],
-        content_security_policy=CSP,
+        content_security_policy=csp_for(settings),
         frame_options="DENY",
         referrer_policy="same-origin",
         # SESSION_COOKIE_SECURE above is the one switch (Talisman would set it back on every

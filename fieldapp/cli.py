@@ -562,6 +562,31 @@ def geocode_command(limit: int | None) -> None:
 @click.option(
     "--publish", is_flag=True, help="Save and publish the plan (replacing that day's routes)."
 )
+@click.option(
+    "--mode",
+    type=click.Choice(["afresh", "reorder", "fit_new"]),
+    default="afresh",
+    show_default=True,
+    help="afresh: plan again, keeping locks and agreed times; reorder: keep who visits whom, "
+    "only reorder; fit_new: keep who visits whom and fit in the cases not planned yet.",
+)
+@click.option(
+    "--balance", is_flag=True, help="Spread the visits by working hours (within the tolerance)."
+)
+@click.option(
+    "--lock",
+    "locks",
+    multiple=True,
+    metavar="CASE=WORKER_EMAIL",
+    help="Keep a case with a worker of the team (repeatable); kept with the stored ones.",
+)
+@click.option(
+    "--window",
+    "windows",
+    multiple=True,
+    metavar="CASE=HH:MM-HH:MM",
+    help="The time agreed with the tenant for a case (repeatable).",
+)
 @_operator_option
 @with_appcontext
 def plan_routes_command(
@@ -570,12 +595,21 @@ def plan_routes_command(
     time_limit: float | None,
     as_json: bool,
     publish: bool,
+    mode: str,
+    balance: bool,
+    locks: tuple[str, ...],
+    windows: tuple[str, ...],
     operator: str | None,
 ) -> None:
-    """Plan a team's day of visits; without --publish nothing is stored."""
+    """Plan a team's day of visits; without --publish nothing is stored.
+
+    The locks and agreed times of the day's stored plan are kept, and --lock/--window add to
+    them. Exit status 1 when a lock or agreed time could not be met (each is listed with its
+    reason; nothing is moved or retimed silently).
+    """
     from .services.routing import REASONS
     from .usecases import Actor, Refused, UnitOfWork
-    from .usecases.routes import plan_routes, publish_day
+    from .usecases.routes import plan_routes, publish_day, read_bookings
 
     try:
         check_schema_current()
@@ -584,28 +618,53 @@ def plan_routes_command(
     try:
         actor = Actor.command_line(db.session, team_name, operator)
         with UnitOfWork(db.session, dry_run=not publish) as uow:
-            plan = plan_routes(uow, actor, day.date(), time_limit=time_limit)
+            given = read_bookings(uow, actor, day.date(), locks, windows)
+            plan = plan_routes(
+                uow,
+                actor,
+                day.date(),
+                time_limit=time_limit,
+                mode=mode,
+                balance=balance,
+                given=given,
+            )
             if publish:
                 publish_day(uow, actor, day.date())
     except Refused as error:
         raise click.ClickException(str(error)) from None
+    unmet = [item for item in plan.unassigned if item.booked]
     if as_json:
         click.echo(json.dumps(plan.to_dict(), ensure_ascii=False, indent=2))
-        return
+        click.get_current_context().exit(1 if unmet else 0)
     for route in plan.routes:
         click.echo(
             f"{route.worker} ({route.travel_mode}): {len(route.stops)} visits, "
             f"{route.travel_km:.1f} km"
         )
         for number, stop in enumerate(route.stops, start=1):
+            marks = [
+                *(["mandatory"] if stop.mandatory else []),
+                *(["locked"] if stop.locked else []),
+                *([f"agreed {stop.window[0]:%H:%M}–{stop.window[1]:%H:%M}"] if stop.window else []),
+            ]
             click.echo(
                 f"  {number:>2}. {stop.arrive:%H:%M}–{stop.depart:%H:%M} case {stop.case_id}"
-                + (" (mandatory)" if stop.mandatory else "")
+                + (f" ({', '.join(marks)})" if marks else "")
             )
     for item in plan.unassigned:
-        click.echo(f"not planned: case {item.case_id}: {REASONS.get(item.reason, item.reason)}")
+        said = "lock or agreed time not met" if item.booked else "not planned"
+        click.echo(f"{said}: case {item.case_id}: {REASONS.get(item.reason, item.reason)}")
+    if plan.balance_limits:
+        click.echo(
+            "balanced: at most "
+            + ", ".join(
+                f"{route.worker} {plan.balance_limits[route.worker_id]}" for route in plan.routes
+            )
+            + " visits"
+        )
     state = "published" if publish else "not stored (use --publish)"
     click.echo(f"{plan.solver}, {plan.seconds:.1f} s; {state}.")
+    click.get_current_context().exit(1 if unmet else 0)
 
 
 if __name__ == "__main__":

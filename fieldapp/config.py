@@ -73,6 +73,18 @@ class Config:
     ROUTING_PRIZE_SECONDS_PER_POINT = 60
     # Cases met or spoken to within this many days are not candidates unless mandatory.
     ROUTING_RECENT_CONTACT_DAYS = 7
+    # A balanced plan gives each worker at most their share of the day's visits (by working
+    # hours, rounded up) plus this many.
+    ROUTING_BALANCE_TOLERANCE = 1
+    # The lead's street map: an XYZ tile URL template ({z}/{x}/{y}; a WMTS in Web Mercator
+    # written the same way), e.g. https://tiles.example.org/{z}/{x}/{y}.png, with the
+    # attribution its licence asks for; {key} in the URL is replaced by MAP_TILES_KEY. Empty =
+    # no street map: the schematic map, labelled as such. Only positions go to it (tile
+    # numbers), never an address or a name.
+    MAP_TILES_URL = ""
+    MAP_ATTRIBUTION = ""
+    MAP_TILES_KEY = ""
+    MAP_MAX_ZOOM = 19
     # Web Push (services.push). The VAPID private key: a PEM file's path or the PEM itself;
     # empty = instance/vapid_private.pem, created on first start. Every app server must use
     # the same key, or browsers' subscriptions (bound to its public key) stop working.

@@ -42,7 +42,7 @@ from .push import (
     PushSubscription,
     Reminder,
 )
-from .routing import ROUTE_STATES, TRAVEL_MODES, GeocodeResult, Route, RouteStop
+from .routing import ROUTE_STATES, TRAVEL_MODES, GeocodeResult, Route, RouteLeftOut, RouteStop
 from .user import ROLES, Invitation, LoginFailure, SamlMessageUsed, User, UserSession
 
 __all__ = [
@@ -92,6 +92,7 @@ __all__ = [
     "ROUTE_STATES",
     "GeocodeResult",
     "Route",
+    "RouteLeftOut",
     "RouteStop",
     "TRAVEL_MODES",
     "Team",

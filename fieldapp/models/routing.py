@@ -76,8 +76,11 @@ class Route(db.Model):
     end_lat: Mapped[float] = mapped_column(Float)
     end_lon: Mapped[float] = mapped_column(Float)
     travel_mode: Mapped[str] = mapped_column(String(10), default="bike")
-    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # leaves the start point
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # back at the end point
+    # The worker's hours that day, as planned: a day that ends after work_ends_at overruns.
+    work_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    work_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     travel_km: Mapped[float] = mapped_column(Float, default=0.0)
     solver: Mapped[str] = mapped_column(String(40), default="")
     solve_seconds: Mapped[float] = mapped_column(Float, default=0.0)
@@ -111,6 +114,31 @@ class RouteStop(db.Model):
     lon: Mapped[float] = mapped_column(Float)
     # Mandatory stops (a deadline close by) must not be dropped without a word to the lead.
     mandatory: Mapped[bool] = mapped_column(default=False)
+    # Locked by the lead: re-planning keeps the visit with this route's worker.
+    locked: Mapped[bool] = mapped_column(default=False)
+    # A time agreed with the tenant: the visit starts within [window_start, window_end].
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    window_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What was agreed with it, in the lead's words ("a partner comes along"); no case notes.
+    appointment_note: Mapped[str] = mapped_column(String(200), default="")
 
     route: Mapped[Route] = relationship(back_populates="stops")
+    case: Mapped[Case] = relationship()
+
+
+class RouteLeftOut(db.Model):
+    """A case the last plan of a team's day could not place, and why: kept with the day (it
+    stays after publishing) until the day is planned again."""
+
+    __tablename__ = "route_left_out"
+    __table_args__ = (UniqueConstraint("day", "team_id", "case_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(40))
+    mandatory: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
     case: Mapped[Case] = relationship()

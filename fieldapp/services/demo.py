@@ -25,6 +25,7 @@ from ..models import (
     Tenancy,
     User,
 )
+from . import gazetteer
 from .accounts import create_user
 from .fieldwork import ensure_consent_texts
 from .tabular import normalise_name, normalise_phone
@@ -335,6 +336,10 @@ def _seed_case(session, rng, town: _Town, number: int, status: str, outcome: str
         geo_source="demo",
         geo_accuracy="address",
     )
+    # On its street, as a real map shows it (the random draw above keeps the seed's sequence).
+    position = gazetteer.locate(address, household.town)
+    if position is not None:
+        household.lat, household.lon = position
     household.needs_interpreter = household.language not in ("da", "en")
     landlord = town.landlords[number % len(town.landlords)]
     rent = rng.choice([5200, 6100, 6800, 7400, 8300, 9500]) * 100

@@ -4,7 +4,7 @@ the arrival times true (geodesic travel at the worker's speed, as the planner es
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -28,7 +28,9 @@ def routes_of_day(session: Session, day, team_id: int | None) -> list[Route]:
 
 
 def retime(route: Route, settings: Mapping[str, Any] | None = None) -> None:
-    """Recompute arrival and departure times and kilometres along the route's order."""
+    """Recompute arrival and departure times, kilometres and the day's end along the route's
+    order, from the worker's start of work: geodesic travel at the worker's speed, as the
+    planner estimates, waiting at a visit whose agreed time has not begun."""
     config = _settings(settings)
     points = [(route.start_lat, route.start_lon)]
     points += [(stop.lat, stop.lon) for stop in route.stops]
@@ -36,17 +38,22 @@ def retime(route: Route, settings: Mapping[str, Any] | None = None) -> None:
     metres = geodesic_matrix(points, float(config["ROUTING_DETOUR_FACTOR"]))
     speed = speed_ms(config, route.travel_mode)
     service = timedelta(minutes=int(config["ROUTING_SERVICE_MINUTES"]))
+    route.starts_at = route.work_starts_at or route.starts_at
     clock = route.starts_at
     total = 0
     for index, stop in enumerate(route.stops, start=1):
         leg = int(metres[index - 1][index])
         total += leg
         clock = clock + timedelta(seconds=leg / speed)
+        if stop.window_start is not None and clock < stop.window_start:
+            clock = stop.window_start
         stop.position = index
         stop.arrive_at = clock
         clock = clock + service
         stop.depart_at = clock
-    total += int(metres[len(points) - 2][len(points) - 1])
+    back = int(metres[len(points) - 2][len(points) - 1])
+    total += back
+    route.ends_at = clock + timedelta(seconds=back / speed)
     route.travel_km = round(total / 1000, 1)
 
 
@@ -68,7 +75,7 @@ def _renumber(session: Session, route: Route) -> None:
     session.flush()
 
 
-def drop_stop(session: Session, stop_id: int, team_id: int | None) -> None:
+def drop_stop(session: Session, stop_id: int, team_id: int | None) -> Route:
     """Take a visit out of the draft plan (the case stays open for another day)."""
     stop = _draft_stop(session, stop_id, team_id)
     route = stop.route
@@ -76,10 +83,19 @@ def drop_stop(session: Session, stop_id: int, team_id: int | None) -> None:
     session.delete(stop)
     session.flush()
     _renumber(session, route)
+    return route
 
 
-def move_stop(session: Session, stop_id: int, worker_id: int, team_id: int | None) -> Route:
-    """Give a visit to another worker's draft route, at the end of their day."""
+def move_stop(
+    session: Session,
+    stop_id: int,
+    worker_id: int,
+    team_id: int | None,
+    position: int | None = None,
+) -> list[Route]:
+    """Put a visit at `position` (1 = first; None or past the end = last) of a worker's draft
+    route: the same worker's (a reorder) or another's. Both routes are retimed at once; a
+    locked visit stays locked, now to its new worker. Returns the routes that changed."""
     stop = _draft_stop(session, stop_id, team_id)
     source = stop.route
     target = session.scalar(
@@ -92,21 +108,71 @@ def move_stop(session: Session, stop_id: int, worker_id: int, team_id: int | Non
     )
     if target is None:
         raise PlanningError("That worker has no route in this plan.")
-    if target.id == source.id:
-        return target
-    # Appending to the other route moves the stop (no orphan delete: it has a new parent).
-    stop.position = 10_000 + len(target.stops) + 1
-    target.stops.append(stop)
+    if position is not None and position < 1:
+        raise PlanningError(f"Place {position}: the first place is 1.")
+    order = [s for s in target.stops if s.id != stop.id]
+    index = len(order) if position is None else min(position - 1, len(order))
+    order.insert(index, stop)
+    if target.id != source.id:
+        # Appending to the other route moves the stop (no orphan delete: it has a new parent).
+        stop.position = 20_000  # out of the way of both routes' numbering
+        target.stops.append(stop)
+        session.flush()
+        _renumber(session, source)
+    # Park every stop of the target out of the way, then number it in the new order.
+    for offset, item in enumerate(order, start=1):
+        item.position = 10_000 + offset
+    target.stops[:] = order
     session.flush()
-    _renumber(session, source)
-    _renumber(session, target)
-    return target
+    retime(target)
+    session.flush()
+    return [source, target] if target.id != source.id else [target]
+
+
+def book_stop(
+    session: Session,
+    stop_id: int,
+    team_id: int | None,
+    *,
+    locked: bool,
+    window: tuple[datetime, datetime] | None,
+    note: str = "",
+) -> Route:
+    """Lock a visit to its worker and/or set the time agreed with the tenant (None clears
+    it); the route is retimed, and re-planning keeps both."""
+    stop = _draft_stop(session, stop_id, team_id)
+    if window is not None:
+        start, end = window
+        if end <= start:
+            raise PlanningError(
+                f"Agreed time {start:%H:%M}–{end:%H:%M}: the end must come after the start."
+            )
+    stop.locked = locked
+    stop.window_start, stop.window_end = window if window is not None else (None, None)
+    stop.appointment_note = note.strip()[:200]
+    session.flush()
+    retime(stop.route)
+    session.flush()
+    return stop.route
 
 
 def past_working_hours(route: Route) -> bool:
-    """True when the last visit ends after the worker's day (after a hand edit)."""
-    return (
-        bool(route.stops)
-        and route.ends_at is not None
-        and (route.stops[-1].depart_at > route.ends_at)
-    )
+    """True when the day, back at the end point, ends after the worker's hours."""
+    end_of_work = route.work_ends_at
+    if end_of_work is None or not route.stops or route.ends_at is None:
+        # A route planned before the hours were kept: its last visit against the day's end.
+        return (
+            bool(route.stops)
+            and route.ends_at is not None
+            and (route.stops[-1].depart_at > route.ends_at)
+        )
+    return route.ends_at > end_of_work
+
+
+def missed_windows(route: Route) -> set[int]:
+    """The stops whose visit begins after the time agreed with the tenant."""
+    return {
+        stop.id
+        for stop in route.stops
+        if stop.window_end is not None and stop.arrive_at > stop.window_end
+    }

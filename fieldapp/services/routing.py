@@ -31,11 +31,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from ..config import Config
-from ..models import OPEN_STATUSES, Case, Route, RouteStop, Team, Tenancy, User, Visit
+from ..models import (
+    OPEN_STATUSES,
+    Case,
+    Route,
+    RouteLeftOut,
+    RouteStop,
+    Team,
+    Tenancy,
+    User,
+    Visit,
+)
 from ..models.types import utcnow
 
-# A mandatory visit is worth more than any day's travel (in seconds of travel).
+# A mandatory visit is worth more than any day's travel (in seconds of travel), and a visit
+# the lead locked or agreed a time for is worth more than any mandatory one.
 MANDATORY_PRIZE = 10_000_000
+BOOKED_PRIZE = 100_000_000
 # Travel time that makes a place unreachable for one worker's profile (about 115 days).
 UNREACHABLE = 10_000_000
 OSRM_PROFILES = {"walk": "foot", "bike": "bike", "car": "driving"}
@@ -48,7 +60,14 @@ REASONS = {
     "optional_not_worth_it": "optional; other visits were worth more of the day",
     "already_visited": "already visited that day",
     "no_workers": "no worker to plan for",
+    "locked_worker_not_out": "locked to a worker who is not out that day",
+    "window_outside_hours": "the agreed time is outside the worker's hours",
+    "booking_not_met": "locked or agreed time, but it cannot be met with the other visits",
+    "case_not_open": "locked, but the case is not open in this team's register",
 }
+# The ways to plan a day again: from scratch (locks and agreed times kept), keep who visits
+# whom and only reorder, or keep who visits whom and fit in the cases not yet planned.
+PLAN_MODES = ("afresh", "reorder", "fit_new")
 
 
 class PlanningError(ValueError):
@@ -70,6 +89,19 @@ class WorkerDay:
 
 
 @dataclass
+class Booking:
+    """What the lead fixed for a case on a day: the worker (when locked, or kept by a re-plan
+    that keeps the assignments) and the time agreed with the tenant, in seconds after the
+    day's local midnight."""
+
+    case_id: int
+    worker_id: int | None = None
+    locked: bool = False
+    window: tuple[int, int] | None = None
+    note: str = ""
+
+
+@dataclass
 class Candidate:
     """A case that could be visited that day."""
 
@@ -80,6 +112,7 @@ class Candidate:
     lon: float | None
     language: str
     needs_interpreter: bool
+    booking: Booking | None = None
 
 
 @dataclass
@@ -90,6 +123,9 @@ class PlannedStop:
     arrive: datetime  # aware, in the organisation's zone
     depart: datetime
     mandatory: bool = False
+    locked: bool = False
+    window: tuple[datetime, datetime] | None = None
+    note: str = ""
 
 
 @dataclass
@@ -103,6 +139,8 @@ class PlannedRoute:
     ends_at: datetime
     stops: list[PlannedStop] = field(default_factory=list)
     travel_km: float = 0.0
+    work_starts_at: datetime | None = None
+    work_ends_at: datetime | None = None
 
 
 @dataclass
@@ -110,6 +148,7 @@ class Unassigned:
     case_id: int
     reason: str
     mandatory: bool = False
+    booked: bool = False  # it was locked or had an agreed time: a booking not met
 
 
 @dataclass
@@ -123,6 +162,8 @@ class Plan:
     unassigned: list[Unassigned]
     solver: str
     seconds: float
+    mode: str = "afresh"
+    balance_limits: dict[int, int] | None = None  # worker id → most visits, when balanced
 
     def to_dict(self) -> dict[str, Any]:
         """The shape `fieldapp plan-routes --json` prints, times in ISO 8601 with offset."""
@@ -144,14 +185,35 @@ class Plan:
                             "lon": stop.lon,
                             "arrive": stop.arrive.isoformat(timespec="seconds"),
                             "depart": stop.depart.isoformat(timespec="seconds"),
+                            "locked": stop.locked,
+                            "window": None
+                            if stop.window is None
+                            else {
+                                "start": stop.window[0].isoformat(timespec="seconds"),
+                                "end": stop.window[1].isoformat(timespec="seconds"),
+                            },
                         }
                         for stop in route.stops
                     ],
                     "travel_km": route.travel_km,
+                    "visits": len(route.stops),
                 }
                 for route in self.routes
             ],
-            "unassigned": [{"case_id": u.case_id, "reason": u.reason} for u in self.unassigned],
+            "unassigned": [
+                {
+                    "case_id": u.case_id,
+                    "reason": u.reason,
+                    "explanation": REASONS.get(u.reason, u.reason),
+                    "mandatory": u.mandatory,
+                    "booked": u.booked,
+                }
+                for u in self.unassigned
+            ],
+            "mode": self.mode,
+            "balance_limits": None
+            if self.balance_limits is None
+            else {str(worker): most for worker, most in self.balance_limits.items()},
             "solver": self.solver,
             "seconds": self.seconds,
         }
@@ -310,12 +372,15 @@ def select_candidates(
     mandatory_days: int,
     recent_contact_days: int,
     case_ids: list[int] | None = None,
+    bookings: Mapping[int, Booking] | None = None,
 ) -> tuple[list[Candidate], list[Unassigned]]:
     """Open cases of the team that need a visit, most urgent first, and those already seen.
 
-    A case contacted within `recent_contact_days` is left out unless its deadline is close;
-    one visited on the day itself is listed as already visited.
+    A case contacted within `recent_contact_days` is left out unless its deadline is close or
+    the lead booked it (locked it or agreed a time); one visited on the day itself is listed as
+    already visited; a booked case that is no longer open is listed with that reason.
     """
+    bookings = bookings or {}
     zone = ZoneInfo(team.organisation.timezone)
     query = (
         select(Case)
@@ -346,7 +411,7 @@ def select_candidates(
             done.append(Unassigned(case.id, "already_visited", mandatory))
             continue
         recent = case.last_contact_at is not None and case.last_contact_at >= recent_limit
-        if recent and not mandatory and case_ids is None:
+        if recent and not mandatory and case_ids is None and case.id not in bookings:
             continue
         household = case.tenancy.household
         candidates.append(
@@ -358,9 +423,33 @@ def select_candidates(
                 lon=household.lon,
                 language=(household.language or "").strip().lower(),
                 needs_interpreter=household.needs_interpreter,
+                booking=bookings.get(case.id),
             )
         )
+    seen = {c.id for c in cases}
+    for case_id, booking in bookings.items():
+        if case_id not in seen and (booking.locked or booking.window):
+            done.append(Unassigned(case_id, "case_not_open", False, True))
     return candidates, done
+
+
+def _is_booked(candidate: Candidate) -> bool:
+    booking = candidate.booking
+    return booking is not None and (booking.locked or booking.window is not None)
+
+
+def _left_out(candidate: Candidate, reason: str) -> Unassigned:
+    return Unassigned(candidate.case_id, reason, candidate.mandatory, _is_booked(candidate))
+
+
+def balance_limits(workers: list[WorkerDay], planned: int, tolerance: int) -> dict[int, int]:
+    """The most visits each worker gets in a balanced plan: their share of the day's visits
+    by working hours, rounded up, plus the tolerance."""
+    hours = {w.user_id: max(w.shift_end - w.shift_start, 0) for w in workers}
+    total = sum(hours.values()) or 1
+    return {
+        user_id: math.ceil(planned * share / total) + tolerance for user_id, share in hours.items()
+    }
 
 
 def solve_day(
@@ -372,32 +461,59 @@ def solve_day(
     time_limit: float,
     service_minutes: int,
     seed: int = 1,
-) -> tuple[list[PlannedRoute], list[Unassigned], float]:
-    """Run PyVRP on the day; routes, unassigned candidates and the solver's wall time."""
-    import pyvrp
-    from pyvrp.stop import MaxRuntime
+    balance: bool = False,
+) -> tuple[list[PlannedRoute], list[Unassigned], float, dict[int, int] | None]:
+    """Run PyVRP on the day: routes, unassigned candidates, the solver's wall time and, when
+    balanced, the most visits each worker was allowed.
 
+    A booked candidate (locked to a worker, or with a time agreed with the tenant) is worth
+    more than any other visit; a lock is kept by making the visit unreachable for every other
+    worker, an agreed time is the client's time window. One that cannot be met is reported
+    with the reason, never moved or retimed silently. `balance` solves twice: once freely (half
+    the time), then with each worker's visits capped at their share plus the tolerance.
+    """
     zone = ZoneInfo(timezone)
     midnight = datetime.combine(day, time(0), zone).astimezone(UTC)
 
     def at(seconds: int) -> datetime:
         return (midnight + timedelta(seconds=int(seconds))).astimezone(zone)
 
+    def fresh_routes() -> list[PlannedRoute]:
+        return [
+            PlannedRoute(
+                w.user_id,
+                w.email,
+                w.mode,
+                w.start,
+                w.end,
+                at(w.shift_start),
+                at(w.shift_end),
+                work_starts_at=at(w.shift_start),
+                work_ends_at=at(w.shift_end),
+            )  # fmt: skip
+            for w in workers
+        ]
+
     unassigned: list[Unassigned] = []
-    routes = [
-        PlannedRoute(w.user_id, w.email, w.mode, w.start, w.end, at(w.shift_start), at(w.shift_end))
-        for w in workers
-    ]
+    routes = fresh_routes()
+    worker_index = {w.user_id: i for i, w in enumerate(workers)}
     placed = []
     for candidate in candidates:
+        booking = candidate.booking
         if candidate.lat is None or candidate.lon is None:
-            unassigned.append(Unassigned(candidate.case_id, "no_coordinates", candidate.mandatory))
+            unassigned.append(_left_out(candidate, "no_coordinates"))
         elif not workers:
-            unassigned.append(Unassigned(candidate.case_id, "no_workers", candidate.mandatory))
+            unassigned.append(_left_out(candidate, "no_workers"))
+        elif (
+            booking is not None
+            and booking.worker_id is not None
+            and (booking.worker_id not in worker_index)
+        ):
+            unassigned.append(_left_out(candidate, "locked_worker_not_out"))
         else:
             placed.append(candidate)
     if not placed:
-        return routes, unassigned, 0.0
+        return routes, unassigned, 0.0, None
 
     # Locations: the distinct start/end points first, then one per candidate.
     depot_points: list[tuple[float, float]] = []
@@ -411,41 +527,56 @@ def solve_day(
     service = int(service_minutes * 60)
     per_point = int(settings["ROUTING_PRIZE_SECONDS_PER_POINT"])
 
-    # Who may visit whom: the interpreter rule, then whether there and back fits the shift.
+    # Who may visit whom: the lock, the interpreter rule, then whether there and back fits
+    # the shift (and the agreed time, when there is one).
     allowed: list[list[int]] = []  # per candidate, indices into workers
     clients_in_model: list[int] = []  # candidate indices given to the solver
     for index, candidate in enumerate(placed):
+        booking = candidate.booking
         speakers = [
             w
             for w, worker in enumerate(workers)
-            if not (candidate.needs_interpreter and candidate.language)
-            or candidate.language in worker.languages
+            if (booking is None or booking.worker_id in (None, worker.user_id))
+            and (
+                not (candidate.needs_interpreter and candidate.language)
+                or candidate.language in worker.languages
+            )
         ]
         if not speakers:
-            unassigned.append(
-                Unassigned(candidate.case_id, "no_worker_speaks_language", candidate.mandatory)
-            )
+            unassigned.append(_left_out(candidate, "no_worker_speaks_language"))
             allowed.append([])
             continue
         loc = n_depots + index
-        reachable = []
+        reachable, in_hours = [], []
         for w in speakers:
             worker = workers[w]
             durations = matrices[worker.mode][1]
             out = durations[depot_points.index(worker.start), loc]
             back = durations[loc, depot_points.index(worker.end)]
-            if worker.shift_start + out + service + back <= worker.shift_end:
+            early, late = worker.shift_start + out, worker.shift_end - back - service
+            if booking is not None and booking.window is not None:
+                if booking.window[1] < early or booking.window[0] > late:
+                    continue
+                in_hours.append(w)
+            if early <= late:
                 reachable.append(w)
+        if booking is not None and booking.window is not None and not in_hours:
+            unassigned.append(_left_out(candidate, "window_outside_hours"))
+            allowed.append([])
+            continue
+        if booking is not None and booking.window is not None:
+            reachable = [w for w in reachable if w in in_hours]
         if not reachable:
-            unassigned.append(
-                Unassigned(candidate.case_id, "not_reachable_in_hours", candidate.mandatory)
-            )
+            unassigned.append(_left_out(candidate, "not_reachable_in_hours"))
         else:
             clients_in_model.append(index)
         allowed.append(reachable)
 
     if not clients_in_model:
-        return routes, unassigned, 0.0
+        return routes, unassigned, 0.0, None
+
+    import pyvrp
+    from pyvrp.stop import MaxRuntime
 
     # The model's locations: the depots, then only the candidates given to the solver.
     model_locs = list(range(n_depots)) + [n_depots + i for i in clients_in_model]
@@ -454,22 +585,27 @@ def solve_day(
     clients = []
     for position, index in enumerate(clients_in_model):
         candidate = placed[index]
-        prize = (
-            MANDATORY_PRIZE
-            if candidate.mandatory
-            else (candidate.priority + 10) * per_point + service
-        )
+        if _is_booked(candidate):
+            prize = BOOKED_PRIZE
+        elif candidate.mandatory:
+            prize = MANDATORY_PRIZE
+        else:
+            prize = (candidate.priority + 10) * per_point + service
+        window = candidate.booking.window if candidate.booking is not None else None
         clients.append(
             pyvrp.Client(
                 location=n_depots + position,
+                delivery=[1],  # one visit: the load a balanced plan caps per worker
                 service_duration=service,
+                tw_early=window[0] if window else 0,
+                tw_late=window[1] if window else np.iinfo(np.int64).max,
                 prize=prize,
                 required=False,
                 name=str(candidate.case_id),
             )
         )
     selection = np.array(model_locs)
-    distance_matrices, duration_matrices, vehicle_types = [], [], []
+    distance_matrices, duration_matrices = [], []
     for w, worker in enumerate(workers):
         distances, durations = matrices[worker.mode]
         distances = distances[np.ix_(selection, selection)].copy()
@@ -482,9 +618,12 @@ def solve_day(
         np.fill_diagonal(durations, 0)
         distance_matrices.append(distances)
         duration_matrices.append(durations)
-        vehicle_types.append(
+
+    def vehicle_types(limits: dict[int, int] | None) -> list:
+        return [
             pyvrp.VehicleType(
                 num_available=1,
+                capacity=[len(clients) if limits is None else limits[worker.user_id]],
                 start_depot=depot_points.index(worker.start),
                 end_depot=depot_points.index(worker.end),
                 tw_early=worker.shift_start,
@@ -494,21 +633,43 @@ def solve_day(
                 profile=w,
                 name=str(worker.user_id),
             )
-        )
-    data = pyvrp.ProblemData(
-        locations, clients, depots, vehicle_types, distance_matrices, duration_matrices
-    )
+            for w, worker in enumerate(workers)
+        ]
+
+    def run(limits: dict[int, int] | None, seconds: float):
+        data = pyvrp.ProblemData(
+            locations, clients, depots, vehicle_types(limits), distance_matrices,
+            duration_matrices,
+        )  # fmt: skip
+        return pyvrp.solve(
+            data, MaxRuntime(seconds), seed=seed, collect_stats=False, display=False
+        ).best
+
     started = clock.perf_counter()
-    result = pyvrp.solve(
-        data, MaxRuntime(time_limit), seed=seed, collect_stats=False, display=False
-    )
+    limits = None
+    if balance and len(workers) > 1:
+        first = run(None, time_limit / 2)
+        limits = balance_limits(
+            workers, first.num_clients(), int(settings.get("ROUTING_BALANCE_TOLERANCE", 1))
+        )
+        # A worker's kept visits always fit their cap.
+        kept: dict[int, int] = {}
+        for index in clients_in_model:
+            booking = placed[index].booking
+            if booking is not None and booking.worker_id is not None:
+                kept[booking.worker_id] = kept.get(booking.worker_id, 0) + 1
+        for user_id, count in kept.items():
+            limits[user_id] = max(limits[user_id], count)
+        best = run(limits, time_limit / 2)
+    else:
+        best = run(None, time_limit)
     seconds = clock.perf_counter() - started
 
     planned: set[int] = set()
-    for route in result.best.routes():
+    for route in best.routes():
         w = route.vehicle_type()
-        if route.has_time_warp():  # never expected: the empty plan is feasible
-            continue
+        if route.has_time_warp() or route.has_excess_load():  # never kept: the empty plan is
+            continue  # feasible, and a visit it left off is reported below
         target = routes[w]
         target.travel_km = round(route.distance() / 1000, 2)
         target.starts_at, target.ends_at = at(route.start_time()), at(route.end_time())
@@ -516,8 +677,11 @@ def solve_day(
             if not activity.is_client():
                 continue
             candidate = placed[clients_in_model[activity.idx]]
-            assert w in allowed[clients_in_model[activity.idx]], "interpreter rule broken"
+            assert w in allowed[clients_in_model[activity.idx]], "lock or interpreter rule broken"
+            booking = candidate.booking
             arrive = activity.start_time - activity.wait_duration
+            if booking is not None and booking.window is not None:
+                arrive = activity.start_time  # the agreed time: ring the bell when it begins
             target.stops.append(
                 PlannedStop(
                     candidate.case_id,
@@ -526,19 +690,71 @@ def solve_day(
                     at(arrive),
                     at(activity.end_time),
                     candidate.mandatory,
+                    locked=bool(booking and booking.locked),
+                    window=None
+                    if booking is None or booking.window is None
+                    else (at(booking.window[0]), at(booking.window[1])),
+                    note=booking.note if booking is not None else "",
                 )
             )
             planned.add(candidate.case_id)
     for index in clients_in_model:
         candidate = placed[index]
         if candidate.case_id not in planned:
-            reason = "not_enough_hours" if candidate.mandatory else "optional_not_worth_it"
-            unassigned.append(Unassigned(candidate.case_id, reason, candidate.mandatory))
-    return routes, unassigned, seconds
+            if _is_booked(candidate):
+                reason = "booking_not_met"
+            elif candidate.mandatory:
+                reason = "not_enough_hours"
+            else:
+                reason = "optional_not_worth_it"
+            unassigned.append(_left_out(candidate, reason))
+    return routes, unassigned, seconds, limits
 
 
 def solver_name() -> str:
     return f"pyvrp {version('pyvrp')}"
+
+
+def bookings_of_day(
+    session: Session, day: date, team_id: int, mode: str = "afresh"
+) -> dict[int, Booking]:
+    """What the lead fixed on the team's current plan of the day (the draft, else what is
+    published): locks and agreed times always; with `reorder` or `fit_new`, every visit also
+    stays with its worker."""
+    if mode not in PLAN_MODES:
+        raise PlanningError(f"no such way to plan: {mode!r} (one of {', '.join(PLAN_MODES)})")
+    routes = list(
+        session.scalars(
+            select(Route).where(
+                Route.day == day, Route.team_id == team_id, Route.state.in_(("draft", "published"))
+            )
+        )
+    )
+    current = [r for r in routes if r.state == "draft"] or routes
+    team = session.get(Team, team_id)
+    if team is None:
+        raise PlanningError(f"no team with id {team_id}")
+    midnight = datetime.combine(day, time(0), ZoneInfo(team.organisation.timezone)).astimezone(UTC)
+    bookings: dict[int, Booking] = {}
+    for route in current:
+        for stop in route.stops:
+            window = None
+            if stop.window_start is not None and stop.window_end is not None:
+                window = (
+                    int((stop.window_start - midnight).total_seconds()),
+                    int((stop.window_end - midnight).total_seconds()),
+                )
+            if not (stop.locked or window or mode != "afresh"):
+                continue
+            keeps_worker = stop.locked or mode != "afresh"
+            bookings[stop.case_id] = Booking(
+                stop.case_id,
+                route.worker_id if keeps_worker else None,
+                stop.locked,
+                window,
+                stop.appointment_note,
+            )
+    return bookings
 
 
 def plan_day(
@@ -551,16 +767,28 @@ def plan_day(
     service_minutes: int | None = None,
     case_ids: list[int] | None = None,
     settings: Mapping[str, Any] | None = None,
+    bookings: Mapping[int, Booking] | None = None,
+    mode: str = "afresh",
+    balance: bool = False,
 ) -> Plan:
     """Assign and order the team's visits for a day (reads only; see save_plan).
 
     By default every active worker of the team and every open case of the team that needs a
-    visit; cases whose deadline is within `mandatory_days` are mandatory.
+    visit; cases whose deadline is within `mandatory_days` are mandatory. `bookings` are the
+    lead's locks and agreed times (see bookings_of_day); with mode `reorder` only the booked
+    cases are planned.
     """
     config = _settings(settings)
     team = session.get(Team, team_id)
     if team is None:
         raise PlanningError(f"no team with id {team_id}")
+    if mode not in PLAN_MODES:
+        raise PlanningError(f"no such way to plan: {mode!r} (one of {', '.join(PLAN_MODES)})")
+    bookings = dict(bookings or {})
+    if mode == "reorder":
+        case_ids = sorted(bookings)
+        if not case_ids:
+            raise PlanningError("there is no plan of the day to reorder: plan it first")
     mandatory_days = (
         int(config["ROUTING_MANDATORY_DAYS"]) if mandatory_days is None else mandatory_days
     )
@@ -576,8 +804,9 @@ def plan_day(
         mandatory_days,
         int(config["ROUTING_RECENT_CONTACT_DAYS"]),
         case_ids,
+        bookings,
     )
-    routes, unassigned, seconds = solve_day(
+    routes, unassigned, seconds, limits = solve_day(
         day,
         team.organisation.timezone,
         workers,
@@ -585,6 +814,7 @@ def plan_day(
         config,
         time_limit,
         service_minutes,
+        balance=balance,
     )
     return Plan(
         day=day,
@@ -594,6 +824,8 @@ def plan_day(
         unassigned=done + unassigned,
         solver=solver_name(),
         seconds=round(seconds, 2),
+        mode=mode,
+        balance_limits=limits,
     )
 
 
@@ -620,6 +852,8 @@ def save_plan(session: Session, plan: Plan, by: User | None) -> list[Route]:
             travel_mode=planned.travel_mode,
             starts_at=planned.starts_at,
             ends_at=planned.ends_at,
+            work_starts_at=planned.work_starts_at,
+            work_ends_at=planned.work_ends_at,
             travel_km=planned.travel_km,
             solver=plan.solver,
             solve_seconds=plan.seconds,
@@ -634,11 +868,34 @@ def save_plan(session: Session, plan: Plan, by: User | None) -> list[Route]:
                 lat=stop.lat,
                 lon=stop.lon,
                 mandatory=stop.mandatory,
+                locked=stop.locked,
+                window_start=stop.window[0] if stop.window else None,
+                window_end=stop.window[1] if stop.window else None,
+                appointment_note=stop.note,
             )
             for position, stop in enumerate(planned.stops, start=1)
         ]
         session.add(route)
         saved.append(route)
+    # What the plan could not place stays with the day, after publishing too, until the day
+    # is planned again.
+    for old in session.scalars(
+        select(RouteLeftOut).where(
+            RouteLeftOut.day == plan.day, RouteLeftOut.team_id == plan.team_id
+        )
+    ):
+        session.delete(old)
+    session.flush()
+    for item in {u.case_id: u for u in plan.unassigned}.values():
+        session.add(
+            RouteLeftOut(
+                day=plan.day,
+                team_id=plan.team_id,
+                case_id=item.case_id,
+                reason=item.reason,
+                mandatory=item.mandatory,
+            )
+        )
     session.flush()
     return saved
 

@@ -4,10 +4,21 @@ audited."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
+from ..domain.organisation import organisation_of
 from ..services.audit import record_event
-from ..services.routing import Plan, PlanningError, plan_day, publish_routes, save_plan
+from ..services.routing import (
+    PLAN_MODES,
+    Booking,
+    Plan,
+    PlanningError,
+    bookings_of_day,
+    plan_day,
+    publish_routes,
+    save_plan,
+)
 from . import Actor, Refused, UnitOfWork
 
 PLANNERS = ("lead", "operator")
@@ -42,18 +53,96 @@ def plan_routes(
     *,
     time_limit: float | None = None,
     today: date | None = None,
+    mode: str = "afresh",
+    balance: bool = False,
+    given: dict[int, Booking] | None = None,
 ) -> Plan:
     """Plan the actor's team's day for its workers and save it as the day's draft (a dry-run
-    unit of work keeps nothing). Audited as "plan"."""
+    unit of work keeps nothing). The locks and agreed times of the day's current plan are
+    kept; `mode` is one of PLAN_MODES (`reorder`: keep who visits whom and only reorder,
+    `fit_new`: keep who visits whom and fit in the cases not planned yet); `balance` caps each
+    worker's visits at their share plus the tolerance. Audited as "plan"."""
     team_id = _team_of(actor)
     check_route_day(day, today)
+    if mode not in PLAN_MODES:
+        raise Refused(f"Way to plan {mode!r}: choose one of {', '.join(PLAN_MODES)}.")
     try:
-        result = plan_day(uow.session, day, team_id, worker_ids, time_limit=time_limit)
+        from ..services.gazetteer import place_team_households
+
+        place_team_households(uow.session, team_id)
+        bookings = bookings_of_day(uow.session, day, team_id, mode)
+        for case_id, booking in (given or {}).items():
+            kept = bookings.get(case_id)
+            bookings[case_id] = Booking(
+                case_id,
+                booking.worker_id if booking.worker_id is not None else (kept and kept.worker_id),
+                booking.locked or bool(kept and kept.locked),
+                booking.window or (kept.window if kept else None),
+                booking.note or (kept.note if kept else ""),
+            )
+        result = plan_day(
+            uow.session,
+            day,
+            team_id,
+            worker_ids,
+            time_limit=time_limit,
+            bookings=bookings,
+            mode=mode,
+            balance=balance,
+        )
         save_plan(uow.session, result, actor.user)
     except PlanningError as error:
         raise Refused(str(error)) from None
     record_event(uow.session, actor.user, "plan", "routes", day.isoformat(), actor.address)
     return result
+
+
+def read_bookings(
+    uow: UnitOfWork,
+    actor: Actor,
+    day: date,
+    locks: tuple[str, ...] | list[str] = (),
+    windows: tuple[str, ...] | list[str] = (),
+) -> dict[int, Booking]:
+    """Locks ("CASE=WORKER_EMAIL") and agreed times ("CASE=14:00-16:00") as the command line
+    gives them, checked against the actor's team; refused naming the value."""
+    from sqlalchemy import select
+
+    from ..models import User
+
+    team_id = _team_of(actor)
+    zone = ZoneInfo(organisation_of(uow.session, team_id).timezone)
+    midnight = datetime.combine(day, time(0), zone)
+    found: dict[int, Booking] = {}
+
+    def case_of(raw: str, option: str) -> tuple[int, str]:
+        case, _, value = raw.partition("=")
+        if not case.strip().isdigit() or not value.strip():
+            raise Refused(f"{option} {raw!r}: write CASE=VALUE, e.g. 61=mette@example.org.")
+        return int(case), value.strip()
+
+    for raw in locks:
+        case_id, email = case_of(raw, "--lock")
+        worker = uow.session.scalar(
+            select(User).where(
+                User.email == email.lower(),
+                User.team_id == team_id,
+                User.role == "worker",
+                User.active.is_(True),
+            )
+        )
+        if worker is None:
+            raise Refused(f"--lock {raw!r}: no active worker {email!r} in your team.")
+        found[case_id] = Booking(case_id, worker.id, True)
+    for raw in windows:
+        case_id, span = case_of(raw, "--window")
+        start, _, end = span.partition("-")
+        window = parse_window(day, zone.key, start, end)
+        assert window is not None
+        seconds = tuple(int((moment - midnight).total_seconds()) for moment in window)
+        booking = found.setdefault(case_id, Booking(case_id))
+        booking.window = (seconds[0], seconds[1])
+    return found
 
 
 def publish_day(uow: UnitOfWork, actor: Actor, day: date, *, today: date | None = None) -> None:
@@ -67,14 +156,64 @@ def publish_day(uow: UnitOfWork, actor: Actor, day: date, *, today: date | None 
     record_event(uow.session, actor.user, "publish", "routes", day.isoformat(), actor.address)
 
 
-def move_visit(uow: UnitOfWork, actor: Actor, stop_id: int, worker_id: int) -> None:
-    """Give a visit of the team's draft to another of its workers (times recomputed by the
-    service); another team's stop is not found."""
+def move_visit(
+    uow: UnitOfWork, actor: Actor, stop_id: int, worker_id: int, position: int | None = None
+) -> None:
+    """Put a visit of the team's draft at a place of one of its workers' routes (a reorder
+    within a route, or a move to another worker); both routes are retimed by the service.
+    Another team's stop is not found."""
     from ..services.route_edits import move_stop
 
     team_id = _team_of(actor)
     try:
-        move_stop(uow.session, stop_id, worker_id, team_id)
+        move_stop(uow.session, stop_id, worker_id, team_id, position)
+    except PlanningError as error:
+        raise Refused(str(error)) from None
+    record_event(uow.session, actor.user, "update", "route_stop", stop_id, actor.address)
+
+
+def parse_window(day: date, zone: str, start: str, end: str) -> tuple[datetime, datetime] | None:
+    """An agreed time "14:00"–"16:00" on the route's day, in the organisation's zone; both
+    empty for none. Refused, naming the value, when it is not a time of day or ends first."""
+    start, end = (start or "").strip(), (end or "").strip()
+    if not start and not end:
+        return None
+    times = []
+    for label, raw in (("From", start), ("To", end)):
+        try:
+            times.append(time.fromisoformat(raw))
+        except ValueError:
+            raise Refused(f"{label}: {raw!r} is not a time of day (HH:MM).") from None
+    if times[1] <= times[0]:
+        raise Refused(f"Agreed time {start}–{end}: the end must come after the start.")
+    tz = ZoneInfo(zone)
+    return datetime.combine(day, times[0], tz), datetime.combine(day, times[1], tz)
+
+
+def book_visit(
+    uow: UnitOfWork,
+    actor: Actor,
+    stop_id: int,
+    *,
+    locked: bool,
+    window_from: str = "",
+    window_to: str = "",
+    note: str = "",
+) -> None:
+    """Lock a visit of the team's draft to its worker and/or record the time agreed with the
+    tenant ("14:00"–"16:00"; both empty clears it). Re-planning keeps both, or says why it
+    could not. Audited as an update of the stop."""
+    from ..models import RouteStop
+    from ..services.route_edits import book_stop
+
+    team_id = _team_of(actor)
+    stop = uow.session.get(RouteStop, stop_id)
+    if stop is None or stop.route.team_id != team_id:
+        raise Refused("That visit is not in your team's plan.")
+    zone = organisation_of(uow.session, team_id).timezone
+    window = parse_window(stop.route.day, zone, window_from, window_to)
+    try:
+        book_stop(uow.session, stop_id, team_id, locked=locked, window=window, note=note)
     except PlanningError as error:
         raise Refused(str(error)) from None
     record_event(uow.session, actor.user, "update", "route_stop", stop_id, actor.address)

@@ -176,6 +176,10 @@ UNASSIGNED_LABELS = {
     "optional_not_worth_it": _l("left for another day"),
     "already_visited": _l("already visited that day"),
     "no_workers": _l("no worker chosen"),
+    "locked_worker_not_out": _l("locked to a worker who is not out that day"),
+    "window_outside_hours": _l("the agreed time is outside the worker's hours"),
+    "booking_not_met": _l("locked or agreed time that cannot be met with the other visits"),
+    "case_not_open": _l("locked, but the case is no longer open"),
 }
 GEOCODE_PROBLEM_LABELS = {
     "not_found": _l("the geocoder does not know this address"),
@@ -244,6 +248,11 @@ def init_labels(app: Flask) -> None:
     @app.template_filter("format_time")
     def _format_time(value) -> str:
         return babel_format_time(value, "short") if value else ""
+
+    @app.template_filter("input_time")
+    def _input_time(value) -> str:
+        # The value of an <input type="time">: HH:MM in the reader's time zone.
+        return babel_format_time(value, "HH:mm") if value else ""
 
     @app.template_filter("tel_link")
     def _tel_link(phone: str | None) -> str:

@@ -98,7 +98,7 @@ def test_publishing_gives_each_worker_their_route_in_order(app, lead):
     )
     assert response.status_code == 303
     page = lead.client.get(f"/routes?day={DAY.isoformat()}").get_data(as_text=True)
-    assert "Published: this is the workers' today." in page
+    assert "Published: the workers see these routes on their phones." in page
     with app.app_context():
         worker = db.session.scalar(select(User).where(User.email == "worker@example.org"))
         route = db.session.scalars(

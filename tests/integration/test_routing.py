@@ -154,19 +154,24 @@ def test_plan_routes_json_has_the_documented_shape(app, session, town, runner):
     )
     assert result.exit_code == 0, result.output
     body = json.loads(result.output)
-    assert set(body) == {"date", "routes", "unassigned", "solver", "seconds"}
+    assert set(body) == {
+        "date", "routes", "unassigned", "mode", "balance_limits", "solver", "seconds"
+    }  # fmt: skip
     assert body["date"] == day.isoformat()
+    assert body["mode"] == "afresh" and body["balance_limits"] is None
     assert len(body["routes"]) == 3
     for route in body["routes"]:
-        assert set(route) == {"worker", "start", "end", "stops", "travel_km"}
+        assert set(route) == {"worker", "start", "end", "stops", "travel_km", "visits"}
+        assert route["visits"] == len(route["stops"])
         assert set(route["start"]) == set(route["end"]) == {"lat", "lon"}
         for stop in route["stops"]:
-            assert set(stop) == {"case_id", "lat", "lon", "arrive", "depart"}
+            assert set(stop) == {"case_id", "lat", "lon", "arrive", "depart", "locked", "window"}
+            assert stop["locked"] is False and stop["window"] is None
             arrive = datetime.fromisoformat(stop["arrive"])
             assert arrive.utcoffset() is not None and arrive < datetime.fromisoformat(
                 stop["depart"]
             )
-    assert {"case_id", "reason"} == set(body["unassigned"][0])
+    assert {"case_id", "reason", "explanation", "mandatory", "booked"} == set(body["unassigned"][0])
     assert sum(len(r["stops"]) for r in body["routes"]) > 10
     # Without --publish nothing is stored.
     assert session.scalar(select(func.count(Route.id))) == 0

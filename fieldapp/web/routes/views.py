@@ -1,22 +1,24 @@
-"""Views for planning a team's day: plan, look at the map and lists, move or drop, publish."""
+"""Views for planning a team's day: plan, the map beside one lane per worker, drag and drop
+(or the plain forms) that recompute on the server, locks and agreed times, the cases left out
+and their pins, publish."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from ...extensions import db
-from ...models import User
-from ...services.route_edits import (
-    past_working_hours,
-    routes_of_day,
-)
-from ...usecases import Actor, Refused, UnitOfWork
-from ...usecases.routes import drop_visit, move_visit, plan_routes, publish_day
+from ... import map_tiles
+from ...domain.organisation import organisation_of
+from ...extensions import db, htmx
+from ...models import Case, Household, RouteLeftOut, Tenancy, User
+from ...services.route_edits import missed_windows, past_working_hours, routes_of_day
+from ...usecases import Actor, NotFound, Refused, UnitOfWork
+from ...usecases.cases import NotAllowed, place_pin
+from ...usecases.routes import book_visit, drop_visit, move_visit, plan_routes, publish_day
 from ..security import client_address, is_number, roles_required
 from . import bp
 
@@ -37,11 +39,12 @@ def _workers():
     return list(db.session.scalars(query.order_by(User.name)))
 
 
-def _map(routes) -> dict | None:
-    """Project every start and stop into a small SVG (a schematic map: no tiles leave the
-    server, so no address or position goes to a map provider)."""
+def _schematic(routes, left_out) -> dict | None:
+    """Project every start and stop into a small SVG: the map when no tile source is
+    configured (labelled on the page as a schematic, not a street map)."""
     points = [(r.start_lat, r.start_lon) for r in routes]
     points += [(s.lat, s.lon) for r in routes for s in r.stops]
+    points += [(item["lat"], item["lon"]) for item in left_out if item["lat"] is not None]
     if not points:
         return None
     lats, lons = [p[0] for p in points], [p[1] for p in points]
@@ -68,27 +71,108 @@ def _map(routes) -> dict | None:
                 "start": path[0],
             }
         )
-    return {"width": width, "height": height, "lines": lines}
+    grey = [xy(item["lat"], item["lon"]) for item in left_out if item["lat"] is not None]
+    return {"width": width, "height": height, "lines": lines, "left_out": grey}
 
 
-def _page(day: date, plan=None, error: str | None = None, status: int = 200):
+def _map_data(routes, left_out, office) -> dict:
+    """What the street map draws: the office, each worker's numbered visits in their colour
+    and the left-out cases that have a position, in grey. Positions and numbers only: the
+    page's own script draws them, the tile server is sent tile numbers and nothing else."""
+    return {
+        "office": office,
+        "routes": [
+            {
+                "colour": index % COLOURS + 1,
+                "start": [route.start_lat, route.start_lon],
+                "stops": [
+                    {"n": stop.position, "lat": stop.lat, "lon": stop.lon, "stop": stop.id}
+                    for stop in route.stops
+                ],
+            }
+            for index, route in enumerate(routes)
+        ],
+        "left_out": [
+            {"case": item["case_id"], "lat": item["lat"], "lon": item["lon"]}
+            for item in left_out
+            if item["lat"] is not None
+        ],
+    }
+
+
+def _left_out(day: date) -> list[dict]:
+    """The day's left-out cases as the lead reads them: address, deadline, reason."""
+    rows = db.session.execute(
+        select(RouteLeftOut, Case, Household)
+        .join(Case, Case.id == RouteLeftOut.case_id)
+        .join(Tenancy, Tenancy.id == Case.tenancy_id)
+        .join(Household, Household.id == Tenancy.household_id)
+        .where(
+            RouteLeftOut.day == day,
+            RouteLeftOut.team_id == current_user.team_id,
+            Case.team_id == current_user.team_id,
+        )
+        .order_by(RouteLeftOut.mandatory.desc(), Case.priority.desc(), Case.id)
+    ).all()
+    return [
+        {
+            "case_id": case.id,
+            "address": household.address,
+            "place": " ".join(p for p in (household.postcode, household.town) if p),
+            "deadline": case.next_deadline,
+            "reason": item.reason,
+            "mandatory": item.mandatory,
+            "lat": household.lat,
+            "lon": household.lon,
+            "pinned": household.geo_source == "manual",
+        }
+        for item, case, household in rows
+    ]
+
+
+def _office() -> list[float] | None:
+    organisation = organisation_of(db.session, current_user.team_id)
+    if organisation is None or organisation.office_lat is None or organisation.office_lon is None:
+        return None
+    return [organisation.office_lat, organisation.office_lon]
+
+
+def _dispatch(day: date, notice: str | None = None, error: str | None = None) -> dict:
+    """Everything the map and the lanes show for the day."""
     routes = routes_of_day(db.session, day, current_user.team_id)
     drafts = [r for r in routes if r.state == "draft"]
     published = [r for r in routes if r.state == "published"]
     shown = drafts or published
+    left_out = _left_out(day)
+    tiles = map_tiles(current_app.config)
+    return {
+        "day": day,
+        "drafts": drafts,
+        "published": published,
+        "shown": shown,
+        "left_out": left_out,
+        "schematic": None if tiles else _schematic(shown, left_out),
+        "map_data": _map_data(shown, left_out, _office()),
+        "tiles": tiles[0] if tiles else None,
+        "attribution": current_app.config["MAP_ATTRIBUTION"],
+        "max_zoom": int(current_app.config["MAP_MAX_ZOOM"]),
+        "colours": COLOURS,
+        "late": {r.id for r in shown if past_working_hours(r)},
+        "missed": {stop_id for r in shown for stop_id in missed_windows(r)},
+        "notice": notice,
+        "dispatch_error": error,
+    }
+
+
+def _page(day: date, plan=None, error: str | None = None, status: int = 200):
     return render_template(
         "routes/plan.html",
-        day=day,
         plan=plan,
         error=error,
         workers=_workers(),
-        drafts=drafts,
-        published=published,
-        shown=shown,
-        map=_map(shown),
-        colours=COLOURS,
-        late={r.id for r in shown if past_working_hours(r)},
         planned=sum(len(r.stops) for r in plan.routes) if plan else 0,
+        tolerance=int(current_app.config["ROUTING_BALANCE_TOLERANCE"]),
+        **_dispatch(day),
     ), status
 
 
@@ -109,7 +193,8 @@ def plan_page():
 @bp.post("/plan")
 @roles_required("lead")
 def plan():
-    """Run the solver for the chosen workers and save the result as the day's draft."""
+    """Run the solver for the chosen workers and save the result as the day's draft; the
+    day's locks and agreed times are kept, and the lead chooses how much else is kept."""
     day = _day(request.form.get("day"))
     if day is None:
         return _page(
@@ -128,37 +213,103 @@ def plan():
                 day,
                 worker_ids or None,
                 time_limit=float(current_app.config["ROUTING_TIME_LIMIT_SECONDS"]),
+                mode=request.form.get("mode", "afresh"),
+                balance=request.form.get("balance") == "1",
             )
     except Refused as error:
         return _page(day, error=str(error), status=400)
     return _page(day, plan=result)
 
 
-def _edit(change):
+def _edit(change, notice: str):
+    """Run a change of the draft; htmx gets the map and lanes again (recomputed on the
+    server), a plain form a redirect to the page (post/redirect/get)."""
     day = _day(request.form.get("day")) or date.today()
     try:
         with UnitOfWork(db.session) as uow:
             change(uow, Actor.person(current_user, client_address()))
     except Refused as error:
+        if htmx:
+            return render_template("routes/_dispatch.html", **_dispatch(day, error=str(error)))
         return _page(day, error=str(error), status=400)
+    if htmx:
+        return render_template("routes/_dispatch.html", **_dispatch(day, notice=notice))
+    flash(notice)
     return redirect(url_for("routes.plan_page", day=day.isoformat()), code=303)
 
 
 @bp.post("/stops/<int:stop_id>/move")
 @roles_required("lead")
 def move(stop_id: int):
-    """Give a visit to another worker."""
-    raw = request.form.get("worker", "")
-    if not is_number(raw):
+    """Put a visit at a place of a worker's route: a reorder within a lane or a move to
+    another (drag and drop, the Up/Down buttons and the plain form all post here)."""
+    worker, place = request.form.get("worker", ""), request.form.get("position", "").strip()
+    if not is_number(worker):
         abort(400)
-    return _edit(lambda uow, actor: move_visit(uow, actor, stop_id, int(raw)))
+
+    def change(uow, actor):
+        if place and not is_number(place, 10_000):
+            raise Refused(_("Place: %(value)r is not a number.", value=place))
+        move_visit(uow, actor, stop_id, int(worker), int(place) if place else None)
+
+    return _edit(change, _("Visit moved; the times are recomputed."))
+
+
+@bp.post("/stops/<int:stop_id>/book")
+@roles_required("lead")
+def book(stop_id: int):
+    """Lock a visit to its worker and/or record the time agreed with the tenant."""
+    form = request.form
+    return _edit(
+        lambda uow, actor: book_visit(
+            uow,
+            actor,
+            stop_id,
+            locked=form.get("locked") == "1",
+            window_from=form.get("window_from", ""),
+            window_to=form.get("window_to", ""),
+            note=form.get("note", ""),
+        ),
+        _("Saved: planning again keeps it."),
+    )
 
 
 @bp.post("/stops/<int:stop_id>/drop")
 @roles_required("lead")
 def drop(stop_id: int):
     """Take a visit out of the day."""
-    return _edit(lambda uow, actor: drop_visit(uow, actor, stop_id))
+    return _edit(
+        lambda uow, actor: drop_visit(uow, actor, stop_id),
+        _("Visit taken out of the day; the case stays open."),
+    )
+
+
+@bp.post("/cases/<int:case_id>/pin")
+@roles_required("lead")
+def pin(case_id: int):
+    """Place a left-out case by hand (a click on the map, or its latitude and longitude);
+    geocoding never moves a hand-placed pin."""
+    form = request.form
+    try:
+        lat, lon = float(form.get("lat", "")), float(form.get("lon", ""))
+    except ValueError:
+        lat = lon = float("nan")
+
+    def change(uow, actor):
+        try:
+            place_pin(uow, actor, case_id, lat, lon)
+        except (NotFound, NotAllowed):
+            raise Refused(_("That case is not in your team's register.")) from None
+        except Refused:
+            raise Refused(
+                _(
+                    "Position: %(lat)r, %(lon)r is not a latitude and longitude.",
+                    lat=form.get("lat", ""),
+                    lon=form.get("lon", ""),
+                )
+            ) from None
+
+    return _edit(change, _("Placed on the map. Plan again to include it."))
 
 
 @bp.post("/publish")
@@ -173,4 +324,5 @@ def publish():
             publish_day(uow, Actor.person(current_user, client_address()), day)
     except Refused as error:
         return _page(day, error=str(error), status=400)
+    flash(_("Published: the workers see their routes for that day."))
     return redirect(url_for("routes.plan_page", day=day.isoformat()), code=303)
