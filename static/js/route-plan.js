@@ -34,11 +34,11 @@
   }
 
   function startMap(dispatch) {
-    const element = dispatch.querySelector("#route-map");
-    const raw = dispatch.querySelector("#route-map-data");
-    if (!element || !raw || !window.L) return;
+    const element = dispatch.querySelector(".street-map");
+    if (!element || !window.L) return;
     const L = window.L;
-    const data = JSON.parse(raw.textContent);
+    // Positions and numbers only (no names, no addresses): see _map_data in the view.
+    const data = JSON.parse(element.dataset.points);
     const map = L.map(element, { scrollWheelZoom: false });
     map.attributionControl.setPrefix(false);
     L.tileLayer(element.dataset.tiles, {
@@ -93,6 +93,7 @@
         group: "lanes",
         animation: 120,
         draggable: "li.stop",
+        forceFallback: true, // pointer events: the same on a laptop, a tablet and in tests
         filter: "a, button, input, select, summary, label",
         preventOnFilter: false,
         delayOnTouchOnly: true,
@@ -117,6 +118,8 @@
     startLanes(dispatch);
   }
 
-  // On the first load, and again for each #dispatch htmx swaps in after a change.
+  // On the first load, and again for each #dispatch htmx swaps in after a change. The map's
+  // element has no id on purpose: htmx settles the attributes of elements whose id is in
+  // both the old and the new content, which would take Leaflet's classes off it.
   window.htmx.onLoad(start);
 })();
