@@ -95,7 +95,7 @@ ACTIVITIES = (
         "stops, times, positions",
         "none",
         "the team's lead and the route's worker",
-        ("route", "route_stop"),
+        ("route", "route_stop", "route_left_out"),
         "kept with the cases; positions removed with the household's",
     ),
     Activity(

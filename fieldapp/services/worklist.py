@@ -140,6 +140,19 @@ def tomorrows_cases(session: Session, worker: User, tomorrow: date) -> list[Case
     )
 
 
+def route_times(session: Session, worker: User, day: date) -> dict[int, RouteStop]:
+    """The worker's published stops of the day by case: the arrival time and any time agreed
+    with the tenant, shown on Today and Tomorrow (the route's order is the list's order)."""
+    return {
+        stop.case_id: stop
+        for stop in session.scalars(
+            select(RouteStop)
+            .join(Route, Route.id == RouteStop.route_id)
+            .where(Route.worker_id == worker.id, Route.day == day, Route.state == "published")
+        )
+    }
+
+
 @dataclass(frozen=True)
 class OfflineDays:
     """Today and tomorrow in the organisation's zone, and when each ends (in UTC): what the

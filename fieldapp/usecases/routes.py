@@ -19,7 +19,7 @@ from ..services.routing import (
     publish_routes,
     save_plan,
 )
-from . import Actor, Refused, UnitOfWork
+from . import Actor, NotFound, Refused, UnitOfWork
 
 PLANNERS = ("lead", "operator")
 # A day further off than this is a typing error (0001-01-01, 9999-12-31), not a plan.
@@ -156,6 +156,17 @@ def publish_day(uow: UnitOfWork, actor: Actor, day: date, *, today: date | None 
     record_event(uow.session, actor.user, "publish", "routes", day.isoformat(), actor.address)
 
 
+def _stop_of_team(uow: UnitOfWork, team_id: int, stop_id: int):
+    """The team's stop; another team's (or no such stop) is not found, so its existence is
+    not told."""
+    from ..models import RouteStop
+
+    stop = uow.session.get(RouteStop, stop_id)
+    if stop is None or stop.route.team_id != team_id:
+        raise NotFound("That visit is not in your team's plan.")
+    return stop
+
+
 def move_visit(
     uow: UnitOfWork, actor: Actor, stop_id: int, worker_id: int, position: int | None = None
 ) -> None:
@@ -165,6 +176,7 @@ def move_visit(
     from ..services.route_edits import move_stop
 
     team_id = _team_of(actor)
+    _stop_of_team(uow, team_id, stop_id)
     try:
         move_stop(uow.session, stop_id, worker_id, team_id, position)
     except PlanningError as error:
@@ -203,13 +215,10 @@ def book_visit(
     """Lock a visit of the team's draft to its worker and/or record the time agreed with the
     tenant ("14:00"–"16:00"; both empty clears it). Re-planning keeps both, or says why it
     could not. Audited as an update of the stop."""
-    from ..models import RouteStop
     from ..services.route_edits import book_stop
 
     team_id = _team_of(actor)
-    stop = uow.session.get(RouteStop, stop_id)
-    if stop is None or stop.route.team_id != team_id:
-        raise Refused("That visit is not in your team's plan.")
+    stop = _stop_of_team(uow, team_id, stop_id)
     zone = organisation_of(uow.session, team_id).timezone
     window = parse_window(stop.route.day, zone, window_from, window_to)
     try:
@@ -224,6 +233,7 @@ def drop_visit(uow: UnitOfWork, actor: Actor, stop_id: int) -> None:
     from ..services.route_edits import drop_stop
 
     team_id = _team_of(actor)
+    _stop_of_team(uow, team_id, stop_id)
     try:
         drop_stop(uow.session, stop_id, team_id)
     except PlanningError as error:

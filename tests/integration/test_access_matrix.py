@@ -87,6 +87,8 @@ POLICY: dict[str, set[str] | str] = {
     "routes.publish": LEADS,
     "routes.move": LEADS,
     "routes.drop": LEADS,
+    "routes.book": LEADS,
+    "routes.pin": {"lead"},  # the case is team A's: another team's lead finds nothing
     "meetings.meetings": LEADS,
     "meetings.create": LEADS,
     "meetings.meeting": LEADS,

@@ -66,7 +66,7 @@ from fieldapp.usecases.imports import (
     list_imports,
 )
 from fieldapp.usecases.meetings import Decision, decide
-from fieldapp.usecases.routes import drop_visit, move_visit, plan_routes, publish_day
+from fieldapp.usecases.routes import book_visit, drop_visit, move_visit, plan_routes, publish_day
 from fieldapp.usecases.sync import apply_outbox
 from tests.support import AuthActions
 
@@ -443,6 +443,16 @@ def drop_a_visit(w: World) -> str:
 
 
 @in_app_context
+def lock_a_visit(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            book_visit(uow, w.actor(w.lead_b), w.stop_a, locked=True, window_from="13:00",
+                       window_to="14:00")  # fmt: skip
+
+    return refused(run)
+
+
+@in_app_context
 def resolve_a_conflict(w: World) -> str:
     def run():
         with UnitOfWork(db.session) as uow:
@@ -485,6 +495,10 @@ WEB: list[tuple[str, str, str, dict | None]] = [
     ("result of an import", "get", "/imports/batches/{batch_a}", None),
     ("open a case", "get", "/cases/{case_a}", None),
     ("record of a household", "get", "/households/{household_a}/record.json", None),
+    ("move a visit", "post", "/routes/stops/{stop_a}/move", {"worker": "{worker_b}"}),
+    ("lock a visit", "post", "/routes/stops/{stop_a}/book", {"locked": "1"}),
+    ("drop a visit", "post", "/routes/stops/{stop_a}/drop", {}),
+    ("pin a left-out case", "post", "/routes/cases/{case_a}/pin", {"lat": "56", "lon": "12"}),
 ]
 
 
@@ -493,14 +507,16 @@ def web(name: str, method: str, path: str, form: dict | None) -> Callable[[World
         client = w.app.test_client()
         auth = AuthActions(client)
         auth.login("lead.nord@example.org", "demo")
-        url = path.format(
+        names = dict(
             meeting_a=w.meeting_a, staged_a=w.staged_a, case_a=w.case_a,
-            household_a=w.household_a, batch_a=w.batch_a,
+            household_a=w.household_a, batch_a=w.batch_a, stop_a=w.stop_a, worker_b=w.worker_b,
         )  # fmt: skip
+        url = path.format(**names)
         if method == "get":
             response = client.get(url)
         else:
-            response = auth.post(url, form or {}, page="/dashboard")
+            fields = {key: value.format(**names) for key, value in (form or {}).items()}
+            response = auth.post(url, fields, page="/dashboard")
         return "refused" if response.status_code in (403, 404) else f"HTTP {response.status_code}"
 
     run.__name__ = name.replace(" ", "_")
@@ -543,6 +559,7 @@ MATRIX: list[tuple[str, Callable[[World], str]]] = [
     ("landlord's list: read the import history", read_import_history),
     ("route: move a visit", move_a_visit),
     ("route: drop a visit", drop_a_visit),
+    ("route: lock a visit or agree its time", lock_a_visit),
     ("case: resolve a conflicting edit", resolve_a_conflict),
     ("household: place the pin", place_a_pin),
     ("meeting: record a decision", decide_on_a_meeting),

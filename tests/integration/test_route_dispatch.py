@@ -348,3 +348,33 @@ def test_the_command_line_carries_locks_and_windows_and_reports_what_it_cannot_k
             args=["plan-routes", "--date", DAY.isoformat(), "--team", "Boligsocialt team", *bad]
         )
         assert result.exit_code == 1 and said in result.output, result.output
+
+
+def test_the_phone_shows_the_route_order_arrival_times_and_navigate(app, lead, client):
+    plan(lead)
+    stops = drafts(app)
+    with app.app_context():
+        worker = db.session.scalar(select(User).where(User.email == "worker@example.org"))
+        worker_id = worker.id
+    first = stops[worker_id][0]
+    edit(lead, f"/routes/stops/{first['id']}/book", {"window_from": "08:00", "window_to": "10:00"})
+    lead.post("/routes/publish", {"day": DAY.isoformat()}, page=f"/routes?day={DAY.isoformat()}")
+    with app.app_context():
+        route = db.session.scalar(
+            select(Route).where(Route.worker_id == worker_id, Route.state == "published")
+        )
+        expected = [(s.case_id, s.arrive_at) for s in route.stops if s.case.is_open]
+    lead.logout()
+    lead.login("worker@example.org", "demo")
+    html = client.get("/today").get_data(as_text=True)
+    shown = [int(n) for n in re.findall(r'id="tomorrow-arrive-(\d+)"', html)]
+    assert shown == [case_id for case_id, _ in expected]  # the route's order is the phone's
+    with app.app_context():
+        from flask_babel import force_locale, format_time
+
+        with app.test_request_context(), force_locale("en"):
+            first_time = format_time(expected[0][1], "short")
+    assert re.search(rf'id="tomorrow-arrive-{expected[0][0]}">{re.escape(first_time)}<', html)
+    assert "agreed 8:00" in html
+    card = client.get(f"/field/cases/{expected[0][0]}").get_data(as_text=True)
+    assert 'class="button secondary navigate"' in card and ">Navigate</a>" in card

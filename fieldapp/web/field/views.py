@@ -18,6 +18,7 @@ from ...services.fieldwork import case_card, current_consent_texts
 from ...services.worklist import (
     keep_card_until,
     offline_days,
+    route_times,
     team_open_cases,
     todays_cases,
     tomorrows_cases,
@@ -41,7 +42,14 @@ def today():
     cases = todays_cases(db.session, current_user, today=days.today)
     tomorrow = tomorrows_cases(db.session, current_user, days.tomorrow)
     response = make_response(
-        render_template("field/today.html", cases=cases, tomorrow=tomorrow, today=days.today)
+        render_template(
+            "field/today.html",
+            cases=cases,
+            tomorrow=tomorrow,
+            today=days.today,
+            times=route_times(db.session, current_user, days.today),
+            tomorrow_times=route_times(db.session, current_user, days.tomorrow),
+        )
     )
     # Kept until tonight; with a route for tomorrow, until tomorrow night, so the worker who
     # opened the app last evening finds tomorrow's cards from it without network (the page

@@ -228,6 +228,8 @@ def _edit(change, notice: str):
     try:
         with UnitOfWork(db.session) as uow:
             change(uow, Actor.person(current_user, client_address()))
+    except NotFound:
+        abort(404)  # another team's visit or case: its existence is not told
     except Refused as error:
         if htmx:
             return render_template("routes/_dispatch.html", **_dispatch(day, error=str(error)))
@@ -299,7 +301,7 @@ def pin(case_id: int):
         try:
             place_pin(uow, actor, case_id, lat, lon)
         except (NotFound, NotAllowed):
-            raise Refused(_("That case is not in your team's register.")) from None
+            raise NotFound("not in the team's register") from None
         except Refused:
             raise Refused(
                 _(
