@@ -56,14 +56,50 @@ def map_tiles(settings: dict[str, Any]) -> tuple[str, str] | None:
         return None
     template = template.replace("{key}", settings.get("MAP_TILES_KEY") or "")
     parts = urlsplit(template)
-    missing = [part for part in ("{z}", "{x}", "{y}") if part not in template]
+    zoom = "{z}" if "{z}" in template else "{zz}"  # {zz}: the zoom level in two digits
+    missing = [part for part in (zoom, "{x}", "{y}") if part not in template]
     if parts.scheme not in ("http", "https") or not parts.netloc or missing or "{" in parts.netloc:
         raise ValueError(
             f"FIELDAPP_MAP_TILES_URL={settings.get('MAP_TILES_URL')!r}: write one host's "
-            "http(s) URL with {z}, {x} and {y}, e.g. https://tiles.example.org/{z}/{x}/{y}.png"
+            "http(s) URL with {z} (or {zz}), {x} and {y}, e.g. "
+            "https://tiles.example.org/{z}/{x}/{y}.png"
             + (f" (missing {', '.join(missing)})" if missing else "")
         )
+    map_grid(settings)  # a wrong grid stops the start too, naming the setting
     return template, f"{parts.scheme}://{parts.netloc}"
+
+
+MAP_CRS = {
+    "EPSG:3857": "",
+    "EPSG:25832": "+proj=utm +zone=32 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs",
+}
+
+
+def map_grid(settings: dict[str, Any]) -> dict[str, Any]:
+    """The tile source's grid for the page: Web Mercator, or UTM zone 32 with its origin and
+    resolutions. Refuses, naming the setting, what the map could not draw."""
+    crs = (settings.get("MAP_CRS") or "EPSG:3857").strip().upper()
+    if crs not in MAP_CRS:
+        raise ValueError(f"FIELDAPP_MAP_CRS={crs!r}: choose one of {', '.join(MAP_CRS)}")
+    if crs == "EPSG:3857":
+        return {"crs": crs}
+    try:
+        origin = [float(v) for v in str(settings["MAP_ORIGIN"]).split(",")]
+        resolutions = [float(v) for v in str(settings["MAP_RESOLUTIONS"]).split(",")]
+    except ValueError:
+        origin, resolutions = [], []
+    if (
+        len(origin) != 2
+        or not resolutions
+        or any(r <= 0 for r in resolutions)
+        or any(a <= b for a, b in zip(resolutions, resolutions[1:], strict=False))
+    ):
+        raise ValueError(
+            "FIELDAPP_MAP_ORIGIN / FIELDAPP_MAP_RESOLUTIONS: write the origin as 'x,y' in "
+            "metres and the resolutions as metres per pixel, largest first, e.g. "
+            "'1638.4,819.2,409.6'"
+        )
+    return {"crs": crs, "proj4": MAP_CRS[crs], "origin": origin, "resolutions": resolutions}
 
 
 def csp_for(settings: dict[str, Any]) -> dict[str, str]:

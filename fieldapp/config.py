@@ -85,6 +85,12 @@ class Config:
     MAP_ATTRIBUTION = ""
     MAP_TILES_KEY = ""
     MAP_MAX_ZOOM = 19
+    # The tile source's grid: EPSG:3857 (Web Mercator, the XYZ convention) or EPSG:25832
+    # (UTM zone 32, ETRS89: Dataforsyningen's WMTS), whose origin and resolutions (metres per
+    # pixel, one per zoom level) default to Dataforsyningen's tile matrix set "View1".
+    MAP_CRS = "EPSG:3857"
+    MAP_ORIGIN = "120000,6500000"
+    MAP_RESOLUTIONS = "1638.4,819.2,409.6,204.8,102.4,51.2,25.6,12.8,6.4,3.2,1.6,0.8,0.4,0.2"
     # Web Push (services.push). The VAPID private key: a PEM file's path or the PEM itself;
     # empty = instance/vapid_private.pem, created on first start. Every app server must use
     # the same key, or browsers' subscriptions (bound to its public key) stop working.

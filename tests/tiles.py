@@ -1,7 +1,9 @@
-"""A map tile server on 127.0.0.1 that speaks what Leaflet asks of an XYZ ("slippy map") tile
-source: GET /{z}/{x}/{y}.png answers a 256×256 PNG for any tile inside the zoom level's
-2^z × 2^z grid and 404 outside it. It keeps every request it got (path, headers), so a test
-can check what the map sent: tile numbers only, no page address, no name."""
+"""A map tile server on 127.0.0.1 that speaks what Leaflet asks of a tile source: XYZ ("slippy
+map", GET /{z}/{x}/{y}.png, a 256×256 PNG for any tile inside the zoom level's 2^z × 2^z grid,
+404 outside it) and OGC WMTS 1.0.0 GetTile in key-value form (GET /wmts?SERVICE=WMTS&
+REQUEST=GetTile&…&TILEMATRIX=L05&TILEROW=…&TILECOL=…, 400 with an OWS-style message for a
+request that is not one). It keeps every request it got (path, headers), so a test can check
+what the map sent: tile numbers only, no page address, no name."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import threading
 import zlib
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 TILE = re.compile(r"^/(\d{1,2})/(\d{1,7})/(\d{1,7})\.png$")
 
@@ -55,6 +58,15 @@ class TileServer(ThreadingHTTPServer):
     def template(self) -> str:
         return self.origin + "/{z}/{x}/{y}.png"
 
+    @property
+    def wmts_template(self) -> str:
+        """Dataforsyningen's skærmkort GetTile request, pointed at this server."""
+        return (
+            self.origin + "/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+            "&LAYER=topo_skaermkort&STYLE=default&FORMAT=image/jpeg&TILEMATRIXSET=View1"
+            "&TILEMATRIX=L{zz}&TILEROW={y}&TILECOL={x}&token={key}"
+        )
+
     def record(self, request: TileRequest) -> None:
         with self._lock:
             self.requests.append(request)
@@ -76,6 +88,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - the http.server API
         self.server.record(TileRequest(self.path, {k.lower(): v for k, v in self.headers.items()}))
+        if self.path.startswith("/wmts?"):
+            self._wmts()
+            return
         match = TILE.match(self.path)
         if match is None:
             self.send_error(404)
@@ -84,6 +99,23 @@ class _Handler(BaseHTTPRequestHandler):
         if z > 22 or x >= 2**z or y >= 2**z:
             self.send_error(404)
             return
+        self._tile()
+
+    def _wmts(self) -> None:
+        query = {k.upper(): v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
+        wanted = {"SERVICE": "WMTS", "REQUEST": "GetTile", "VERSION": "1.0.0"}
+        matrix = re.fullmatch(r"L(\d\d)", query.get("TILEMATRIX", ""))
+        numbers = [query.get("TILEROW", ""), query.get("TILECOL", "")]
+        if (
+            any(query.get(k) != v for k, v in wanted.items())
+            or matrix is None
+            or not all(n.isdigit() for n in numbers)
+        ):
+            self.send_error(400, "MissingParameterValue or InvalidParameterValue")
+            return
+        self._tile()
+
+    def _tile(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "image/png")
         self.send_header("Content-Length", str(len(self.server.tile)))

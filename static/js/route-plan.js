@@ -39,11 +39,23 @@
     const L = window.L;
     // Positions and numbers only (no names, no addresses): see _map_data in the view.
     const data = JSON.parse(element.dataset.points);
-    const map = L.map(element, { scrollWheelZoom: false });
+    const grid = JSON.parse(element.dataset.grid || "{}");
+    const options = { scrollWheelZoom: false };
+    let maxZoom = Number(element.dataset.maxZoom) || 19;
+    if (grid.proj4 && L.Proj) {
+      // A national grid (UTM zone 32 for Dataforsyningen): Proj4Leaflet maps its tile matrix.
+      options.crs = new L.Proj.CRS(grid.crs, grid.proj4, {
+        origin: grid.origin,
+        resolutions: grid.resolutions,
+      });
+      maxZoom = Math.min(maxZoom, grid.resolutions.length - 1);
+    }
+    const map = L.map(element, options);
     map.attributionControl.setPrefix(false);
     L.tileLayer(element.dataset.tiles, {
-      maxZoom: Number(element.dataset.maxZoom) || 19,
+      maxZoom,
       attribution: escapeText(element.dataset.attribution || ""),
+      zz: (tile) => String(tile.z).padStart(2, "0"),
     }).addTo(map);
     const bounds = [];
     if (data.office) {
@@ -65,8 +77,9 @@
       L.circleMarker([item.lat, item.lon], { className: "left-out-marker", radius: 7 }).addTo(map);
       bounds.push([item.lat, item.lon]);
     }
-    if (bounds.length) map.fitBounds(bounds, { padding: [24, 24], maxZoom: 16 });
-    else map.setView([56.0338, 12.6127], 13);
+    const close = grid.proj4 ? maxZoom - 3 : 16;
+    if (bounds.length) map.fitBounds(bounds, { padding: [24, 24], maxZoom: close });
+    else map.setView([56.0338, 12.6127], close - 2);
 
     // "Place on the map": the next click on the map places that household by hand.
     dispatch.querySelectorAll(".place-on-map").forEach((button) => {

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -176,3 +176,52 @@ def test_an_imported_list_is_planned_with_no_case_left_out_for_want_of_a_positio
     addresses = {row.split(";")[2].split(",")[0] for row in rows if row.count(";") > 3}
     planned = {a.split(",")[0] for a in page.locator("section.lane .stop-body a").all_inner_texts()}
     assert planned & addresses, "no imported tenant was planned"
+
+
+# Helsingør station in UTM zone 32 (ETRS89), computed with proj4 2.22.0 from 56.0338 N 12.6127 E.
+HELSINGOR_UTM = (725063.5, 6215729.4)
+VIEW1 = (120000.0, 6500000.0), [1638.4 / 2**n for n in range(14)]
+
+
+def test_a_danish_wmts_in_utm_zone_32_is_asked_for_the_right_tiles(browser, tmp_path, tiles):
+    """Dataforsyningen's skærmkort is served only in EPSG:25832 (tile matrix set View1): the
+    map asks for WMTS GetTile tiles whose column and row cover Helsingør at their level."""
+    server = start_demo_server(
+        tmp_path,
+        {
+            "FIELDAPP_MAP_TILES_URL": tiles.wmts_template,
+            "FIELDAPP_MAP_TILES_KEY": "test-token",
+            "FIELDAPP_MAP_CRS": "EPSG:25832",
+            "FIELDAPP_MAP_ATTRIBUTION": "© SDFI",
+            "FIELDAPP_ROUTING_TIME_LIMIT_SECONDS": "1",
+        },
+    )
+    context = browser.new_context(base_url=server.url, locale="en-GB", **DESK)
+    try:
+        page = context.new_page()
+        problems = []
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        log_in(page, "lead@example.org")
+        plan_the_day(page)
+        expect(page.locator(".street-map .leaflet-tile-loaded").first).to_be_attached(timeout=15000)
+        expect(page.locator(".street-map .stop-marker").first).to_be_visible()
+        (origin_x, origin_y), resolutions = VIEW1
+        near = 0
+        for request in tiles.requests:
+            query = {k: v[-1] for k, v in parse_qs(urlsplit(request.path).query).items()}
+            assert query["TILEMATRIXSET"] == "View1" and query["token"] == "test-token"
+            level = int(query["TILEMATRIX"][1:])
+            size = 256 * resolutions[level]
+            column = (HELSINGOR_UTM[0] - origin_x) / size
+            row = (origin_y - HELSINGOR_UTM[1]) / size
+            # The demo's visits lie within about 6 km of the station: the view's tiles are
+            # around it at whatever level the map chose.
+            reach = 3 + 6000 / size
+            near += abs(int(query["TILECOL"]) - column) <= reach and (
+                abs(int(query["TILEROW"]) - row) <= reach
+            )
+        assert tiles.requests and near == len(tiles.requests), (near, len(tiles.requests))
+        assert problems == []
+    finally:
+        context.close()
+        server.stop()

@@ -141,6 +141,28 @@ def test_vendored_htmx_is_the_pinned_file():
     )
 
 
+PINNED_MAP_FILES = {
+    "static/vendor/leaflet/leaflet.js": "db49d009c841f5ca34a888c96511ae93"
+    "6fd9f5533e90d8b2c4d57596f4e5641a",
+    "static/vendor/leaflet/leaflet.css": "a7837102824184820dfa198d1ebcd109"
+    "ff6d0ff9a2672a074b9a1b4d147d04c6",
+    "static/js/vendor/Sortable.min.js": "bf4241bc73fef7f11c59a283a69fe805"
+    "1cdd31c6d8ff5a2b9ba219e7831fcf76",
+    "static/vendor/proj4/proj4.js": "af7df653d91ea591f33d26fb958990bb"
+    "d3071b2db644a4edaba441cc9861a474",
+    "static/vendor/proj4/proj4leaflet.js": "fdb7fe47dcd594e7c830d0ee3694ef88"
+    "b4032537268dc2f3b58f49a1d7161c12",
+}
+
+
+@pytest.mark.parametrize(("path", "sha256"), PINNED_MAP_FILES.items())
+def test_vendored_map_files_are_the_pinned_ones(path, sha256):
+    import hashlib
+
+    data = (Path(__file__).parents[2] / path).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == sha256
+
+
 def test_offline_page_carries_nothing_of_the_session(auth, make_user):
     user = make_user("worker", name="Mette Holm")
     auth.login(user.email)

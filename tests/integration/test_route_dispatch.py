@@ -281,6 +281,21 @@ def test_the_street_map_uses_only_the_configured_tile_host(tmp_path, sqlite_temp
     ):
         with pytest.raises(ValueError, match="FIELDAPP_MAP_TILES_URL"):
             create_app({**settings, "MAP_TILES_URL": bad})
+    # A national grid: UTM zone 32 with Dataforsyningen's View1 by default; a grid the map
+    # could not draw stops the start, naming the setting.
+    utm = {
+        **settings,
+        "MAP_CRS": "EPSG:25832",
+        "MAP_TILES_URL": "https://t.example.dk/{zz}/{x}/{y}",
+    }
+    assert create_app(utm)
+    for wrong, said in (
+        ({"MAP_CRS": "EPSG:4326"}, "FIELDAPP_MAP_CRS"),
+        ({"MAP_RESOLUTIONS": "0.2,0.4"}, "FIELDAPP_MAP_RESOLUTIONS"),
+        ({"MAP_ORIGIN": "120000"}, "FIELDAPP_MAP_ORIGIN"),
+    ):
+        with pytest.raises(ValueError, match=said):
+            create_app({**utm, **wrong})
 
 
 def test_the_page_shows_the_street_map_or_a_labelled_schematic(app, lead):

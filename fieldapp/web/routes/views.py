@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from ... import map_tiles
+from ... import map_grid, map_tiles
 from ...domain.organisation import organisation_of
 from ...extensions import db, htmx
 from ...models import Case, Household, RouteLeftOut, Tenancy, User
@@ -154,6 +154,7 @@ def _dispatch(day: date, notice: str | None = None, error: str | None = None) ->
         "schematic": None if tiles else _schematic(shown, left_out),
         "map_data": _map_data(shown, left_out, _office()),
         "tiles": tiles[0] if tiles else None,
+        "grid": map_grid(current_app.config) if tiles else None,
         "attribution": current_app.config["MAP_ATTRIBUTION"],
         "max_zoom": int(current_app.config["MAP_MAX_ZOOM"]),
         "colours": COLOURS,
