@@ -225,3 +225,54 @@ def test_a_danish_wmts_in_utm_zone_32_is_asked_for_the_right_tiles(browser, tmp_
     finally:
         context.close()
         server.stop()
+
+
+def test_on_a_tablet_a_finger_drags_a_visit_between_lanes(browser, tmp_path, tiles):
+    """Touch events from Chromium's input layer (as a finger makes them): press and hold on a
+    visit, move it onto another lane, lift; both lanes are recomputed."""
+    server = start_demo_server(tmp_path, {"FIELDAPP_ROUTING_TIME_LIMIT_SECONDS": "1"})
+    context = browser.new_context(
+        base_url=server.url,
+        locale="en-GB",
+        viewport={"width": 1280, "height": 800},
+        has_touch=True,
+        is_mobile=True,
+    )
+    try:
+        page = context.new_page()
+        log_in(page, "lead@example.org")
+        plan_the_day(page)
+        before = lane_times(page)
+        lanes = page.locator("ol.stops.sortable")
+        source, target = lanes.nth(0), lanes.nth(1)
+        source_id = source.locator("xpath=ancestor::section[1]").get_attribute("id")
+        target_id = target.locator("xpath=ancestor::section[1]").get_attribute("id")
+        item = source.locator("li.stop").first
+        item.scroll_into_view_if_needed()
+        address = item.locator(".stop-body a").inner_text()
+        start = item.locator(".stop-time").bounding_box()
+        end = target.locator("li.stop").first.bounding_box()
+        cdp = context.new_cdp_session(page)
+
+        def touch(kind: str, x: float, y: float) -> None:
+            points = [] if kind == "touchEnd" else [{"x": x, "y": y, "id": 1}]
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+        x0, y0 = start["x"] + 5, start["y"] + 5
+        x1, y1 = end["x"] + 20, end["y"] + end["height"] * 0.75
+        touch("touchStart", x0, y0)
+        page.wait_for_timeout(400)  # hold: a short press starts the drag, a swipe scrolls
+        for step in range(1, 21):
+            touch("touchMove", x0 + (x1 - x0) * step / 20, y0 + (y1 - y0) * step / 20)
+            page.wait_for_timeout(20)
+        page.wait_for_timeout(250)
+        touch("touchEnd", x1, y1)
+        expect(page.locator("#dispatch-notice")).to_have_text(
+            "Visit moved; the times are recomputed."
+        )
+        after = lane_times(page)
+        assert after[source_id] != before[source_id] and after[target_id] != before[target_id]
+        expect(page.locator(f"#{target_id} li.stop", has_text=address)).to_have_count(1)
+    finally:
+        context.close()
+        server.stop()
