@@ -163,7 +163,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     htmx.init_app(app)
     compress.init_app(app)
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=_select_locale)
+    babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
     talisman.init_app(
         app,
         force_https=False,  # TLS ends at the reverse proxy; see README
@@ -250,6 +250,18 @@ def _select_locale() -> str:
     if best in ("no", "nn"):
         return "nb"
     return best or "en"
+
+
+def _select_timezone() -> str | None:
+    """Times are shown in the person's organisation's zone (the one its plans, hearings and
+    agreed times are entered in); without a team, the installation's default."""
+    from flask_login import current_user
+
+    try:
+        team = current_user.team if current_user.is_authenticated else None
+    except (AttributeError, RuntimeError):
+        return None
+    return team.organisation.timezone if team is not None else None
 
 
 def check_schema_current() -> None:

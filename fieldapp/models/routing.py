@@ -139,6 +139,12 @@ class RouteLeftOut(db.Model):
     case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id"), index=True)
     reason: Mapped[str] = mapped_column(String(40))
     mandatory: Mapped[bool] = mapped_column(default=False)
+    # A lock or agreed time the plan could not keep stays here, so the next plan tries again
+    # (and the lead sees what was agreed) instead of forgetting it.
+    locked_worker_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    window_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    appointment_note: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     case: Mapped[Case] = relationship()

@@ -96,7 +96,8 @@ ACTIVITIES = (
         "none",
         "the team's lead and the route's worker",
         ("route", "route_stop", "route_left_out"),
-        "kept with the cases; positions removed with the household's",
+        "kept with the cases; a case's stops and left-out rows (positions, agreed-time "
+        "notes) removed when the case is anonymised",
     ),
     Activity(
         "reminders",

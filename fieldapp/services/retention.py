@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from ..models import (
@@ -37,6 +37,8 @@ from ..models import (
     MeetingItem,
     Need,
     Organisation,
+    RouteLeftOut,
+    RouteStop,
     Tenancy,
     Visit,
 )
@@ -140,6 +142,10 @@ def _anonymise_cases(session: Session, ids: list[int], now: datetime) -> None:
     session.execute(
         update(CaseConflict).where(CaseConflict.case_id.in_(ids)).values(proposed={}, current={})
     )
+    # The case's visits on routes and the left-out rows hold the household's exact position
+    # and the agreed-time note: they go with the case's details.
+    session.execute(delete(RouteStop).where(RouteStop.case_id.in_(ids)))
+    session.execute(delete(RouteLeftOut).where(RouteLeftOut.case_id.in_(ids)))
     session.execute(update(Case).where(Case.id.in_(ids)).values(anonymised_at=now))
 
 

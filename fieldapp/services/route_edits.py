@@ -15,22 +15,25 @@ from .routing import PlanningError, _settings, geodesic_matrix, speed_ms
 
 
 def routes_of_day(session: Session, day, team_id: int | None) -> list[Route]:
-    """The team's draft and published routes of the day, with stops, workers and cases."""
+    """The team's draft and published routes of the day, with stops, workers and cases;
+    nothing for someone without a team (a team's routes are its own)."""
+    if team_id is None:
+        return []
     query = (
         select(Route)
         .options(selectinload(Route.stops).selectinload(RouteStop.case), selectinload(Route.worker))
         .where(Route.day == day, Route.state.in_(("draft", "published")))
         .order_by(Route.state, Route.worker_id)
     )
-    if team_id is not None:
-        query = query.where(Route.team_id == team_id)
-    return list(session.scalars(query))
+    return list(session.scalars(query.where(Route.team_id == team_id)))
 
 
 def retime(route: Route, settings: Mapping[str, Any] | None = None) -> None:
     """Recompute arrival and departure times, kilometres and the day's end along the route's
-    order, from the worker's start of work: geodesic travel at the worker's speed, as the
-    planner estimates, waiting at a visit whose agreed time has not begun."""
+    order: geodesic travel at the worker's speed, as the planner estimates, waiting at a visit
+    whose agreed time has not begun. The worker leaves as the solver lets them, as late as
+    saves a wait without moving any later visit or missing an agreed time: from the start of
+    work, delayed by the first wait (no more than the visits before it allow)."""
     config = _settings(settings)
     points = [(route.start_lat, route.start_lon)]
     points += [(stop.lat, stop.lon) for stop in route.stops]
@@ -38,22 +41,35 @@ def retime(route: Route, settings: Mapping[str, Any] | None = None) -> None:
     metres = geodesic_matrix(points, float(config["ROUTING_DETOUR_FACTOR"]))
     speed = speed_ms(config, route.travel_mode)
     service = timedelta(minutes=int(config["ROUTING_SERVICE_MINUTES"]))
-    route.starts_at = route.work_starts_at or route.starts_at
-    clock = route.starts_at
-    total = 0
-    for index, stop in enumerate(route.stops, start=1):
-        leg = int(metres[index - 1][index])
-        total += leg
-        clock = clock + timedelta(seconds=leg / speed)
-        if stop.window_start is not None and clock < stop.window_start:
-            clock = stop.window_start
-        stop.position = index
-        stop.arrive_at = clock
-        clock = clock + service
-        stop.depart_at = clock
+
+    def schedule(leave):
+        clock, times, first_wait, slack = leave, [], None, None
+        for index, stop in enumerate(route.stops, start=1):
+            clock = clock + timedelta(seconds=int(metres[index - 1][index]) / speed)
+            if stop.window_start is not None and clock < stop.window_start:
+                if first_wait is None:
+                    first_wait = stop.window_start - clock
+                clock = stop.window_start
+            elif first_wait is None and stop.window_end is not None:
+                room = stop.window_end - clock  # how much later this visit may still begin
+                slack = room if slack is None else min(slack, room)
+            times.append((clock, clock + service))
+            clock = clock + service
+        return times, clock, first_wait, slack
+
+    leave = route.work_starts_at or route.starts_at
+    times, clock, first_wait, slack = schedule(leave)
+    if first_wait is not None:
+        delay = first_wait if slack is None else max(min(first_wait, slack), timedelta(0))
+        if delay > timedelta(0):
+            leave = leave + delay
+            times, clock, _, _ = schedule(leave)
+    route.starts_at = leave
+    for index, (stop, (arrive, depart)) in enumerate(zip(route.stops, times, strict=True), 1):
+        stop.position, stop.arrive_at, stop.depart_at = index, arrive, depart
     back = int(metres[len(points) - 2][len(points) - 1])
-    total += back
     route.ends_at = clock + timedelta(seconds=back / speed)
+    total = sum(int(metres[i][i + 1]) for i in range(len(points) - 1))
     route.travel_km = round(total / 1000, 1)
 
 
@@ -147,12 +163,15 @@ def book_stop(
             raise PlanningError(
                 f"Agreed time {start:%H:%M}–{end:%H:%M}: the end must come after the start."
             )
+    new_window = window if window is not None else (None, None)
+    moved = (stop.window_start, stop.window_end) != new_window
     stop.locked = locked
-    stop.window_start, stop.window_end = window if window is not None else (None, None)
+    stop.window_start, stop.window_end = new_window
     stop.appointment_note = note.strip()[:200]
     session.flush()
-    retime(stop.route)
-    session.flush()
+    if moved:  # a lock or a note alone changes no time: the solver's stay as they are
+        retime(stop.route)
+        session.flush()
     return stop.route
 
 

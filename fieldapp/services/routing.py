@@ -149,6 +149,7 @@ class Unassigned:
     reason: str
     mandatory: bool = False
     booked: bool = False  # it was locked or had an agreed time: a booking not met
+    booking: Booking | None = None  # kept with the day, so the next plan tries again
 
 
 @dataclass
@@ -429,7 +430,7 @@ def select_candidates(
     seen = {c.id for c in cases}
     for case_id, booking in bookings.items():
         if case_id not in seen and (booking.locked or booking.window):
-            done.append(Unassigned(case_id, "case_not_open", False, True))
+            done.append(Unassigned(case_id, "case_not_open", False, True, booking))
     return candidates, done
 
 
@@ -439,7 +440,14 @@ def _is_booked(candidate: Candidate) -> bool:
 
 
 def _left_out(candidate: Candidate, reason: str) -> Unassigned:
-    return Unassigned(candidate.case_id, reason, candidate.mandatory, _is_booked(candidate))
+    booked = _is_booked(candidate)
+    return Unassigned(
+        candidate.case_id,
+        reason,
+        candidate.mandatory,
+        booked,
+        candidate.booking if booked else None,
+    )
 
 
 def balance_limits(workers: list[WorkerDay], planned: int, tolerance: int) -> dict[int, int]:
@@ -500,6 +508,11 @@ def solve_day(
     placed = []
     for candidate in candidates:
         booking = candidate.booking
+        if booking is not None and not booking.locked and booking.worker_id not in worker_index:
+            # Kept with a worker by "keep who visits whom", but that worker is not out: free.
+            booking = candidate.booking = Booking(
+                booking.case_id, None, False, booking.window, booking.note
+            )
         if candidate.lat is None or candidate.lon is None:
             unassigned.append(_left_out(candidate, "no_coordinates"))
         elif not workers:
@@ -595,7 +608,10 @@ def solve_day(
         clients.append(
             pyvrp.Client(
                 location=n_depots + position,
-                delivery=[1],  # one visit: the load a balanced plan caps per worker
+                # One optional visit is one unit of the load a balanced plan caps per worker;
+                # mandatory and booked visits never count against the cap (a cap must not
+                # cost a must-do visit).
+                delivery=[0 if prize >= MANDATORY_PRIZE else 1],
                 service_duration=service,
                 tw_early=window[0] if window else 0,
                 tw_late=window[1] if window else np.iinfo(np.int64).max,
@@ -649,18 +665,18 @@ def solve_day(
     limits = None
     if balance and len(workers) > 1:
         first = run(None, time_limit / 2)
-        limits = balance_limits(
-            workers, first.num_clients(), int(settings.get("ROUTING_BALANCE_TOLERANCE", 1))
+        optional = sum(
+            1
+            for route in first.routes()
+            for activity in route.schedule()
+            if activity.is_client() and clients[activity.idx].delivery[0] == 1
         )
-        # A worker's kept visits always fit their cap.
-        kept: dict[int, int] = {}
-        for index in clients_in_model:
-            booking = placed[index].booking
-            if booking is not None and booking.worker_id is not None:
-                kept[booking.worker_id] = kept.get(booking.worker_id, 0) + 1
-        for user_id, count in kept.items():
-            limits[user_id] = max(limits[user_id], count)
+        limits = balance_limits(
+            workers, optional, int(settings.get("ROUTING_BALANCE_TOLERANCE", 1))
+        )
         best = run(limits, time_limit / 2)
+        if not best.is_feasible():  # never expected now; the free plan then stands
+            best, limits = first, None
     else:
         best = run(None, time_limit)
     seconds = clock.perf_counter() - started
@@ -736,14 +752,30 @@ def bookings_of_day(
         raise PlanningError(f"no team with id {team_id}")
     midnight = datetime.combine(day, time(0), ZoneInfo(team.organisation.timezone)).astimezone(UTC)
     bookings: dict[int, Booking] = {}
+
+    def seconds(moment: datetime) -> int:
+        return int((moment - midnight).total_seconds())
+
+    # A booking the last plan could not keep is tried again (the lead removes it by hand).
+    for item in session.scalars(
+        select(RouteLeftOut).where(RouteLeftOut.day == day, RouteLeftOut.team_id == team_id)
+    ):
+        window = None
+        if item.window_start is not None and item.window_end is not None:
+            window = (seconds(item.window_start), seconds(item.window_end))
+        if item.locked_worker_id is not None or window is not None:
+            bookings[item.case_id] = Booking(
+                item.case_id,
+                item.locked_worker_id,
+                item.locked_worker_id is not None,
+                window,
+                item.appointment_note,
+            )
     for route in current:
         for stop in route.stops:
             window = None
             if stop.window_start is not None and stop.window_end is not None:
-                window = (
-                    int((stop.window_start - midnight).total_seconds()),
-                    int((stop.window_end - midnight).total_seconds()),
-                )
+                window = (seconds(stop.window_start), seconds(stop.window_end))
             if not (stop.locked or window or mode != "afresh"):
                 continue
             keeps_worker = stop.locked or mode != "afresh"
@@ -886,7 +918,20 @@ def save_plan(session: Session, plan: Plan, by: User | None) -> list[Route]:
     ):
         session.delete(old)
     session.flush()
+    midnight = datetime.combine(plan.day, time(0), ZoneInfo(plan.timezone)).astimezone(UTC)
+    team_cases = set(
+        session.scalars(
+            select(Case.id).where(
+                Case.team_id == plan.team_id,
+                Case.id.in_([u.case_id for u in plan.unassigned]),
+            )
+        )
+    )
     for item in {u.case_id: u for u in plan.unassigned}.values():
+        if item.case_id not in team_cases:
+            continue  # a booking named a case that is not the team's: reported, not stored
+        booking = item.booking
+        window = booking.window if booking is not None else None
         session.add(
             RouteLeftOut(
                 day=plan.day,
@@ -894,6 +939,10 @@ def save_plan(session: Session, plan: Plan, by: User | None) -> list[Route]:
                 case_id=item.case_id,
                 reason=item.reason,
                 mandatory=item.mandatory,
+                locked_worker_id=booking.worker_id if booking and booking.locked else None,
+                window_start=midnight + timedelta(seconds=window[0]) if window else None,
+                window_end=midnight + timedelta(seconds=window[1]) if window else None,
+                appointment_note=booking.note if booking is not None else "",
             )
         )
     session.flush()

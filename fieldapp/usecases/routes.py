@@ -4,7 +4,7 @@ audited."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from ..domain.organisation import organisation_of
@@ -108,18 +108,26 @@ def read_bookings(
     gives them, checked against the actor's team; refused naming the value."""
     from sqlalchemy import select
 
-    from ..models import User
+    from ..domain.numbers import whole_number
+    from ..models import Case, User
 
     team_id = _team_of(actor)
     zone = ZoneInfo(organisation_of(uow.session, team_id).timezone)
-    midnight = datetime.combine(day, time(0), zone)
+    # In UTC: seconds after midnight are elapsed seconds, also on a daylight-saving day.
+    midnight = datetime.combine(day, time(0), zone).astimezone(UTC)
     found: dict[int, Booking] = {}
 
     def case_of(raw: str, option: str) -> tuple[int, str]:
         case, _, value = raw.partition("=")
-        if not case.strip().isdigit() or not value.strip():
+        number = whole_number(case, 1, 2**31 - 1)
+        if number is None or not value.strip():
             raise Refused(f"{option} {raw!r}: write CASE=VALUE, e.g. 61=mette@example.org.")
-        return int(case), value.strip()
+        if (
+            uow.session.scalar(select(Case.id).where(Case.id == number, Case.team_id == team_id))
+            is None
+        ):
+            raise Refused(f"{option} {raw!r}: no case {number} in your team's register.")
+        return number, value.strip()
 
     for raw in locks:
         case_id, email = case_of(raw, "--lock")
@@ -138,11 +146,30 @@ def read_bookings(
         case_id, span = case_of(raw, "--window")
         start, _, end = span.partition("-")
         window = parse_window(day, zone.key, start, end)
-        assert window is not None
-        seconds = tuple(int((moment - midnight).total_seconds()) for moment in window)
+        if window is None:
+            raise Refused(f"--window {raw!r}: write CASE=HH:MM-HH:MM, e.g. 61=14:00-16:00.")
+        seconds = tuple(
+            int((moment.astimezone(UTC) - midnight).total_seconds()) for moment in window
+        )
         booking = found.setdefault(case_id, Booking(case_id))
         booking.window = (seconds[0], seconds[1])
     return found
+
+
+def forget_booking(uow: UnitOfWork, actor: Actor, left_out_id: int) -> None:
+    """Drop the lock and agreed time a plan could not keep for a left-out case of the team's
+    day, so the next plan no longer tries. Audited as an update of the left-out row; another
+    team's row is not found."""
+    from ..models import RouteLeftOut
+
+    team_id = _team_of(actor)
+    item = uow.session.get(RouteLeftOut, left_out_id)
+    if item is None or item.team_id != team_id:
+        raise NotFound("That case is not among the day's left-out cases.")
+    item.locked_worker_id = item.window_start = item.window_end = None
+    item.appointment_note = ""
+    uow.session.flush()
+    record_event(uow.session, actor.user, "update", "route_left_out", item.id, actor.address)
 
 
 def publish_day(uow: UnitOfWork, actor: Actor, day: date, *, today: date | None = None) -> None:
@@ -193,9 +220,12 @@ def parse_window(day: date, zone: str, start: str, end: str) -> tuple[datetime, 
     times = []
     for label, raw in (("From", start), ("To", end)):
         try:
-            times.append(time.fromisoformat(raw))
+            moment = time.fromisoformat(raw)
         except ValueError:
-            raise Refused(f"{label}: {raw!r} is not a time of day (HH:MM).") from None
+            moment = None
+        if moment is None or moment.tzinfo is not None:  # "14:00Z" names no local time
+            raise Refused(f"{label}: {raw!r} is not a time of day (HH:MM).")
+        times.append(moment)
     if times[1] <= times[0]:
         raise Refused(f"Agreed time {start}–{end}: the end must come after the start.")
     tz = ZoneInfo(zone)

@@ -71,7 +71,7 @@ def lane_times(page) -> dict[str, str]:
 
 def drag(page, item, onto) -> None:
     """Press on a visit, move past SortableJS's threshold, then over another visit, release."""
-    item.scroll_into_view_if_needed()
+    item.evaluate("element => element.scrollIntoView({block: 'center'})")
     start = item.locator(".stop-time").bounding_box()
     end = onto.bounding_box()
     assert end["y"] + end["height"] <= page.viewport_size["height"], "drop target off screen"
@@ -248,7 +248,7 @@ def test_on_a_tablet_a_finger_drags_a_visit_between_lanes(browser, tmp_path, til
         source_id = source.locator("xpath=ancestor::section[1]").get_attribute("id")
         target_id = target.locator("xpath=ancestor::section[1]").get_attribute("id")
         item = source.locator("li.stop").first
-        item.scroll_into_view_if_needed()
+        item.evaluate("element => element.scrollIntoView({block: 'center'})")
         address = item.locator(".stop-body a").inner_text()
         start = item.locator(".stop-time").bounding_box()
         end = target.locator("li.stop").first.bounding_box()

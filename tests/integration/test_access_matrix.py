@@ -89,6 +89,7 @@ POLICY: dict[str, set[str] | str] = {
     "routes.drop": LEADS,
     "routes.book": LEADS,
     "routes.pin": {"lead"},  # the case is team A's: another team's lead finds nothing
+    "routes.forget": LEADS,
     "meetings.meetings": LEADS,
     "meetings.create": LEADS,
     "meetings.meeting": LEADS,

@@ -34,6 +34,7 @@ from fieldapp.models import (
     MeetingItem,
     PushSubscription,
     Route,
+    RouteLeftOut,
     RouteStop,
     StagedUpload,
     Team,
@@ -227,8 +228,14 @@ class World:
                 counts={"new": 1}, errors=[error],
             )  # fmt: skip
             s.add(batch)
+            left_out = RouteLeftOut(
+                day=self.route_a.day, team_id=self.team_a, case_id=self.case_a,
+                reason="booking_not_met", window_start=datetime.now(UTC),
+                window_end=datetime.now(UTC) + timedelta(hours=1),
+            )  # fmt: skip
+            s.add(left_out)
             s.commit()
-            self.batch_a = batch.id
+            self.batch_a, self.left_out_a = batch.id, left_out.id
             self.route_a = self.route_a.id
             self.stop_a, self.conflict_a = stop.id, conflict.id
             self.item_a = s.scalar(
@@ -499,6 +506,7 @@ WEB: list[tuple[str, str, str, dict | None]] = [
     ("lock a visit", "post", "/routes/stops/{stop_a}/book", {"locked": "1"}),
     ("drop a visit", "post", "/routes/stops/{stop_a}/drop", {}),
     ("pin a left-out case", "post", "/routes/cases/{case_a}/pin", {"lat": "56", "lon": "12"}),
+    ("forget a left-out booking", "post", "/routes/left-out/{left_out_a}/forget", {}),
 ]
 
 
@@ -510,6 +518,7 @@ def web(name: str, method: str, path: str, form: dict | None) -> Callable[[World
         names = dict(
             meeting_a=w.meeting_a, staged_a=w.staged_a, case_a=w.case_a,
             household_a=w.household_a, batch_a=w.batch_a, stop_a=w.stop_a, worker_b=w.worker_b,
+            left_out_a=w.left_out_a,
         )  # fmt: skip
         url = path.format(**names)
         if method == "get":

@@ -41,8 +41,10 @@ def plan(auth, **fields):
     response = auth.post(
         "/routes/plan", {"day": DAY.isoformat(), **fields}, page=f"/routes?day={DAY.isoformat()}"
     )
-    assert response.status_code == 200, response.get_data(as_text=True)[:400]
-    return response.get_data(as_text=True)
+    # Post/redirect/get: the plan is shown by the page it redirects to (a reload plans nothing).
+    assert response.status_code == 303, response.get_data(as_text=True)[:400]
+    assert response.headers["Location"].endswith(f"/routes?day={DAY.isoformat()}")
+    return auth.client.get(response.headers["Location"]).get_data(as_text=True)
 
 
 def drafts(app) -> dict[int, list[RouteStop]]:

@@ -27,9 +27,17 @@ def lead(app, auth):
 
 
 def plan(auth):
-    response = auth.post("/routes/plan", {"day": DAY.isoformat()}, page="/routes")
-    assert response.status_code == 200, response.get_data(as_text=True)[:400]
-    return response.get_data(as_text=True)
+    response = auth.post(
+        "/routes/plan",
+        {
+            "day": DAY.isoformat(),
+        },
+        page=f"/routes?day={DAY.isoformat()}",
+    )
+    # Post/redirect/get: the plan is shown by the page it redirects to (a reload plans nothing).
+    assert response.status_code == 303, response.get_data(as_text=True)[:400]
+    assert response.headers["Location"].endswith(f"/routes?day={DAY.isoformat()}")
+    return auth.client.get(response.headers["Location"]).get_data(as_text=True)
 
 
 def draft_stops(app) -> dict[int, list[int]]:

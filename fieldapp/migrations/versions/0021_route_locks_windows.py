@@ -38,7 +38,16 @@ def upgrade():
         sa.Column("case_id", sa.Integer(), nullable=False),
         sa.Column("reason", sa.String(length=40), nullable=False),
         sa.Column("mandatory", sa.Boolean(), nullable=False),
+        sa.Column("locked_worker_id", sa.Integer(), nullable=True),
+        sa.Column("window_start", sa.DateTime(), nullable=True),
+        sa.Column("window_end", sa.DateTime(), nullable=True),
+        sa.Column("appointment_note", sa.String(length=200), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["locked_worker_id"],
+            ["user_account.id"],
+            name=op.f("fk_route_left_out_locked_worker_id_user_account"),
+        ),
         sa.ForeignKeyConstraint(
             ["case_id"], ["case_file.id"], name=op.f("fk_route_left_out_case_id_case_file")
         ),

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -18,7 +19,14 @@ from ...models import Case, Household, RouteLeftOut, Tenancy, User
 from ...services.route_edits import missed_windows, past_working_hours, routes_of_day
 from ...usecases import Actor, NotFound, Refused, UnitOfWork
 from ...usecases.cases import NotAllowed, place_pin
-from ...usecases.routes import book_visit, drop_visit, move_visit, plan_routes, publish_day
+from ...usecases.routes import (
+    book_visit,
+    drop_visit,
+    forget_booking,
+    move_visit,
+    plan_routes,
+    publish_day,
+)
 from ..security import client_address, is_number, roles_required
 from . import bp
 
@@ -125,6 +133,10 @@ def _left_out(day: date) -> list[dict]:
             "lat": household.lat,
             "lon": household.lon,
             "pinned": household.geo_source == "manual",
+            "locked": item.locked_worker_id is not None,
+            "window": (item.window_start, item.window_end) if item.window_start else None,
+            "note": item.appointment_note,
+            "id": item.id,
         }
         for item, case, household in rows
     ]
@@ -165,13 +177,11 @@ def _dispatch(day: date, notice: str | None = None, error: str | None = None) ->
     }
 
 
-def _page(day: date, plan=None, error: str | None = None, status: int = 200):
+def _page(day: date, error: str | None = None, status: int = 200):
     return render_template(
         "routes/plan.html",
-        plan=plan,
         error=error,
         workers=_workers(),
-        planned=sum(len(r.stops) for r in plan.routes) if plan else 0,
         tolerance=int(current_app.config["ROUTING_BALANCE_TOLERANCE"]),
         **_dispatch(day),
     ), status
@@ -219,7 +229,26 @@ def plan():
             )
     except Refused as error:
         return _page(day, error=str(error), status=400)
-    return _page(day, plan=result)
+    # Post/redirect/get: a reload shows the plan, it does not plan the day again.
+    planned = sum(len(r.stops) for r in result.routes)
+    summary = " · ".join(
+        [
+            ngettext("%(num)d visit planned", "%(num)d visits planned", planned),
+            ngettext("%(num)d case left out", "%(num)d cases left out", len(result.unassigned)),
+        ]
+        + (
+            [
+                _(
+                    "Balanced: at most %(most)d optional visits per worker",
+                    most=max(result.balance_limits.values()),
+                )
+            ]
+            if result.balance_limits
+            else []
+        )
+    )
+    flash(summary, "plan")
+    return redirect(url_for("routes.plan_page", day=day.isoformat()), code=303)
 
 
 def _edit(change, notice: str):
@@ -313,6 +342,16 @@ def pin(case_id: int):
             ) from None
 
     return _edit(change, _("Placed on the map. Plan again to include it."))
+
+
+@bp.post("/left-out/<int:left_out_id>/forget")
+@roles_required("lead")
+def forget(left_out_id: int):
+    """Stop trying to keep a lock or agreed time the plan could not keep."""
+    return _edit(
+        lambda uow, actor: forget_booking(uow, actor, left_out_id),
+        _("The lock and agreed time are forgotten for this day."),
+    )
 
 
 @bp.post("/publish")
