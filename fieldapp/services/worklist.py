@@ -140,17 +140,18 @@ def tomorrows_cases(session: Session, worker: User, tomorrow: date) -> list[Case
     )
 
 
-def route_times(session: Session, worker: User, day: date) -> dict[int, RouteStop]:
-    """The worker's published stops of the day by case: the arrival time and any time agreed
-    with the tenant, shown on Today and Tomorrow (the route's order is the list's order)."""
-    return {
-        stop.case_id: stop
-        for stop in session.scalars(
-            select(RouteStop)
-            .join(Route, Route.id == RouteStop.route_id)
-            .where(Route.worker_id == worker.id, Route.day == day, Route.state == "published")
-        )
-    }
+def route_times(session: Session, worker: User, *days: date) -> dict[date, dict[int, RouteStop]]:
+    """The worker's published stops of those days, by day and case (in one query): the
+    arrival time and any time agreed with the tenant, shown on Today and Tomorrow (the
+    route's order is the list's order)."""
+    found: dict[date, dict[int, RouteStop]] = {day: {} for day in days}
+    for day, stop in session.execute(
+        select(Route.day, RouteStop)
+        .join(Route, Route.id == RouteStop.route_id)
+        .where(Route.worker_id == worker.id, Route.day.in_(days), Route.state == "published")
+    ):
+        found[day][stop.case_id] = stop
+    return found
 
 
 @dataclass(frozen=True)

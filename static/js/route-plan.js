@@ -59,22 +59,31 @@
     }).addTo(map);
     const bounds = [];
     if (data.office) {
-      L.marker(data.office, { icon: marker(L, "office-marker", "⌂"), keyboard: false }).addTo(map);
+      L.marker(data.office, {
+        icon: marker(L, "office-marker", "⌂"),
+        keyboard: false,
+        interactive: false, // a click goes to the map (placing a pin)
+      }).addTo(map);
       bounds.push(data.office);
     }
     for (const route of data.routes) {
       const line = [route.start, ...route.stops.map((s) => [s.lat, s.lon])];
-      L.polyline(line, { className: `route-line route-${route.colour}` }).addTo(map);
+      L.polyline(line, { className: `route-line route-${route.colour}`, interactive: false }).addTo(map);
       for (const stop of route.stops) {
         L.marker([stop.lat, stop.lon], {
           icon: marker(L, `stop-marker route-${route.colour}`, String(stop.n)),
           keyboard: false,
+          interactive: false,
         }).addTo(map);
         bounds.push([stop.lat, stop.lon]);
       }
     }
     for (const item of data.left_out) {
-      L.circleMarker([item.lat, item.lon], { className: "left-out-marker", radius: 7 }).addTo(map);
+      L.circleMarker([item.lat, item.lon], {
+        className: "left-out-marker",
+        radius: 7,
+        interactive: false,
+      }).addTo(map);
       bounds.push([item.lat, item.lon]);
     }
     const close = grid.proj4 ? maxZoom - 3 : 16;

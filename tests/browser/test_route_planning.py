@@ -35,7 +35,7 @@ def desk(browser, tmp_path, tiles):
         {
             "FIELDAPP_MAP_TILES_URL": tiles.template,
             "FIELDAPP_MAP_ATTRIBUTION": "© Test tiles",
-            "FIELDAPP_ROUTING_TIME_LIMIT_SECONDS": "1",
+            "FIELDAPP_ROUTING_TIME_LIMIT_SECONDS": "0.5",
         },
     )
     context = browser.new_context(base_url=server.url, locale="en-GB", **DESK)
@@ -193,7 +193,7 @@ def test_a_danish_wmts_in_utm_zone_32_is_asked_for_the_right_tiles(browser, tmp_
             "FIELDAPP_MAP_TILES_KEY": "test-token",
             "FIELDAPP_MAP_CRS": "EPSG:25832",
             "FIELDAPP_MAP_ATTRIBUTION": "© SDFI",
-            "FIELDAPP_ROUTING_TIME_LIMIT_SECONDS": "1",
+            "FIELDAPP_ROUTING_TIME_LIMIT_SECONDS": "0.5",
         },
     )
     context = browser.new_context(base_url=server.url, locale="en-GB", **DESK)
@@ -230,7 +230,7 @@ def test_a_danish_wmts_in_utm_zone_32_is_asked_for_the_right_tiles(browser, tmp_
 def test_on_a_tablet_a_finger_drags_a_visit_between_lanes(browser, tmp_path, tiles):
     """Touch events from Chromium's input layer (as a finger makes them): press and hold on a
     visit, move it onto another lane, lift; both lanes are recomputed."""
-    server = start_demo_server(tmp_path, {"FIELDAPP_ROUTING_TIME_LIMIT_SECONDS": "1"})
+    server = start_demo_server(tmp_path, {"FIELDAPP_ROUTING_TIME_LIMIT_SECONDS": "0.5"})
     context = browser.new_context(
         base_url=server.url,
         locale="en-GB",
@@ -276,3 +276,48 @@ def test_on_a_tablet_a_finger_drags_a_visit_between_lanes(browser, tmp_path, til
     finally:
         context.close()
         server.stop()
+
+
+def test_a_case_without_a_position_is_placed_by_a_click_on_the_map(desk):
+    """A household the gazetteer does not know is left out "no position on the map"; the lead
+    presses *Place on the map*, clicks the map, and the case has a manual pin."""
+    import sqlite3
+
+    page = desk
+    path = page.server.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:
+        household_id, case_id = connection.execute(
+            "SELECT h.id, c.id FROM household h JOIN tenancy t ON t.household_id = h.id "
+            "JOIN case_file c ON c.tenancy_id = t.id WHERE c.status = 'new' ORDER BY c.id LIMIT 1"
+        ).fetchone()
+        connection.execute(
+            "UPDATE household SET address = 'Ukendt Vej 9', lat = NULL, lon = NULL, "
+            "geo_source = '' WHERE id = ?",
+            (household_id,),
+        )
+        connection.execute("UPDATE case_file SET priority = 99 WHERE id = ?", (case_id,))
+    plan_the_day(page)
+    row = page.locator(f"#left-out-{case_id}")
+    expect(row).to_contain_text("Ukendt Vej 9")
+    expect(row).to_contain_text("no position on the map")
+    row.get_by_role("button", name="Place on the map").click()
+    expect(page.locator(".street-map.placing")).to_be_visible()
+    box = page.locator(".street-map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    expect(page.locator("#dispatch-notice")).to_have_text(
+        "Placed on the map. Plan again to include it."
+    )
+    with sqlite3.connect(path) as connection:
+        lat, lon, source = connection.execute(
+            "SELECT lat, lon, geo_source FROM household WHERE id = ?", (household_id,)
+        ).fetchone()
+    assert source == "manual" and 55.9 < lat < 56.2 and 12.3 < lon < 12.8
+    expect(page.locator(f"#left-out-{case_id}")).to_contain_text("placed by hand")
+    # Planned again, the case is in a lane (or left out for another reason than a position).
+    page.locator("details.plan-box summary").click()
+    page.get_by_label("Keep who visits whom, fit in new cases").check()
+    page.locator("#plan-button").click()
+    expect(page.locator("#plan-summary")).to_be_visible()
+    left = page.locator(f"#left-out-{case_id}")
+    if left.count():
+        expect(left).not_to_contain_text("no position on the map")

@@ -123,7 +123,7 @@ def test_a_command_line_window_on_a_daylight_saving_day_is_the_time_given(app, l
     result = runner.invoke(
         args=[
             "plan-routes", "--date", day.isoformat(), "--team", "Boligsocialt team",
-            "--time-limit", "1", "--json", "--window", f"{case}=13:00-14:00",
+            "--time-limit", "0.3", "--json", "--window", f"{case}=13:00-14:00",
         ]
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -195,7 +195,7 @@ def test_hostile_case_numbers_on_the_command_line_are_refused_naming_them(app, l
         result = runner.invoke(
             args=[
                 "plan-routes", "--date", DAY.isoformat(), "--team", "Boligsocialt team",
-                "--time-limit", "1", "--lock", value, "--publish",
+                "--time-limit", "0.3", "--lock", value, "--publish",
             ]
         )  # fmt: skip
         assert result.exit_code == 1 and said in result.output, (value, result.output)

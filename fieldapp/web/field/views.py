@@ -41,14 +41,15 @@ def today():
     days = offline_days(db.session, current_user)
     cases = todays_cases(db.session, current_user, today=days.today)
     tomorrow = tomorrows_cases(db.session, current_user, days.tomorrow)
+    times = route_times(db.session, current_user, days.today, days.tomorrow)
     response = make_response(
         render_template(
             "field/today.html",
             cases=cases,
             tomorrow=tomorrow,
             today=days.today,
-            times=route_times(db.session, current_user, days.today),
-            tomorrow_times=route_times(db.session, current_user, days.tomorrow),
+            times=times[days.today],
+            tomorrow_times=times[days.tomorrow],
         )
     )
     # Kept until tonight; with a route for tomorrow, until tomorrow night, so the worker who
