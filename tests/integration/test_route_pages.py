@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +14,8 @@ from fieldapp.models import Route, RouteStop, User
 from fieldapp.services.demo import seed_demo
 from tests.support import AuthActions
 
-DAY = date.today() + timedelta(days=1)
+# Tomorrow where the demo town is (at 23:30 UTC it is already tomorrow in Copenhagen).
+DAY = datetime.now(ZoneInfo("Europe/Copenhagen")).date() + timedelta(days=1)
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ and their pins, publish."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -33,9 +34,16 @@ from . import bp
 COLOURS = 8  # route-1 … route-8 in the style sheet
 
 
+def _today() -> date:
+    """Today where the lead's organisation is (not where the server is)."""
+    organisation = organisation_of(db.session, current_user.team_id)
+    zone = ZoneInfo(organisation.timezone if organisation else "UTC")
+    return datetime.now(UTC).astimezone(zone).date()
+
+
 def _day(raw: str | None) -> date | None:
     try:
-        return date.fromisoformat(raw) if raw else date.today() + timedelta(days=1)
+        return date.fromisoformat(raw) if raw else _today() + timedelta(days=1)
     except ValueError:
         return None
 
@@ -194,7 +202,7 @@ def plan_page():
     day = _day(request.args.get("day"))
     if day is None:
         return _page(
-            date.today(),
+            _today(),
             error=_("Day: %(value)r is not a date (YYYY-MM-DD).", value=request.args.get("day")),
             status=400,
         )
@@ -209,7 +217,7 @@ def plan():
     day = _day(request.form.get("day"))
     if day is None:
         return _page(
-            date.today(),
+            _today(),
             error=_("Day: %(value)r is not a date (YYYY-MM-DD).", value=request.form.get("day")),
             status=400,
         )
@@ -254,7 +262,7 @@ def plan():
 def _edit(change, notice: str):
     """Run a change of the draft; htmx gets the map and lanes again (recomputed on the
     server), a plain form a redirect to the page (post/redirect/get)."""
-    day = _day(request.form.get("day")) or date.today()
+    day = _day(request.form.get("day")) or _today()
     try:
         with UnitOfWork(db.session) as uow:
             change(uow, Actor.person(current_user, client_address()))
