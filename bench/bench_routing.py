@@ -237,7 +237,7 @@ def booked_day(limit: float, seed: int) -> None:
             seed=seed, balance=balance,
         )  # fmt: skip
         counts = sorted(len(r.stops) for r in routes)
-        said = f"at most {max(limits.values())} each" if limits else "no cap"
+        said = f"at most {max(limits.values())} optional visits each" if limits else "no cap"
         print(f"visits per worker, {'balanced' if balance else 'free':<8}: {counts} ({said})")
     print()
 
