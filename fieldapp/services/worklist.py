@@ -174,13 +174,15 @@ def offline_days(session: Session, worker: User) -> OfflineDays:
     return OfflineDays(today, _end_of(today, zone), _end_of(today + timedelta(days=1), zone))
 
 
-def keep_card_until(session: Session, worker: User, case: Case) -> datetime | None:
+def keep_card_until(
+    session: Session, worker: User, case: Case, days: OfflineDays | None = None
+) -> datetime | None:
     """Until when the phone may keep this case card: the end of today for a case on the
     worker's list today (their published route, or without one their own open cases), the
     end of tomorrow for one on tomorrow's published route; None for any other case."""
     if case.status not in OPEN_STATUSES:
         return None
-    days = offline_days(session, worker)
+    days = days or offline_days(session, worker)
     on_route = dict(
         session.execute(
             select(Route.day, func.count(RouteStop.id).filter(RouteStop.case_id == case.id))

@@ -59,7 +59,9 @@ export async function refreshStatus() {
   bar.classList.toggle("has-waiting", waiting.length > 0);
   // Records waiting in a browser tab (not the installed app) whose storage the browser may
   // clear: Safari deletes a site's data after 7 days without use, except for home-screen apps.
-  const tabWarning = document.getElementById("outbox-tab-warning");
+  // On the case card it stands in the step that lists what waits, not in the bar, whose
+  // height must not change under the worker's thumb.
+  const tabWarning = document.getElementById("door-tab-warning") || document.getElementById("outbox-tab-warning");
   if (tabWarning) {
     const persisted = await storageKept();
     tabWarning.hidden = waiting.length === 0 || installed() || persisted;
@@ -84,6 +86,8 @@ function renderCaseWaiting(records) {
     }),
   );
   box.hidden = mine.length === 0;
+  const allSent = document.getElementById("all-sent-here");
+  if (allSent) allSent.hidden = mine.length > 0;
 }
 
 function scheduleRetry() {
@@ -157,6 +161,32 @@ function uuid4() {
 
 const NUMBER_FIELDS = new Set(CONTRACT.number_fields);
 
+function labelOf(input) {
+  // The words the worker tapped: the text of the input's label, never the stored code.
+  const label = input.closest("label") || (input.id && document.querySelector(`label[for="${input.id}"]`));
+  return (label?.textContent || input.value).trim();
+}
+
+function describe(form, data) {
+  // "Visit: Met the tenant, At the door", "Consent: Given, Debt counselling, Landlord"…: what
+  // the outbox lists and the step says it saved, in the worker's words.
+  if (form.dataset.summary) return form.dataset.summary;
+  const parts = [];
+  for (const name of (form.dataset.describe || "").split(" ").filter(Boolean)) {
+    const field = form.elements[name];
+    if (!field) continue;
+    const inputs = field instanceof RadioNodeList ? [...field] : [field];
+    for (const input of inputs) {
+      if (input instanceof HTMLSelectElement) {
+        if (input.value) parts.push(input.selectedOptions[0].textContent.trim());
+      } else if (input.type === "radio" || input.type === "checkbox") {
+        if (input.checked) parts.push(labelOf(input));
+      } else if (data[name]) parts.push(String(data[name]));
+    }
+  }
+  return parts.join(", ");
+}
+
 function recordsFromForm(form) {
   const type = form.dataset.outbox;
   const caseId = Number(form.dataset.case);
@@ -166,14 +196,22 @@ function recordsFromForm(form) {
     if (name === "scopes") continue;
     data[name] = NUMBER_FIELDS.has(name) && value !== "" ? Number(value) : value;
   }
-  const label = form.closest("section")?.querySelector("h2")?.textContent || type;
+  const title = form.dataset.title || form.closest("section")?.querySelector("h2")?.textContent || type;
+  const what = describe(form, data);
+  const label = what ? `${title}: ${what}` : title;
   // Each record belongs to the worker who made it: on a shared phone it is sent only when
   // that worker is logged in again, never under a colleague's name.
   const user = Number(bar?.dataset.user);
   const base = { type, case_id: caseId, user, created_at: new Date().toISOString(), state: "pending", label };
   if (type === "need") {
-    const needs = values.getAll("need");
-    return needs.map((need) => ({ ...base, uuid: uuid4(), recorded_at: base.created_at, data: { need, note: data.note || "" }, label: `${label}: ${need}` }));
+    // Each need has its own note (note_<need>); a form with one note for all still works.
+    return [...form.querySelectorAll("input[name=need]:checked")].map((box) => ({
+      ...base,
+      uuid: uuid4(),
+      recorded_at: base.created_at,
+      data: { need: box.value, note: data[`note_${box.value}`] || data.note || "" },
+      label: `${title}: ${labelOf(box)}`,
+    }));
   }
   if (type === "consent") {
     data.scopes = values.getAll("scopes");
@@ -189,37 +227,53 @@ function recordsFromForm(form) {
       if (input && input.value !== input.defaultValue) changes[name] = value;
     }
     if (Object.keys(changes).length === 0) return [];
-    return [{ ...base, uuid: uuid4(), recorded_at: base.created_at, data: { base_version, changes } }];
+    const changed = Object.keys(changes).map((name) => labelOf(form.elements[name]));
+    return [{ ...base, uuid: uuid4(), recorded_at: base.created_at, data: { base_version, changes }, label: `${title}: ${changed.join(", ")}` }];
   }
   return [{ ...base, uuid: uuid4(), recorded_at: base.created_at, data }];
 }
 
-function formMessage(form, message, isError) {
-  // The confirmation or the error goes next to the button that was tapped (and is read out
-  // by screen readers), as well as in the bar.
-  let target = form.querySelector(".form-message");
+function inView(element) {
+  const box = element.getBoundingClientRect();
+  return box.top >= 0 && box.bottom <= window.innerHeight;
+}
+
+function formMessage(form, message, isError, field = null) {
+  // The confirmation or the error goes next to what caused it, where the worker is looking,
+  // and is read out by screen readers: an error beside the field it is about (or just above
+  // the button tapped); a confirmation where the step folds (see card.js) or under the button.
+  let target = field;
+  if (!target && !isError) target = form.closest("[data-step]")?.querySelector(".step-done .form-message");
   if (!target) {
-    target = document.createElement("p");
-    target.className = "form-message";
-    target.setAttribute("role", isError ? "alert" : "status");
-    target.setAttribute("aria-live", "polite");
-    form.append(target);
+    target = form.querySelector(":scope > .form-message");
+    if (!target) {
+      target = document.createElement("p");
+      target.className = "form-message";
+      const button = form.querySelector("[type=submit]");
+      if (button && button.parentElement === form) button.before(target);
+      else form.append(target);
+    }
   }
+  for (const other of form.querySelectorAll(".field-message")) {
+    if (other !== target) other.hidden = true;
+  }
+  target.setAttribute("role", isError ? "alert" : "status");
   target.textContent = message;
   target.classList.toggle("error", isError);
-  say(message, isError);
+  target.hidden = false;
+  if (!inView(target)) target.scrollIntoView({ block: "nearest" });
 }
 
 async function saveForm(form) {
   const records = recordsFromForm(form);
   if (form.dataset.outbox === "need" && records.length === 0) {
-    formMessage(form, text("pickNeed"), true);
+    formMessage(form, text("pickNeed"), true, form.querySelector("#needs-message"));
     return;
   }
   if (records.length === 0) return; // nothing changed
   if (form.dataset.outbox === "consent" && records[0].data.method === "signature" && records[0].data.state !== "withdrawn") {
     if (!records[0].data.signature) {
-      formMessage(form, text("signFirst"), true);
+      formMessage(form, text("signFirst"), true, form.querySelector("#signature-message"));
       return;
     }
   }
@@ -233,7 +287,8 @@ async function saveForm(form) {
     return;
   }
   form.reset();
-  form.dispatchEvent(new CustomEvent("outbox:saved", { bubbles: true }));
+  for (const message of form.querySelectorAll(".field-message")) message.hidden = true;
+  form.dispatchEvent(new CustomEvent("outbox:saved", { bubbles: true, detail: { records } }));
   formMessage(form, text("saved"), false);
   await refreshStatus().catch(() => {});
   askToKeepStorage();

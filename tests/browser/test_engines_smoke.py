@@ -127,6 +127,7 @@ def test_a_stroke_on_the_signature_pad_and_a_confirm_reach_the_page(engine_phone
     phone = engine_phone
     urls = open_today(phone)
     phone.goto(urls[0])
+    phone.click("#step-consent .step-toggle")  # the visit's second step
     phone.wait_for("#signature-pad")
     phone.evaluate(RECORD_POINTER_EVENTS, "#signature-pad")
     phone.draw_on("#signature-pad")

@@ -97,8 +97,8 @@ def record_consent_and_two_needs(page):
     sign(page)
     consent.get_by_role("button", name="Save consent").click()
     needs = page.locator("#needs-form")
-    needs.get_by_label("Debt counselling").check()
-    needs.get_by_label("Budget").check()
+    needs.get_by_label("Debt counselling", exact=True).check()
+    needs.get_by_label("Budget", exact=True).check()
     needs.get_by_role("button", name="Save needs").click()
 
 
@@ -260,6 +260,7 @@ def test_worker_and_lead_editing_one_phone_number_offline_make_a_conflict(browse
         one.context.set_offline(True)
         other_context.set_offline(True)
         for page, phone in ((one.page, "+45 11 11 11 11"), (other, "+45 22 22 22 22")):
+            page.locator("#contact-details > summary").click()  # folded under the steps
             page.get_by_label("Phone", exact=True).fill(phone)
             page.get_by_role("button", name="Save contact details").click()
             expect(page.locator("#outbox-bar")).to_have_attribute("data-count", "1")

@@ -157,7 +157,7 @@ def test_logout_wipes_what_the_phone_kept_without_relying_on_clear_site_data(eng
         shown = phone.wait_until(
             "document.readyState === 'complete' && (document.body?.innerText || ' ')"
         )
-        assert address not in shown and "Record a visit" not in shown, (path, shown[:300])
+        assert address not in shown and "Save visit" not in shown, (path, shown[:300])
         assert not phone.visible("#visit-form")
 
 

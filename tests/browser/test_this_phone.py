@@ -91,7 +91,8 @@ def test_records_waiting_in_a_browser_tab_are_said_to_be_at_risk(browser, demo_s
     try:
         log_in(page, "worker@example.org")
         page.goto(page.locator("#today-list a[data-offline-url]").first.get_attribute("href"))
-        warning = page.locator("#outbox-tab-warning")
+        # On the card it stands in the Done step, which opens after "Not at home".
+        warning = page.locator("#door-tab-warning")
         expect(warning).to_be_hidden()  # nothing waits
         context.set_offline(True)
         form = page.locator("#visit-form")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from babel import Locale, UnknownLocaleError
 from flask import abort, current_app, jsonify, make_response, render_template, request
+from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -25,6 +27,7 @@ from ...services.worklist import (
 )
 from ...usecases import Actor
 from ...usecases.sync import apply_outbox
+from ..labels import SCOPE_LABELS
 from ..security import client_address, from_own_pages, roles_required
 from . import bp
 
@@ -93,7 +96,8 @@ def card(case_id: int):
     record_event(db.session, current_user, "view", "case", case.id, client_address())
     db.session.commit()
     partners = db.session.scalars(select(Partner).order_by(Partner.name)).all()
-    keep_until = keep_card_until(db.session, current_user, case) if editable else None
+    days = offline_days(db.session, current_user)
+    keep_until = keep_card_until(db.session, current_user, case, days) if editable else None
     response = make_response(
         render_template(
             "field/card.html",
@@ -104,11 +108,29 @@ def card(case_id: int):
             needs=NEEDS,
             partners=partners,
             editable=editable,
+            # The court and bailiff dates still to come, soonest first: the why of the visit.
+            coming=sorted(
+                (step for step in case.legal_steps if step.date >= days.today),
+                key=lambda step: step.date,
+            ),
+            language=_language_name(case.tenancy.household.language or ""),
+            scope_names=lambda codes: ", ".join(str(SCOPE_LABELS.get(c, c)) for c in codes),
         )
     )
     if keep_until is not None:
         response.headers[KEEP_HEADER] = _http_time(keep_until)
     return response
+
+
+def _language_name(code: str) -> str:
+    """A language's own name in the reader's language ("so" → "Somali"), never the code."""
+    if not code:
+        return ""
+    try:
+        name = Locale.parse(code).get_display_name(get_locale()) or code
+    except (ValueError, UnknownLocaleError):
+        return code
+    return name[:1].upper() + name[1:]
 
 
 @bp.post("/sync")
