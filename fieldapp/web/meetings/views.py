@@ -128,11 +128,12 @@ def _legal_bases() -> list[str]:
     return legal_bases_of(UnitOfWork(db.session), _actor())
 
 
-def _context(meeting, query: str = "", found=None):
+def _context(meeting, query: str = "", found=None, whole_page: bool = True):
     partners = _partners()
     return {
         "meeting": meeting,
-        "proposals": proposals_for(db.session, meeting),
+        # the proposals only on the whole page (an item's fragment does not show them)
+        "proposals": proposals_for(db.session, meeting) if whole_page else [],
         "query": query,
         "found": found,
         "numbers": {
@@ -199,7 +200,7 @@ def remove_item(meeting_id: int, item_id: int):
         message = _(
             "Item %(num)d stays on the agenda: a decision is recorded for it, and it is an "
             "action on the case and on the partners' copies. Correct the decision instead.",
-            num=_context(found)["numbers"][item.id],
+            num=agenda_number(found, item),
         )
         page = render_template(
             "meetings/meeting.html", **_context(found), errors={item.id: message}
@@ -268,14 +269,18 @@ def decide(meeting_id: int, item_id: int):
     if error is not None:
         found = _meeting_or_404(meeting_id)
         item = next(i for i in found.items if i.id == item_id)
-        context = {**_context(found), "item": item, "errors": {item.id: error}}
+        context = {**_context(found, whole_page=not htmx), "item": item, "errors": {item.id: error}}
         template = "meetings/_item.html" if htmx else "meetings/meeting.html"
         return render_template(template, **context), 400 if not htmx else 200
     if htmx:
         found = _meeting_or_404(meeting_id)
         item = next(i for i in found.items if i.id == item_id)
         return render_template(
-            "meetings/_item.html", **_context(found), item=item, errors={}, saved=True
+            "meetings/_item.html",
+            **_context(found, whole_page=False),
+            item=item,
+            errors={},
+            saved=True,
         )
     return redirect(
         url_for("meetings.meeting", meeting_id=meeting_id) + f"#item-{item_id}", code=303
