@@ -159,7 +159,11 @@ def test_an_item_comes_off_the_agenda_unless_it_is_decided(app, auth, lead, make
     meeting = plan(auth)
     page = f"/meetings/{meeting}"
     decided_item = item_of(app, meeting, decided)
-    auth.post(f"{page}/items/{decided_item}", {"decision": "Budget meeting"}, page=page)
+    saved = auth.post(f"{page}/items/{decided_item}", {"decision": "Budget meeting"}, page=page)
+    assert saved.status_code == 303
+    assert "Decision saved for item 1; it is an action on the case." in auth.client.get(
+        page
+    ).get_data(as_text=True)
     number = agenda(app, meeting).index(undecided) + 1
     removed = auth.post(f"{page}/items/{item_of(app, meeting, undecided)}/remove", {}, page=page)
     assert removed.status_code == 303

@@ -256,7 +256,8 @@ def decide(meeting_id: int, item_id: int):
         )
         try:
             with UnitOfWork(db.session) as uow:
-                meeting_use.decide(uow, _actor(), meeting_id, item_id, decision)
+                item = meeting_use.decide(uow, _actor(), meeting_id, item_id, decision)
+                number = agenda_number(item.meeting, item)
         except NoConsent as refused:
             error = _(
                 "%(partner)s cannot be given this: the tenant has not consented to sharing "
@@ -282,6 +283,7 @@ def decide(meeting_id: int, item_id: int):
             errors={},
             saved=True,
         )
+    flash(_("Decision saved for item %(num)d; it is an action on the case.", num=number))
     return redirect(
         url_for("meetings.meeting", meeting_id=meeting_id) + f"#item-{item_id}", code=303
     )
