@@ -124,7 +124,7 @@ def test_the_leads_case_page_stays_within_its_query_budget(demo):
 
     from fieldapp.models import Action, Consent, LegalStep, Need, Partner, Visit
     from fieldapp.models.types import new_uuid
-    from fieldapp.services.meetings import create_meeting, record_decision
+    from fieldapp.services.meetings import add_to_agenda, create_meeting, record_decision
 
     with demo.app_context():
         s = db.session
@@ -152,14 +152,14 @@ def test_the_leads_case_page_stays_within_its_query_budget(demo):
                       recorded_at=now))  # fmt: skip
         s.flush()
         meeting = create_meeting(s, lead.team_id, date.today(), lead, "", [])
-        item = next((i for i in meeting.items if i.case_id == case.id), None)
-        if item is not None:
-            record_decision(s, item, lead, "Budget meeting", None, "", None)
+        item, _added = add_to_agenda(s, meeting, case)
+        record_decision(s, item, lead, "Budget meeting", None, "", None)
         s.commit()
         case_id = case.id
     client = AuthActions(demo.test_client())
     client.login("lead@example.org", "demo")
     client.client.get("/dashboard")
     with count_queries(demo) as statements:
-        assert client.client.get(f"/cases/{case_id}").status_code == 200
+        page = client.client.get(f"/cases/{case_id}")
+    assert page.status_code == 200 and "Budget meeting" in page.get_data(as_text=True)
     assert len(statements) <= CASE_PAGE_BUDGET, statements
