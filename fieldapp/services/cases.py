@@ -18,19 +18,16 @@ from ..models import (
     CASE_STATUSES,
     LEGAL_STEP_KINDS,
     OPEN_STATUSES,
-    Action,
     ArrearsRecord,
     Case,
     CaseEvent,
-    Consent,
     Household,
     Landlord,
     LegalStep,
-    Need,
     Tenancy,
     User,
-    Visit,
 )
+from .case_state import case_records
 from .tabular import SEARCH_FOLDS, normalise_address, normalise_name, search_fold
 from .triage import refresh_priorities
 
@@ -394,9 +391,12 @@ class TimelineEntry:
     who: str = ""
 
 
-def case_timeline(session: Session, case: Case) -> list[TimelineEntry]:
+def case_timeline(session: Session, case: Case, records=None) -> list[TimelineEntry]:
     """Everything that happened on the case, newest first: its events and every visit,
-    consent, need and action recorded in the field."""
+    consent, need and action recorded in the field (`records`: those rows read already, a
+    services.case_state.CaseRecords, so the case page reads them once)."""
+    if records is None:
+        records = case_records(session, case.id)
     events = session.scalars(
         select(CaseEvent).options(joinedload(CaseEvent.user)).where(CaseEvent.case_id == case.id)
     ).all()
@@ -406,7 +406,7 @@ def case_timeline(session: Session, case: Case) -> list[TimelineEntry]:
     ]
     # (when, kind, detail, worker id) of the field records; names are fetched once after.
     field: list[tuple] = []
-    for visit in session.scalars(select(Visit).where(Visit.case_id == case.id)):
+    for visit in records.visits:
         detail = {
             "channel": visit.channel,
             "result": visit.result,
@@ -414,14 +414,14 @@ def case_timeline(session: Session, case: Case) -> list[TimelineEntry]:
             "next_step": visit.next_step,
         }
         field.append((visit.occurred_at, "visit", detail, visit.worker_id))
-    for consent in session.scalars(select(Consent).where(Consent.case_id == case.id)):
+    for consent in records.consents:
         detail = {"state": consent.state, "scopes": list(consent.scopes), "method": consent.method}
         field.append((consent.recorded_at, "consent", detail, consent.worker_id))
-    for need in session.scalars(select(Need).where(Need.case_id == case.id)):
+    for need in records.needs:
         field.append(
             (need.recorded_at, "need", {"need": need.need, "note": need.note}, need.worker_id)
         )
-    for action in session.scalars(select(Action).where(Action.case_id == case.id)):
+    for action in records.actions:
         detail = {
             "description": action.description,
             "owner": action.owner,

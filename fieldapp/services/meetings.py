@@ -1,5 +1,6 @@
-"""The fortnightly interdisciplinary meeting: an agenda built from the register, decisions
-that become actions on the case, and what each partner at the table may see."""
+"""The fortnightly interdisciplinary meeting: an agenda the lead composes from what the
+register's rules propose, decisions that become actions on the case, and what each partner
+at the table may see."""
 
 from __future__ import annotations
 
@@ -31,6 +32,13 @@ from ..models.types import new_uuid, utcnow
 AGENDA_REASONS = ("deadline_soon", "overdue_action", "new_in_arrears", "arrears_grew", "no_contact")
 DEADLINE_WINDOW = timedelta(weeks=4)
 DEFAULT_INTERVAL = timedelta(days=14)
+# The rules propose every case they select (82 in a busy fortnight); the agenda starts with
+# the most urgent of them, about what a two-hour meeting gets through, and the lead adds and
+# removes from there.
+DEFAULT_AGENDA_SIZE = 20
+MAX_AGENDA_SIZE = 200
+# Why a case the lead put on the agenda by hand is there, when no rule selected it.
+ADDED_BY_LEAD = "added_by_lead"
 # A meeting or due date further off than this is a typing error (0001-01-01, 9999-12-31, which
 # also overflowed the agenda's date arithmetic), not a plan.
 PAST_DAYS, FUTURE_DAYS = 366, 2 * 366
@@ -124,6 +132,54 @@ def agenda_reasons(
     return {case_id: sorted(set(found), key=order.get) for case_id, found in reasons.items()}
 
 
+@dataclass
+class Proposal:
+    """A case the rules propose for a meeting, and why."""
+
+    case: Case
+    reasons: list[str]
+
+
+def _since(session: Session, team_id: int | None, held_on: date) -> date:
+    return previous_meeting_date(session, team_id, held_on) or held_on - DEFAULT_INTERVAL
+
+
+def proposed_case_ids(
+    session: Session, team_id: int | None, held_on: date
+) -> list[tuple[int, list[str]]]:
+    """What the rules propose for a meeting on that day, most urgent first, with reasons."""
+    reasons = agenda_reasons(session, team_id, held_on, _since(session, team_id, held_on))
+    priorities = (
+        dict(session.execute(select(Case.id, Case.priority).where(Case.id.in_(reasons))).all())
+        if reasons
+        else {}
+    )
+    ordered = sorted(reasons, key=lambda case_id: (-priorities.get(case_id, 0), case_id))
+    return [(case_id, reasons[case_id]) for case_id in ordered]
+
+
+def proposals_for(session: Session, meeting: Meeting) -> list[Proposal]:
+    """The cases the rules propose that are not on the meeting's agenda (yet, or any more),
+    most urgent first, with their households."""
+    on_agenda = {item.case_id for item in meeting.items}
+    wanted = [
+        (case_id, reasons)
+        for case_id, reasons in proposed_case_ids(session, meeting.team_id, meeting.held_on)
+        if case_id not in on_agenda
+    ]
+    if not wanted:
+        return []
+    cases = {
+        case.id: case
+        for case in session.scalars(
+            select(Case)
+            .options(joinedload(Case.tenancy).joinedload(Tenancy.household))
+            .where(Case.id.in_([case_id for case_id, _ in wanted]))
+        )
+    }
+    return [Proposal(cases[case_id], reasons) for case_id, reasons in wanted]
+
+
 def create_meeting(
     session: Session,
     team_id: int | None,
@@ -131,14 +187,20 @@ def create_meeting(
     by: User,
     title: str = "",
     partner_ids: list[int] | None = None,
+    agenda_size: int = DEFAULT_AGENDA_SIZE,
 ) -> Meeting:
-    """Plan a meeting and build its agenda from the register as it stands."""
+    """Plan a meeting; its agenda starts with the `agenda_size` most urgent cases the rules
+    propose (the rest stay proposals the lead can add)."""
     check_day("Date", held_on)
+    if not 0 <= agenda_size <= MAX_AGENDA_SIZE:
+        raise MeetingError(
+            f"Cases to start with: {agenda_size} is not between 0 and {MAX_AGENDA_SIZE}."
+        )
     partner_ids = sorted(set(partner_ids or []))
     known = set(session.scalars(select(Partner.id).where(Partner.id.in_(partner_ids))))
     if unknown := [p for p in partner_ids if p not in known]:
         raise MeetingError(f"Partners: {unknown} are not known.")
-    since = previous_meeting_date(session, team_id, held_on) or held_on - DEFAULT_INTERVAL
+    proposed = proposed_case_ids(session, team_id, held_on)[:agenda_size]
     meeting = Meeting(
         team_id=team_id,
         held_on=held_on,
@@ -148,21 +210,61 @@ def create_meeting(
     )
     session.add(meeting)
     session.flush()
-    reasons = agenda_reasons(session, team_id, held_on, since)
-    priorities = (
-        dict(session.execute(select(Case.id, Case.priority).where(Case.id.in_(reasons))).all())
-        if reasons
-        else {}
-    )
-    ordered = sorted(reasons, key=lambda case_id: (-priorities.get(case_id, 0), case_id))
-    for position, case_id in enumerate(ordered):
+    for position, (case_id, reasons) in enumerate(proposed):
         session.add(
-            MeetingItem(
-                meeting_id=meeting.id, case_id=case_id, position=position, reasons=reasons[case_id]
-            )
+            MeetingItem(meeting_id=meeting.id, case_id=case_id, position=position, reasons=reasons)
         )
     session.flush()
     return meeting
+
+
+class DecisionRecorded(MeetingError):
+    """An agenda item with a decision cannot be taken off the agenda."""
+
+
+def add_to_agenda(session: Session, meeting: Meeting, case: Case) -> tuple[MeetingItem, bool]:
+    """Put a case on the agenda, last; its reasons are the rules' if they propose it, else
+    "added by the lead". A case on the agenda already is left as it is (added False): the
+    same form sent twice adds it once."""
+    found = next((item for item in meeting.items if item.case_id == case.id), None)
+    if found is not None:
+        return found, False
+    if not case.is_open:
+        raise MeetingError("Only an open case can go on the agenda.")
+    proposed = dict(proposed_case_ids(session, meeting.team_id, meeting.held_on))
+    position = max((item.position for item in meeting.items), default=-1) + 1
+    item = MeetingItem(
+        meeting_id=meeting.id,
+        case_id=case.id,
+        position=position,
+        reasons=proposed.get(case.id) or [ADDED_BY_LEAD],
+    )
+    session.add(item)
+    meeting.items.append(item)
+    session.flush()
+    return item, True
+
+
+def remove_from_agenda(session: Session, meeting: Meeting, item: MeetingItem) -> int:
+    """Take a case off the agenda (it stays a proposal if the rules propose it); returns the
+    item's number on the agenda it had. Refused once a decision is recorded for it: the
+    decision is an action on the case and on the partners' copies."""
+    if item.decided_at is not None:
+        raise DecisionRecorded(
+            "A decision is recorded for this case: it stays on the agenda. Correct the "
+            "decision instead."
+        )
+    number = agenda_number(meeting, item)
+    meeting.items.remove(item)
+    session.delete(item)
+    session.flush()
+    return number
+
+
+def agenda_number(meeting: Meeting, item: MeetingItem) -> int:
+    """The item's number on the agenda as printed (1, 2, 3, … in agenda order)."""
+    ordered = sorted(meeting.items, key=lambda i: (i.position, i.id))
+    return next(n for n, i in enumerate(ordered, start=1) if i.id == item.id)
 
 
 def load_meeting(session: Session, meeting_id: int, team_id: int | None) -> Meeting | None:

@@ -167,6 +167,7 @@ AGENDA_REASON_LABELS = {
     "new_in_arrears": _l("New in arrears"),
     "arrears_grew": _l("Arrears grew"),
     "no_contact": _l("No contact yet"),
+    "added_by_lead": _l("Added by the team lead"),
 }
 UNASSIGNED_LABELS = {
     "no_coordinates": _l("no position on the map"),

@@ -94,6 +94,9 @@ POLICY: dict[str, set[str] | str] = {
     "meetings.create": LEADS,
     "meetings.meeting": LEADS,
     "meetings.decide": LEADS,
+    "meetings.add_case": LEADS,  # only the lead's own team's meeting and cases (404 else)
+    "meetings.remove_item": LEADS,
+    "meetings.search": LEADS,
     "meetings.minutes": LEADS,
     "meetings.print_view": LEADS,
     "reports.outcomes": LEADS,

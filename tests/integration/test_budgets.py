@@ -109,3 +109,57 @@ def test_javascript_goes_compressed_and_within_budget_but_pages_do_not(client):
     # Pages carry CSRF tokens next to text people typed: never compressed (BREACH).
     page = client.get("/login", headers=encoding)
     assert "Content-Encoding" not in page.headers
+
+
+# The lead's case page: 19 before its present state; the partners the actions name, the
+# case's meeting decisions and the organisation's today (overdue is by its calendar) add 3.
+CASE_PAGE_BUDGET = 22
+
+
+def test_the_leads_case_page_stays_within_its_query_budget(demo):
+    """The present state (consent, needs, open actions, follow-up, next legal date, the last
+    meeting decision) on top of the history, on a case with several of each: the count must
+    not grow with them."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from fieldapp.models import Action, Consent, LegalStep, Need, Partner, Visit
+    from fieldapp.models.types import new_uuid
+    from fieldapp.services.meetings import add_to_agenda, create_meeting, record_decision
+
+    with demo.app_context():
+        s = db.session
+        lead = s.scalar(select(User).where(User.email == "lead@example.org"))
+        case = s.scalar(
+            select(Case)
+            .where(Case.team_id == lead.team_id, Case.status != "closed")
+            .order_by(Case.priority.desc())
+            .limit(1)
+        )
+        partners = s.scalars(select(Partner).limit(2)).all()
+        now = datetime.now(UTC)
+        s.add(LegalStep(case_id=case.id, kind="hearing", date=date.today() + timedelta(days=9)))
+        for n in range(3):
+            common = dict(client_uuid=new_uuid(), case_id=case.id, worker_id=lead.id)
+            s.add(Visit(**common, channel="door", result="met", occurred_at=now - timedelta(n),
+                        follow_up_on=date.today() + timedelta(days=n)))  # fmt: skip
+            s.add(Need(**dict(common, client_uuid=new_uuid()), need="budget", note=f"n{n}",
+                       recorded_at=now))  # fmt: skip
+            s.add(Action(**dict(common, client_uuid=new_uuid()), description=f"a{n}",
+                         owner="partner", partner_id=partners[n % 2].id,
+                         due_on=date.today() - timedelta(days=n), recorded_at=now))  # fmt: skip
+        s.add(Consent(client_uuid=new_uuid(), case_id=case.id, worker_id=lead.id, state="given",
+                      scopes=[p.kind for p in partners], method="paper", language="da",
+                      recorded_at=now))  # fmt: skip
+        s.flush()
+        meeting = create_meeting(s, lead.team_id, date.today(), lead, "", [])
+        item, _added = add_to_agenda(s, meeting, case)
+        record_decision(s, item, lead, "Budget meeting", None, "", None)
+        s.commit()
+        case_id = case.id
+    client = AuthActions(demo.test_client())
+    client.login("lead@example.org", "demo")
+    client.client.get("/dashboard")
+    with count_queries(demo) as statements:
+        page = client.client.get(f"/cases/{case_id}")
+    assert page.status_code == 200 and "Budget meeting" in page.get_data(as_text=True)
+    assert len(statements) <= CASE_PAGE_BUDGET, statements

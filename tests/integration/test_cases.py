@@ -270,7 +270,7 @@ def test_legal_step_bad_date_or_duplicate_is_refused_with_a_message(app, auth, l
         page=f"/cases/{case}",
     )
     assert again.status_code == 303
-    assert "On the timeline: Petition" in auth.client.get(f"/cases/{case}").get_data(as_text=True)
+    assert "added to the timeline" in auth.client.get(f"/cases/{case}").get_data(as_text=True)
     dup = auth.post(
         f"/cases/{case}/legal-steps",
         {"kind": "petition", "date": TODAY.isoformat(), "note": "another note"},

@@ -66,7 +66,14 @@ from fieldapp.usecases.imports import (
     import_legal_steps_file,
     list_imports,
 )
-from fieldapp.usecases.meetings import Decision, decide
+from fieldapp.usecases.meetings import (
+    Decision,
+    add_case_to_agenda,
+    cases_to_add,
+    decide,
+    plan_meeting,
+    remove_from_meeting,
+)
 from fieldapp.usecases.routes import book_visit, drop_visit, move_visit, plan_routes, publish_day
 from fieldapp.usecases.sync import apply_outbox
 from tests.support import AuthActions
@@ -487,6 +494,43 @@ def decide_on_a_meeting(w: World) -> str:
 
 
 @in_app_context
+def add_a_case_to_bs_meeting(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            mine = plan_meeting(uow, w.actor(w.lead_b), TOMORROW, "B", [], 0)
+            add_case_to_agenda(uow, w.actor(w.lead_b), mine.id, w.case_a)
+
+    return refused(run)
+
+
+@in_app_context
+def add_bs_case_to_a_meeting(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            add_case_to_agenda(uow, w.actor(w.lead_b), w.meeting_a, w.case_b)
+
+    return refused(run)
+
+
+@in_app_context
+def remove_from_a_meeting(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            remove_from_meeting(uow, w.actor(w.lead_b), w.meeting_a, w.item_a)
+
+    return refused(run)
+
+
+@in_app_context
+def search_for_a_case_to_add(w: World) -> str:
+    with UnitOfWork(db.session) as uow:
+        mine = plan_meeting(uow, w.actor(w.lead_b), TOMORROW, "B", [], 0)
+    with UnitOfWork(db.session) as uow:
+        found = cases_to_add(uow, w.actor(w.lead_b), mine.id, w.address_a[0])
+    return "no effect" if not found else "leak"
+
+
+@in_app_context
 def read_import_history(w: World) -> str:
     batches = list_imports(w.actor(w.lead_b), db.session, limit=1000)
     return "no effect" if all(b.team_id == w.team_b for b in batches) and batches else "leak"
@@ -497,6 +541,9 @@ WEB: list[tuple[str, str, str, dict | None]] = [
     ("open a meeting", "get", "/meetings/{meeting_a}", None),
     ("print a meeting", "get", "/meetings/{meeting_a}/print", None),
     ("minutes of a meeting", "get", "/meetings/{meeting_a}/minutes.pdf", None),
+    ("add to a meeting", "post", "/meetings/{meeting_a}/agenda", {"case_id": "{case_b}"}),
+    ("remove from a meeting", "post", "/meetings/{meeting_a}/items/{item_a}/remove", {}),
+    ("search for a meeting", "post", "/meetings/{meeting_a}/search", {"q": "a"}),
     ("confirm a staged list", "post", "/imports/{staged_a}/confirm", {}),
     ("preview a staged list", "post", "/imports/{staged_a}/preview", {}),
     ("result of an import", "get", "/imports/batches/{batch_a}", None),
@@ -518,7 +565,7 @@ def web(name: str, method: str, path: str, form: dict | None) -> Callable[[World
         names = dict(
             meeting_a=w.meeting_a, staged_a=w.staged_a, case_a=w.case_a,
             household_a=w.household_a, batch_a=w.batch_a, stop_a=w.stop_a, worker_b=w.worker_b,
-            left_out_a=w.left_out_a,
+            left_out_a=w.left_out_a, item_a=w.item_a, case_b=w.case_b,
         )  # fmt: skip
         url = path.format(**names)
         if method == "get":
@@ -572,6 +619,10 @@ MATRIX: list[tuple[str, Callable[[World], str]]] = [
     ("case: resolve a conflicting edit", resolve_a_conflict),
     ("household: place the pin", place_a_pin),
     ("meeting: record a decision", decide_on_a_meeting),
+    ("meeting: add its case to B's meeting", add_a_case_to_bs_meeting),
+    ("meeting: add B's case to its meeting", add_bs_case_to_a_meeting),
+    ("meeting: take an item off its meeting", remove_from_a_meeting),
+    ("meeting: find its case to add", search_for_a_case_to_add),
     ("subscription: remove it", remove_a_subscription),
     *[(f"web: {name}", web(name, method, path, form)) for name, method, path, form in WEB],
 ]

@@ -1,4 +1,5 @@
-"""Views for the lead's meetings: plan one, decide case by case, print the agenda/minutes."""
+"""Views for the lead's meetings: plan one, compose its agenda from the rules' proposals and
+a search, decide case by case, print the agenda/minutes."""
 
 from __future__ import annotations
 
@@ -6,26 +7,39 @@ import re
 import unicodedata
 from datetime import date
 
-from flask import abort, current_app, redirect, render_template, request, url_for
-from flask_babel import format_date
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from ...domain.numbers import whole_number
 from ...extensions import db, htmx
 from ...models import Partner
 from ...services.audit import record_event
 from ...services.meetings import (
+    DEFAULT_AGENDA_SIZE,
+    MAX_AGENDA_SIZE,
+    DecisionRecorded,
     MeetingError,
     NoConsent,
     agenda_for,
+    agenda_number,
     consented_scopes,
     load_meeting,
     meetings_of_team,
+    proposals_for,
 )
-from ...usecases import Actor, Refused, UnitOfWork
+from ...usecases import Actor, NotFound, Refused, UnitOfWork
 from ...usecases import meetings as meeting_use
-from ...usecases.meetings import Decision, legal_bases_of, plan_meeting
+from ...usecases.meetings import (
+    Decision,
+    add_case_to_agenda,
+    cases_to_add,
+    legal_bases_of,
+    plan_meeting,
+    remove_from_meeting,
+)
 from ..labels import AGENDA_REASON_LABELS, DEADLINE_LABELS
 from ..security import client_address, is_number, roles_required
 from . import bp
@@ -45,6 +59,8 @@ def _list_page(error: str | None = None, status: int = 200, form: dict | None = 
             error=error,
             form=form or {},
             today=date.today(),
+            default_size=DEFAULT_AGENDA_SIZE,
+            max_size=MAX_AGENDA_SIZE,
         ),
         status,
     )
@@ -68,12 +84,32 @@ def create():
         message = _("Date: %(value)r is not a date (YYYY-MM-DD).", value=form.get("held_on", ""))
         return _list_page(message, 400, dict(form))
     partner_ids = [int(v) for v in form.getlist("partner") if is_number(v)]
+    raw_size = form.get("agenda_size", "").strip()
+    size = whole_number(raw_size, 0, MAX_AGENDA_SIZE) if raw_size else DEFAULT_AGENDA_SIZE
+    if size is None:
+        message = _(
+            "Cases to start with: %(value)r is not a number from 0 to %(max)d.",
+            value=raw_size,
+            max=MAX_AGENDA_SIZE,
+        )
+        return _list_page(message, 400, dict(form))
+    title = form.get("title", "")
     try:
         with UnitOfWork(db.session) as uow:
-            meeting = plan_meeting(uow, _actor(), held_on, form.get("title", ""), partner_ids)
-            meeting_id = meeting.id
+            meeting = plan_meeting(uow, _actor(), held_on, title, partner_ids, size)
+            meeting_id, count = meeting.id, len(meeting.items)
     except Refused as error:
         return _list_page(str(error), 400, dict(form))
+    flash(
+        ngettext(
+            "Meeting planned; the agenda starts with the most urgent case the rules propose.",
+            "Meeting planned; the agenda starts with the %(num)d most urgent cases the rules "
+            "propose.",
+            count,
+        )
+        if count
+        else _("Meeting planned; the agenda is empty. Add cases from the proposals or a search.")
+    )
     return redirect(url_for("meetings.meeting", meeting_id=meeting_id), code=303)
 
 
@@ -92,10 +128,20 @@ def _legal_bases() -> list[str]:
     return legal_bases_of(UnitOfWork(db.session), _actor())
 
 
-def _context(meeting):
+def _context(meeting, query: str = "", found=None, whole_page: bool = True):
     partners = _partners()
     return {
         "meeting": meeting,
+        # the proposals only on the whole page (an item's fragment does not show them)
+        "proposals": proposals_for(db.session, meeting) if whole_page else [],
+        "query": query,
+        "found": found,
+        "numbers": {
+            item.id: number
+            for number, item in enumerate(
+                sorted(meeting.items, key=lambda i: (i.position, i.id)), 1
+            )
+        },
         "legal_bases": _legal_bases(),
         "partners": partners,
         "partners_by_id": {p.id: p for p in partners},
@@ -111,6 +157,75 @@ def meeting(meeting_id: int):
     record_event(db.session, current_user, "view", "meeting", found.id, client_address())
     db.session.commit()
     return render_template("meetings/meeting.html", **_context(found), errors={})
+
+
+@bp.post("/<int:meeting_id>/agenda")
+@roles_required("lead")
+def add_case(meeting_id: int):
+    """Put a case on the agenda (from the proposals or a search), before or during the
+    meeting; the same form sent twice adds it once."""
+    raw = request.form.get("case_id", "")
+    if not is_number(raw):
+        abort(404)
+    try:
+        with UnitOfWork(db.session) as uow:
+            item, added = add_case_to_agenda(uow, _actor(), meeting_id, int(raw))
+            number = agenda_number(item.meeting, item)
+            item_id = item.id
+    except NotFound:
+        abort(404)
+    except Refused:
+        flash(_("Only an open case can go on the agenda."))
+        return redirect(url_for("meetings.meeting", meeting_id=meeting_id), code=303)
+    if added:
+        flash(_("Added to the agenda as item %(num)d.", num=number))
+    else:
+        flash(_("That case is on the agenda already, as item %(num)d.", num=number))
+    url = url_for("meetings.meeting", meeting_id=meeting_id) + f"#item-{item_id}"
+    return redirect(url, code=303)
+
+
+@bp.post("/<int:meeting_id>/items/<int:item_id>/remove")
+@roles_required("lead")
+def remove_item(meeting_id: int, item_id: int):
+    """Take a case off the agenda; refused once a decision is recorded for it."""
+    try:
+        with UnitOfWork(db.session) as uow:
+            number = remove_from_meeting(uow, _actor(), meeting_id, item_id)
+    except NotFound:
+        abort(404)
+    except DecisionRecorded:
+        found = _meeting_or_404(meeting_id)
+        item = next(i for i in found.items if i.id == item_id)
+        message = _(
+            "Item %(num)d stays on the agenda: a decision is recorded for it, and it is an "
+            "action on the case and on the partners' copies. Correct the decision instead.",
+            num=agenda_number(found, item),
+        )
+        page = render_template(
+            "meetings/meeting.html", **_context(found), errors={item.id: message}
+        )
+        return page, 409
+    flash(_("Item %(num)d is off the agenda; the items after it move up.", num=number))
+    return redirect(url_for("meetings.meeting", meeting_id=meeting_id), code=303)
+
+
+@bp.post("/<int:meeting_id>/search")
+@roles_required("lead")
+def search(meeting_id: int):
+    """Find an open case of the team to add, by name, address or tenancy number (posted,
+    never in a URL; without the Nordic letters too, as on the case list)."""
+    query = request.form.get("q", "").strip()[:100]
+    try:
+        with UnitOfWork(db.session) as uow:
+            found = cases_to_add(uow, _actor(), meeting_id, query)
+    except NotFound:
+        abort(404)
+    meeting = _meeting_or_404(meeting_id)
+    context = {**_context(meeting, query, found), "errors": {}}
+    if htmx and not htmx.boosted:
+        return render_template("meetings/_search.html", **context)
+    return render_template("meetings/meeting.html", **context)
 
 
 @bp.post("/<int:meeting_id>/items/<int:item_id>")
@@ -141,7 +256,8 @@ def decide(meeting_id: int, item_id: int):
         )
         try:
             with UnitOfWork(db.session) as uow:
-                meeting_use.decide(uow, _actor(), meeting_id, item_id, decision)
+                item = meeting_use.decide(uow, _actor(), meeting_id, item_id, decision)
+                number = agenda_number(item.meeting, item)
         except NoConsent as refused:
             error = _(
                 "%(partner)s cannot be given this: the tenant has not consented to sharing "
@@ -154,15 +270,20 @@ def decide(meeting_id: int, item_id: int):
     if error is not None:
         found = _meeting_or_404(meeting_id)
         item = next(i for i in found.items if i.id == item_id)
-        context = {**_context(found), "item": item, "errors": {item.id: error}}
+        context = {**_context(found, whole_page=not htmx), "item": item, "errors": {item.id: error}}
         template = "meetings/_item.html" if htmx else "meetings/meeting.html"
         return render_template(template, **context), 400 if not htmx else 200
     if htmx:
         found = _meeting_or_404(meeting_id)
         item = next(i for i in found.items if i.id == item_id)
         return render_template(
-            "meetings/_item.html", **_context(found), item=item, errors={}, saved=True
+            "meetings/_item.html",
+            **_context(found, whole_page=False),
+            item=item,
+            errors={},
+            saved=True,
         )
+    flash(_("Decision saved for item %(num)d; it is an action on the case.", num=number))
     return redirect(
         url_for("meetings.meeting", meeting_id=meeting_id) + f"#item-{item_id}", code=303
     )
@@ -231,7 +352,16 @@ def print_view(meeting_id: int):
         partners_by_id={p.id: p for p in _partners()},
         note=_copy_note(partner),
         withheld_note=_withheld_note(partner),
+        copy_title=_copy_title(found, partner),
     )
+
+
+def _copy_title(meeting, partner) -> str:
+    """The copy's title, which a browser offers as the file name when it is saved as PDF."""
+    day = format_date(meeting.held_on, "medium")
+    if partner is not None:
+        return _("Meeting %(date)s, agenda for %(partner)s", date=day, partner=partner.name)
+    return _("Meeting %(date)s, agenda for the whole table", date=day)
 
 
 def _file_word(name: str) -> str:
@@ -278,8 +408,22 @@ def minutes(meeting_id: int):
         lambda page: _("Page %(num)d of %(total)s", num=page, total="{nb}"),
     )
     response = current_app.response_class(data, mimetype="application/pdf")
-    # Each copy its own file name: a partner's copy is not saved over the whole table's.
-    whose = _file_word(partner.name) if partner is not None else "whole-table"
-    name = f"meeting-{found.held_on.isoformat()}-{whose}.pdf"
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{copy_file_name(found, partner)}"'
+    )
     return response
+
+
+def copy_file_name(meeting, partner) -> str:
+    """Each copy its own file name, saying what it is and for whom, with no personal data:
+    meeting-2026-12-10-agenda-whole-table.pdf, meeting-2026-12-10-agenda-debt-counselling.pdf
+    (the partner's kind; its id too when another partner is of the same kind)."""
+    whose = "whole-table"
+    if partner is not None:
+        whose = _file_word(partner.kind.replace("_", " "))
+        twins = db.session.scalar(
+            select(func.count()).where(Partner.kind == partner.kind, Partner.id != partner.id)
+        )
+        if twins:
+            whose += f"-{partner.id}"
+    return f"meeting-{meeting.held_on.isoformat()}-agenda-{whose}.pdf"

@@ -24,6 +24,7 @@ from ...models import AuditEvent, Case, User, UserSession
 from ...models.types import utcnow
 from ...services.access import may_change
 from ...services.audit import record_event
+from ...services.case_state import case_records, case_state
 from ...services.cases import (
     CaseFilters,
     arrears_history,
@@ -53,7 +54,13 @@ from ...usecases.households import (
 )
 from ...usecases.organisation import ReasonTooShort as GlassReasonTooShort
 from ...usecases.organisation import break_glass as break_glass_for
-from ..labels import DEADLINE_LABELS, HOUSEHOLD_FIELD_LABELS
+from ..labels import (
+    CAUSE_LABELS,
+    DEADLINE_LABELS,
+    HOUSEHOLD_FIELD_LABELS,
+    OUTCOME_LABELS,
+    STATUS_LABELS,
+)
 from ..security import client_address, is_number, roles_required
 from . import bp
 
@@ -212,17 +219,26 @@ def _case_page(
     record_event(db.session, current_user, "view", "case", case.id, client_address())
     db.session.commit()
     history = arrears_history(db.session, case.tenancy_id)
+    records = case_records(db.session, case.id)
+    state = case_state(db.session, case, records)
+    timeline = case_timeline(db.session, case, records)
+    for entry in timeline:
+        if entry.kind == "meeting_decision":
+            # The event names the meeting; what was decided is on the agenda item (and goes
+            # when the case's free text is anonymised, services.retention).
+            entry.detail["item"] = state.decisions.get(entry.detail.get("meeting"))
     context = {
         "case": case,
         "history": history,
         "chart": arrears_chart(history),
-        "timeline": case_timeline(db.session, case),
+        "state": state,
+        "timeline": timeline,
         "other_cases": other_cases_of_household(db.session, case),
         "workers": assignable_workers(db.session, current_user.team_id)
         if current_user.role == "lead"
         else [],
         "error": error,
-        "today": date.today(),
+        "today": local_today(db.session, current_user),
         "grant": grant,
         "read_only": grant is not None or not may_change(db.session, current_user, case),
     }
@@ -276,12 +292,28 @@ def update(case_id: int):
     )
     try:
         with UnitOfWork(db.session) as uow:
-            case_use.change_case(uow, _actor(), case_id, change)
+            changed = case_use.change_case(uow, _actor(), case_id, change)
+            saved = _case_change_message(changed, uow.session.get(Case, case_id))
     except Stale as error:
         return _case_page(_case_for_current_user(case_id), str(error), 409)
     except Refused as error:
         return _case_page(_case_for_current_user(case_id), str(error), 400)
+    flash(saved)
     return redirect(url_for("register.case_page", case_id=case_id), code=303)
+
+
+def _case_change_message(changed: list[str], case: Case) -> str:
+    """What the status form changed, in words ("Saved: status In contact.")."""
+    if not changed:
+        return _("Nothing to save: the status, outcome and cause were as chosen already.")
+    words = []
+    if "status" in changed:
+        words.append(_("status %(status)s", status=STATUS_LABELS.get(case.status, case.status)))
+    if "outcome" in changed and case.outcome:
+        words.append(_("outcome %(outcome)s", outcome=OUTCOME_LABELS.get(case.outcome, "")))
+    if "cause" in changed:
+        words.append(_("cause %(cause)s", cause=CAUSE_LABELS.get(case.cause, case.cause)))
+    return _("Saved: %(changes)s.", changes=", ".join(str(w) for w in words))
 
 
 @bp.post("/cases/<int:case_id>/assign")
@@ -292,14 +324,23 @@ def assign_one(case_id: int):
     raw = request.form.get("worker", "")
     if raw != "0" and not is_number(raw):
         return _case_page(case, _("Choose the worker to assign the case to."), 400)
+    worker_id = None if raw == "0" else int(raw)
     try:
         with UnitOfWork(db.session) as uow:
-            case_use.assign(uow, _actor(), [case_id], None if raw == "0" else int(raw))
+            changed = case_use.assign(uow, _actor(), [case_id], worker_id)
+            worker = uow.session.get(User, worker_id) if worker_id is not None else None
+            name = (worker.name or worker.email) if worker is not None else ""
     except Refused as error:
         message = str(error)
         if message == "Choose the worker to assign the cases to.":
             message = _("Choose the worker to assign the case to.")
         return _case_page(_case_for_current_user(case_id), message, 400)
+    if not name:
+        flash(_("Taken back: nobody has the case now.") if changed else _("Nobody had the case."))
+    elif changed:
+        flash(_("Assigned to %(name)s.", name=name))
+    else:
+        flash(_("The case was with %(name)s already.", name=name))
     return redirect(url_for("register.case_page", case_id=case_id), code=303)
 
 
@@ -339,7 +380,8 @@ def legal_step(case_id: int):
     except Refused as error:
         return _case_page(_case_for_current_user(case_id), str(error), 400)
     label = str(DEADLINE_LABELS.get(step.kind, step.kind))
-    flash(_("On the timeline: %(step)s, %(date)s.", step=label, date=format_date(when)))
+    # The same step sent twice (a double click) is there once: the same words say so.
+    flash(_("%(step)s %(date)s added to the timeline.", step=label, date=format_date(when)))
     if when < local_today(db.session, current_user):
         # Accepted (a step that happened is history worth having), but said: a hearing
         # dated last year on an open case is more often a typing error than news.
@@ -390,6 +432,7 @@ def position(case_id: int):
             lon=form.get("lon", ""),
         )
         return _case_page(case, message, 400)
+    flash(_("The pin is placed by hand; it stays where you put it."))
     return redirect(url_for("register.case_page", case_id=case_id), code=303)
 
 
