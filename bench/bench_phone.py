@@ -121,11 +121,27 @@ def offline_and_axe(base: str, case_url: str) -> tuple[list[float], dict[str, in
         for path in pages:
             page.goto(path)
             violations[path] = _axe(page)
+        # The card's steps, each open in turn (only the first is open when the card opens).
+        page.goto(case_url)
+        for step in ("consent", "needs", "action", "done"):
+            page.locator(f"#step-{step} .step-toggle").click()
+            violations[f"{case_url} ({step})"] = _axe(page)
+        # The lead's pages on a laptop (1366 × 768), where they are used.
         lead = browser.new_context(
-            base_url=base, locale="en-GB", bypass_csp=True, **PHONE
+            base_url=base,
+            locale="en-GB",
+            bypass_csp=True,
+            viewport={"width": 1366, "height": 768},
         ).new_page()
         log_in(lead, "lead@example.org")
-        for path in ("/dashboard", "/cases", "/imports", "/routes", "/settings/reminders"):
+        lead.goto("/cases")
+        case_page = lead.locator("table a[href^='/cases/']").first.get_attribute("href")
+        lead.goto("/meetings")
+        links = lead.locator("main a[href^='/meetings/']")
+        meeting = links.first.get_attribute("href") if links.count() else None
+        paths = ["/dashboard", "/cases", case_page, "/imports", "/routes", "/reports"]
+        paths += [meeting, "/settings/reminders"] if meeting else ["/settings/reminders"]
+        for path in paths:
             lead.goto(path)
             violations[path] = _axe(lead)
         anonymous = browser.new_context(
