@@ -318,11 +318,14 @@ def test_every_page_fits_a_laptop_without_cutting_anything_off(register, desk_fo
 
 
 def words_for_people(desk: Desk, role: str) -> None:
-    """Amounts carry their currency, languages are named, the print button prints (the walk
-    ended in Danish)."""
+    """Amounts carry their currency, languages are named, the print button prints, the phone's
+    pages keep the phone column (the walk ended in Danish)."""
     page = desk.page
     if role == "lead":
+        page.goto("/today")  # the phone's pages keep the phone column, also for a lead
+        expect(page.locator("main")).not_to_have_class(re.compile(r"\bdesk\b"))
         page.goto("/cases")
+        expect(page.locator("main")).to_have_class(re.compile(r"\bdesk\b"))
         arrears = page.locator("#case-table tbody td.num").all_inner_texts()
         assert arrears and all(re.fullmatch(r"[\d.]+\s?kr\.", a) for a in arrears), arrears
         page.goto("/reports")
