@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
-from flask import Flask
+from babel.numbers import format_currency
+from flask import Flask, current_app
 from flask_babel import format_date as babel_format_date
 from flask_babel import format_datetime as babel_format_datetime
 from flask_babel import format_decimal as babel_format_decimal
 from flask_babel import format_time as babel_format_time
+from flask_babel import get_locale, ngettext
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
+from flask_login import current_user
 
 from ..domain.households import safe_phone
+from ..domain.organisation import organisation_of
+from ..extensions import db
 
 ROLE_LABELS = {
     "worker": _l("Outreach worker"),
@@ -232,10 +237,16 @@ def init_labels(app: Flask) -> None:
 
     @app.template_filter("money")
     def _money(minor_units: int | None) -> str:
-        # Stored in øre; shown as whole kroner in the reader's number format.
+        # Stored in øre; shown as whole kroner with the organisation's currency, in the
+        # reader's way of writing it: "13.000 kr." (da), "13 000 kr" (nb), "DKK 13,000" (en).
         if minor_units is None:
             return ""
-        return babel_format_decimal(round(minor_units / 100), format="#,##0")
+        return money_text(round(minor_units / 100), _currency())
+
+    @app.template_filter("language_name")
+    def _language_name(code: str | None) -> str:
+        # A language code (da, so, ar) as the language's name in the reader's language.
+        return language_name(code)
 
     @app.template_filter("months")
     def _months(value: float | None) -> str:
@@ -296,3 +307,37 @@ def init_labels(app: Flask) -> None:
             "geocode_problem_label": lambda code: GEOCODE_PROBLEM_LABELS.get(code, code),
             "field_label": lambda code: FIELD_LABELS.get(code or "", code or ""),
         }
+
+
+def _currency() -> str:
+    """The reader's organisation's currency. It is set when the organisation is made and no
+    page changes it, so the app keeps it per team instead of asking the database on every
+    page (the pages' query budgets, tests/integration/test_budgets.py)."""
+    known = current_app.extensions.setdefault("doorstep_currency", {})
+    team_id = getattr(current_user, "team_id", None)
+    if team_id not in known:
+        organisation = organisation_of(db.session, team_id)
+        if organisation is None:
+            return "DKK"  # no organisation yet: nothing to remember
+        known[team_id] = organisation.currency
+    return known[team_id]
+
+
+def money_text(whole_units: int, currency: str) -> str:
+    """A whole amount with its currency in the reader's locale, without decimals."""
+    locale = get_locale()
+    pattern = re.sub(r"\.0+", "", locale.currency_formats["standard"].pattern)
+    # CLDR puts a space between a code and the digits ("DKK 13,000"); Babel does not.
+    pattern = pattern.replace("¤#", "¤\xa0#").replace("¤-", "¤\xa0-")
+    return format_currency(
+        whole_units, currency, format=pattern, locale=locale, currency_digits=False
+    )
+
+
+def language_name(code: str | None) -> str:
+    """A language's name in the reader's language ("so" is "somali" in Danish, "Somali" in
+    English); an unknown code is shown as it was stored."""
+    if not code:
+        return ""
+    name = get_locale().languages.get(code.strip().lower().replace("-", "_"))
+    return name[:1].upper() + name[1:] if name else code

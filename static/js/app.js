@@ -1,4 +1,4 @@
-/* Page start-up: CSRF header for htmx, upload progress, service-worker registration. */
+/* Page start-up: CSRF header for htmx, upload progress, print buttons, service-worker registration. */
 
 document.body.addEventListener("htmx:configRequest", (event) => {
   // Every htmx POST carries the CSRF token in a header (flask-wtf reads X-CSRFToken).
@@ -14,6 +14,12 @@ document.body.addEventListener("htmx:xhr:progress", (event) => {
   const percent = Math.round((event.detail.loaded / event.detail.total) * 100);
   bar.value = percent;
   bar.textContent = `${percent}%`;
+});
+
+document.addEventListener("click", (event) => {
+  // Any <button data-print> prints the page (an inline onclick would break the CSP); a
+  // delegated listener also serves buttons that htmx swaps in later.
+  if (event.target instanceof Element && event.target.closest("button[data-print]")) window.print();
 });
 
 if ("serviceWorker" in navigator) {

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from babel import Locale, UnknownLocaleError
 from flask import abort, current_app, jsonify, make_response, render_template, request
-from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -113,24 +111,12 @@ def card(case_id: int):
                 (step for step in case.legal_steps if step.date >= days.today),
                 key=lambda step: step.date,
             ),
-            language=_language_name(case.tenancy.household.language or ""),
             scope_names=lambda codes: ", ".join(str(SCOPE_LABELS.get(c, c)) for c in codes),
         )
     )
     if keep_until is not None:
         response.headers[KEEP_HEADER] = _http_time(keep_until)
     return response
-
-
-def _language_name(code: str) -> str:
-    """A language's own name in the reader's language ("so" → "Somali"), never the code."""
-    if not code:
-        return ""
-    try:
-        name = Locale.parse(code).get_display_name(get_locale()) or code
-    except (ValueError, UnknownLocaleError):
-        return code
-    return name[:1].upper() + name[1:]
 
 
 @bp.post("/sync")
