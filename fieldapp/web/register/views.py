@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from ...domain.wording import english
 from ...extensions import db, htmx
 from ...models import AuditEvent, Case, User, UserSession
 from ...models.types import utcnow
@@ -38,6 +39,7 @@ from ...services.worklist import dashboard_figures, local_today
 from ...usecases import Actor, NotFound, Refused, UnitOfWork
 from ...usecases import cases as case_use
 from ...usecases.cases import (
+    CHOOSE_THE_WORKER,
     CaseChange,
     NewLegalStep,
     NotAllowed,
@@ -297,7 +299,7 @@ def assign_one(case_id: int):
             case_use.assign(uow, _actor(), [case_id], None if raw == "0" else int(raw))
     except Refused as error:
         message = str(error)
-        if message == "Choose the worker to assign the cases to.":
+        if english(error) == CHOOSE_THE_WORKER:
             message = _("Choose the worker to assign the case to.")
         return _case_page(_case_for_current_user(case_id), message, 400)
     return redirect(url_for("register.case_page", case_id=case_id), code=303)
