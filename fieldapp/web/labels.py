@@ -226,7 +226,7 @@ RESULT_LABELS = {
     "moved": _l("Has moved"),
     "wrong_address": _l("Wrong address"),
 }
-NEED_LABELS = {
+_NEEDS = {
     "debt_counselling": _l("Debt counselling"),
     "budget": _l("Budget"),
     "benefit_application": _l("Benefit application"),
@@ -238,9 +238,13 @@ NEED_LABELS = {
     "mental_health": _l("Mental health"),
     "addiction": _l("Addiction"),
     "children_family": _l("Children and family"),
-    "job_centre": _l("Job centre"),
     "interpreter": _l("Interpreter"),
 }
+# Help with work is the job centre's in Denmark and NAV's in Norway.
+NEED_LABELS = CountryLabels(
+    DK={**_NEEDS, "job_centre": _l("Job centre (jobcenter)")},
+    NO={**_NEEDS, "job_centre": _l("Work and activity (NAV)")},
+)
 CONSENT_STATE_LABELS = {
     "given": _l("Consent given"),
     "declined": _l("Consent declined"),
