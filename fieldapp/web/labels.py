@@ -45,10 +45,10 @@ def _country_of_person() -> str:
 
     from ..domain.organisation import organisation_of
 
-    team = current_user.team if current_user.is_authenticated else None
-    # The team's organisation is loaded once per request already, for the time zone.
-    organisation = team.organisation if team is not None else organisation_of(db.session)
-    country = organisation.country if organisation is not None else ""
+    country = current_user.organisation_country if current_user.is_authenticated else None
+    if country is None:  # no team (an administrator): the first organisation's
+        organisation = organisation_of(db.session)
+        country = organisation.country if organisation is not None else ""
     return country if country in COUNTRIES else COUNTRIES[0]
 
 
