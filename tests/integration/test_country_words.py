@@ -14,6 +14,7 @@ from sqlalchemy import select
 from fieldapp.extensions import db
 from fieldapp.models import Case, Consent, ConsentText, LegalStep, Organisation
 from fieldapp.services.fieldwork import ensure_consent_texts
+from tests.integration.test_import_pages import confirm
 from tests.support import AuthActions
 
 SYNC = {"X-Doorstep-Sync": "1", "Origin": "http://localhost"}
@@ -108,6 +109,17 @@ def test_each_country_reads_its_own_words_in_every_language(app, team_a, country
             assert word not in card_html, (country, lang, word)
 
 
+def test_the_reports_landlord_types_are_each_countrys(app, make_user):
+    lead = make_user("lead", team="Team A")
+    _in(app, "DK")
+    danish = _client(app, lead, "nb").client.get("/reports").get_data(as_text=True)
+    _in(app, "NO")
+    norwegian = _client(app, lead, "da").client.get("/reports").get_data(as_text=True)
+    assert "Almen boligorganisation" in danish and "Boligbyggelag" not in danish
+    assert "Boligbyggelag eller boligstiftelse" in norwegian
+    assert "Kommunal utleiebolig" in norwegian and "almen" not in norwegian.lower()
+
+
 def test_a_danish_organisations_stored_nav_reads_as_its_job_centre_and_benefits_office(app, team_a):
     _, lead, case_id = team_a
     _in(app, "DK")
@@ -151,9 +163,10 @@ def test_an_import_row_error_names_row_and_field_in_the_page_language(
         "file": (io.BytesIO(BAD_ROW.encode()), "restance.csv"),
     }
     preview = lead.post("/imports", data, page="/imports", content_type="multipart/form-data")
-    html = preview.get_data(as_text=True)
     row = f'<tr><td class="num">2</td><td>{field}</td><td><code>12x</code></td><td>{reason}</td>'
-    assert row in html, html[html.find('id="row-errors"') :][:800]
+    for page in (preview, confirm(lead, preview)):  # the preview, and the stored report
+        html = page.get_data(as_text=True)
+        assert row in html, html[html.find('id="row-errors"') :][:800]
 
 
 @pytest.mark.parametrize(
