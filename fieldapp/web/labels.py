@@ -262,13 +262,20 @@ ACTION_STATUS_LABELS = {
     "done": _l("Done"),
     "dropped": _l("Dropped"),
 }
-AGENDA_REASON_LABELS = {
-    "deadline_soon": _l("Hearing or eviction within 4 weeks"),
+_AGENDA_REASONS = {
     "overdue_action": _l("Overdue action"),
     "new_in_arrears": _l("New in arrears"),
     "arrears_grew": _l("Arrears grew"),
     "no_contact": _l("No contact yet"),
 }
+# A court or bailiff date soon, in each country's terms.
+AGENDA_REASON_LABELS = CountryLabels(
+    DK={
+        **_AGENDA_REASONS,
+        "deadline_soon": _l("Meeting in the bailiff's court or eviction within 4 weeks"),
+    },
+    NO={**_AGENDA_REASONS, "deadline_soon": _l("Court hearing or fravikelse within 4 weeks")},
+)
 UNASSIGNED_LABELS = {
     "no_coordinates": _l("no position on the map"),
     "no_worker_speaks_language": _l("no worker speaks the household's language"),
