@@ -1,4 +1,5 @@
-"""Words for codes stored in the database, in the reader's language (Flask-Babel)."""
+"""Words for codes stored in the database, in the reader's language (Flask-Babel) and, for
+partners, landlords and legal steps, in the terms of the organisation's country."""
 
 from __future__ import annotations
 
