@@ -33,7 +33,15 @@ from .field import (
 from .household import Household, Tenancy
 from .meeting import Meeting, MeetingItem
 from .organisation import Organisation, Team
-from .parties import LANDLORD_KINDS, PARTNER_KINDS, Landlord, Partner
+from .parties import (
+    COUNTRIES,
+    LANDLORD_KINDS,
+    PARTNER_KINDS,
+    PARTNER_KINDS_BY_COUNTRY,
+    Landlord,
+    Partner,
+    partner_kinds_for,
+)
 from .push import (
     DELIVERY_STATES,
     REMINDER_KINDS,
@@ -71,6 +79,7 @@ __all__ = [
     "CaseEvent",
     "Household",
     "ImportBatch",
+    "COUNTRIES",
     "LANDLORD_KINDS",
     "LEGAL_STEP_KINDS",
     "Landlord",
@@ -81,6 +90,7 @@ __all__ = [
     "OPEN_STATUSES",
     "Organisation",
     "PARTNER_KINDS",
+    "PARTNER_KINDS_BY_COUNTRY",
     "DELIVERY_STATES",
     "REMINDER_KINDS",
     "PushAttempt",
@@ -102,4 +112,5 @@ __all__ = [
     "User",
     "UserSession",
     "SamlMessageUsed",
+    "partner_kinds_for",
 ]

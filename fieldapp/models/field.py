@@ -32,6 +32,7 @@ CONSENT_SCOPES = (
     "housing_support",
     "children_family",
     "benefits_office",
+    "introduction_centre",
 )
 NEEDS = (
     "debt_counselling",

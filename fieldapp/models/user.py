@@ -17,11 +17,12 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     event,
+    select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from ..extensions import db
-from .organisation import Team
+from .organisation import Organisation, Team
 from .types import UTCDateTime, utcnow
 
 # dpo: the data protection officer, who reads the audit log and the records of processing.
@@ -40,6 +41,15 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(10))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"))
+    # The country of the person's organisation (DK, NO; None without a team), read in the same
+    # query as the person: every page words partners and legal steps by it
+    # (web.labels.current_country) without a query of its own.
+    organisation_country: Mapped[str | None] = column_property(
+        select(Organisation.country)
+        .join(Team, Team.organisation_id == Organisation.id)
+        .where(Team.id == team_id)
+        .scalar_subquery()
+    )
     # Comma-separated language codes the person speaks (matters for route planning).
     languages: Mapped[str] = mapped_column(String(100), default="")
     phone: Mapped[str] = mapped_column(String(40), default="")

@@ -12,6 +12,7 @@ from ..domain.cases import bump_version, claim_version, close, outcome_of_step
 from ..domain.households import RULES, HouseholdValueError, clean_value
 from ..domain.numbers import whole_number
 from ..domain.registers import address_key
+from ..domain.wording import N_, Wording
 from ..models import (
     CASE_CAUSES,
     CASE_OUTCOMES,
@@ -36,7 +37,11 @@ PER_PAGE = 50
 
 
 class CaseError(ValueError):
-    """A change to a case that cannot be made; the message says why."""
+    """A change to a case that cannot be made; the message (a Wording, put in the reader's
+    language where it is shown) says why."""
+
+    def __init__(self, message: str | Wording, **values) -> None:
+        super().__init__(message if isinstance(message, Wording) else Wording(message, **values))
 
 
 class StaleCase(CaseError):
@@ -224,9 +229,9 @@ def cases_for_lead(session: Session, team_id: int | None, case_ids: list[int]) -
 def assign_cases(session: Session, cases: list[Case], worker: User | None, by: User) -> int:
     """Give cases to a worker (or take them back); each change is kept in the case's history."""
     if worker is not None and (not worker.active or worker.role not in ("worker", "lead")):
-        raise CaseError(f"{worker.email} cannot be given cases.")
+        raise CaseError(N_("%(email)s cannot be given cases."), email=worker.email)
     if worker is not None and by.team_id is not None and worker.team_id != by.team_id:
-        raise CaseError(f"{worker.email} is not in your team.")
+        raise CaseError(N_("%(email)s is not in your team."), email=worker.email)
     changed = 0
     for case in cases:
         if not case.is_open:
@@ -262,14 +267,14 @@ def add_legal_step(
 ) -> LegalStep:
     """Enter a petition, hearing or eviction date on a case; deadlines and priority follow."""
     if kind not in LEGAL_STEP_KINDS:
-        raise CaseError(f"Unknown legal step {kind!r}.")
+        raise CaseError(N_("Unknown legal step %(value)s."), value=repr(kind))
     exists = session.scalar(
         select(LegalStep).where(
             LegalStep.case_id == case.id, LegalStep.kind == kind, LegalStep.date == when
         )
     )
     if exists is not None:
-        raise CaseError("This step with this date is already on the case.")
+        raise CaseError(N_("This step with this date is already on the case."))
     step = LegalStep(
         case_id=case.id,
         kind=kind,
@@ -321,8 +326,10 @@ def update_case(
 ) -> list[str]:
     """Change a case's own fields from a form based on `version`; refuse a stale form."""
     stale = StaleCase(
-        "Someone changed this case while you had it open. Your change was not saved; "
-        "look at the case again and repeat it."
+        N_(
+            "Someone changed this case while you had it open. Your change was not saved; "
+            "look at the case again and repeat it."
+        )
     )
     if version != case.version:
         raise stale
@@ -333,7 +340,7 @@ def update_case(
     changed: list[str] = []
     if cause is not None and cause != case.cause:
         if cause not in CASE_CAUSES:
-            raise CaseError(f"Unknown cause {cause!r}.")
+            raise CaseError(N_("Unknown cause %(value)s."), value=repr(cause))
         session.add(
             CaseEvent(
                 case_id=case.id,
@@ -346,10 +353,10 @@ def update_case(
         changed.append("cause")
     if status is not None and status != case.status:
         if status not in CASE_STATUSES:
-            raise CaseError(f"Unknown status {status!r}.")
+            raise CaseError(N_("Unknown status %(value)s."), value=repr(status))
         if status == "closed":
             if outcome not in CASE_OUTCOMES:
-                raise CaseError("Choose the outcome when closing a case.")
+                raise CaseError(N_("Choose the outcome when closing a case."))
             close_case(session, case, outcome, by)
             return [*changed, "status"]
         session.add(
@@ -470,7 +477,7 @@ def _clean_correction(form: dict[str, str]) -> dict[str, object]:
         try:
             clean[name] = clean_value(name, raw if raw is not None else "")
         except HouseholdValueError as error:
-            raise CaseError(str(error)) from None
+            raise CaseError(error.args[0]) from None
     return clean
 
 

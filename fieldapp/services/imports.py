@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, joinedload
 from ..domain.cases import bump_version, close, outcome_of_step
 from ..domain.lists import ImplausibleListDate, check_list_date
 from ..domain.registers import address_key, in_register
+from ..domain.wording import N_, Wording
 from ..models import (
     LANDLORD_KINDS,
     OPEN_STATUSES,
@@ -38,7 +39,6 @@ from ..models.types import UTCDateTime, utcnow
 from .audit import record_event
 from .tabular import (
     ARREARS_FIELDS,
-    FIELD_LABELS,
     LEGAL_STEP_FIELDS,
     ArrearsRow,
     FileRefused,
@@ -46,6 +46,7 @@ from .tabular import (
     RowError,
     Table,
     _postcode,
+    field_word,
     normalise_name,
     parse_arrears_rows,
     parse_legal_step_rows,
@@ -130,6 +131,9 @@ class ImportReport:
         data = asdict(self)
         data["as_of"] = self.as_of.isoformat() if self.as_of else None
         data["exit_code"] = self.exit_code
+        # The command line's JSON keeps its shape: each error's reason in English.
+        for error in data["errors"]:
+            del error["wording"]
         return data
 
 
@@ -327,10 +331,14 @@ def _width_errors(number: int, values: Iterable[tuple[str, str]]) -> list[RowErr
         limit = _WIDTHS[name]
         if len(value) > limit:
             shown = value if len(value) <= 40 else value[:39] + "…"
-            label = FIELD_LABELS.get(name, name)
-            reason = f"{label} is longer than {limit} characters"
+            problem = N_("%(field)s is longer than %(limit)s characters")
+            reason = Wording(problem, field=field_word(name), limit=limit)
             errors.append(RowError(number, name, shown, reason))
     return errors
+
+
+def _same_tenancy_as(row: int) -> Wording:
+    return Wording(N_("same tenancy as row %(row)s"), row=row)
 
 
 def _sorted_errors(errors: Iterable[RowError]) -> list[RowError]:
@@ -604,7 +612,7 @@ def _plan_arrears(
             # twice by address and name, or once by reference and once by address.
             name = "tenancy_ref" if row.tenancy_ref else "address"
             value = row.tenancy_ref or row.address
-            errors.append(RowError(row.row, name, value, f"same tenancy as row {entry.first_row}"))
+            errors.append(RowError(row.row, name, value, _same_tenancy_as(entry.first_row)))
             continue
         elif ref_key and not entry.ref_key:
             entry.ref_key, entry.new_reference = ref_key, row.tenancy_ref
@@ -1093,10 +1101,10 @@ def _plan_legal_steps(
                 if (e := p.index.find(ref_key, address_key, None)) is not None
             ]
             if len(found) != 1:
-                reason = (
-                    "landlord is missing and no known tenancy has this reference or address"
+                reason = Wording(
+                    N_("landlord is missing and no known tenancy has this reference or address")
                     if not found
-                    else "landlord is missing and several landlords have a tenancy like this"
+                    else N_("landlord is missing and several landlords have a tenancy like this")
                 )
                 errors.append(RowError(row.row, "landlord", "", reason))
                 continue

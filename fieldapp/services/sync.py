@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import uuid as uuid_module
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..domain.cases import bump_version, claim_version
-from ..domain.households import PHONE_EDITABLE, HouseholdValueError, clean_value
+from ..domain.households import (
+    HOUSEHOLD_FIELD_WORDS,
+    PHONE_EDITABLE,
+    HouseholdValueError,
+    clean_value,
+)
 from ..domain.outbox import MAX_SIGNATURE_CHARS, MAX_TEXT
+from ..domain.wording import N_, Wording
 from ..models import (
     ACTION_OWNERS,
     ACTION_STATUSES,
@@ -54,23 +60,80 @@ OLDEST_RECORD = timedelta(days=366)
 FURTHEST_DATE = timedelta(days=2 * 366)
 
 
+# The names of a record's fields in a message the phone shows next to the record (the
+# `field` of the answer stays the code).
+FIELD_WORDS = {
+    **HOUSEHOLD_FIELD_WORDS,
+    "uuid": N_("Record number"),
+    "type": N_("Kind of record"),
+    "user": N_("User"),
+    "case_id": N_("Case"),
+    "data": N_("Record"),
+    "recorded_at": N_("Time recorded"),
+    "channel": N_("Contact by"),
+    "result": N_("Result"),
+    "notes": N_("Notes"),
+    "next_step": N_("Next step"),
+    "follow_up_on": N_("Follow-up date"),
+    "state": N_("Consent"),
+    "method": N_("How consent was given"),
+    "text_id": N_("Consent text"),
+    "scopes": N_("Partners"),
+    "signature": N_("Signature"),
+    "witness": N_("Witness"),
+    "need": N_("Need"),
+    "note": N_("Note"),
+    "description": N_("Description"),
+    "owner": N_("Who does it"),
+    "partner_id": N_("Partner"),
+    "due_on": N_("Due date"),
+    "status": N_("Status"),
+    "base_version": N_("Version"),
+    "changes": N_("Changes"),
+    "action_id": N_("Action"),
+}
+
+
+def field_word(name: str) -> Wording:
+    """A record field's name as the phone shows it, in the reader's language."""
+    return Wording(FIELD_WORDS.get(name, name))
+
+
 @dataclass
 class SyncResult:
-    """The answer for one record: applied, duplicate, conflict (kept for the lead) or rejected."""
+    """The answer for one record: applied, duplicate, conflict (kept for the lead) or rejected.
+    The message is worded in the reader's language when the answer is sent (`as_dict`)."""
 
     uuid: str
     status: str
-    message: str = ""
+    message: str | Wording = ""
     field: str = ""
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {
+            "uuid": self.uuid,
+            "status": self.status,
+            "message": str(self.message),
+            "field": self.field,
+        }
+
+
+def _answer(client_uuid: str, field: str, message: str, **values) -> SyncResult:
+    """A rejection naming the field (`%(field)s` in the message is its name)."""
+    wording = Wording(message, field=field_word(field), **values)
+    return SyncResult(client_uuid, "rejected", wording, field)
+
+
+ALREADY_RECEIVED = N_("already received")
 
 
 class Rejected(ValueError):
-    """The record cannot be applied as sent; names the field."""
+    """The record cannot be applied as sent; names the field. The message is English with
+    %(name)s values (`%(field)s`: the field's name), or a Wording."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str | Wording, **values) -> None:
+        if not isinstance(message, Wording):
+            message = Wording(message, field=field_word(field), **values)
         super().__init__(message)
         self.field = field
 
@@ -78,19 +141,20 @@ class Rejected(ValueError):
 def _text(data: dict, name: str, required: bool = False, limit: int = MAX_TEXT) -> str:
     value = data.get(name, "")
     if not isinstance(value, str):
-        raise Rejected(name, f"{name} must be text")
+        raise Rejected(name, N_("%(field)s must be text"))
     value = value.replace("\x00", "").strip()
     if required and not value:
-        raise Rejected(name, f"{name} is missing")
+        raise Rejected(name, N_("%(field)s is missing"))
     if len(value) > limit:
-        raise Rejected(name, f"{name} is longer than {limit} characters")
+        raise Rejected(name, N_("%(field)s is longer than %(limit)s characters"), limit=limit)
     return value
 
 
 def _choice(data: dict, name: str, choices: tuple[str, ...]) -> str:
     value = data.get(name)
     if value not in choices:
-        raise Rejected(name, f"{name}: {value!r} is not one of {', '.join(choices)}")
+        problem = N_("%(field)s: %(value)s is not one of %(choices)s")
+        raise Rejected(name, problem, value=repr(value), choices=", ".join(choices))
     return value
 
 
@@ -101,10 +165,12 @@ def _date(data: dict, name: str) -> date | None:
     try:
         day = date.fromisoformat(str(value))
     except ValueError:
-        raise Rejected(name, f"{name}: {str(value)[:40]!r} is not a date (YYYY-MM-DD)") from None
+        problem = N_("%(field)s: %(value)s is not a date (YYYY-MM-DD)")
+        raise Rejected(name, problem, value=repr(str(value)[:40])) from None
     today = date.today()
     if not today - OLDEST_RECORD <= day <= today + FURTHEST_DATE:
-        raise Rejected(name, f"{name}: {day.isoformat()} is not a plausible date")
+        problem = N_("%(field)s: %(value)s is not a plausible date")
+        raise Rejected(name, problem, value=day.isoformat())
     return day
 
 
@@ -115,11 +181,13 @@ def _moment(value: object, now: datetime) -> datetime:
     try:
         moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        raise Rejected("recorded_at", f"recorded_at: {value!r} is not a time") from None
+        problem = N_("%(field)s: %(value)s is not a time")
+        raise Rejected("recorded_at", problem, value=repr(value)) from None
     if moment.tzinfo is None:
-        raise Rejected("recorded_at", "recorded_at must carry a time zone")
+        raise Rejected("recorded_at", N_("%(field)s must carry a time zone"))
     if moment < now - OLDEST_RECORD:
-        raise Rejected("recorded_at", f"recorded_at: {str(value)[:40]!r} is more than a year ago")
+        problem = N_("%(field)s: %(value)s is more than a year ago")
+        raise Rejected("recorded_at", problem, value=repr(str(value)[:40]))
     return min(moment, now + timedelta(minutes=5))
 
 
@@ -204,52 +272,47 @@ def apply_record(
     is flushed, so a database error belongs to it."""
     now = now or utcnow()
     if not isinstance(record, dict):
-        return SyncResult("", "rejected", "a record must be an object", "")
+        return SyncResult("", "rejected", Wording(N_("a record must be an object")), "")
     raw_uuid = str(record.get("uuid", ""))
     try:
         client_uuid = str(uuid_module.UUID(raw_uuid))
     except ValueError:
-        return SyncResult(
-            raw_uuid[:40], "rejected", f"uuid: {raw_uuid[:40]!r} is not a UUID", "uuid"
-        )
+        problem = N_("%(field)s: %(value)s is not a UUID")
+        return _answer(raw_uuid[:40], "uuid", problem, value=repr(raw_uuid[:40]))
     kind = record.get("type")
     if not isinstance(kind, str) or kind not in RECORD_MODELS:
-        return SyncResult(client_uuid, "rejected", f"type: {kind!r} is not known", "type")
+        problem = N_("%(field)s: %(value)s is not known")
+        return _answer(client_uuid, "type", problem, value=repr(kind))
     if (
         (kind, client_uuid) in known
         if known is not None
         else already_applied(session, kind, client_uuid)
     ):
-        return SyncResult(client_uuid, "duplicate", "already received")
+        return SyncResult(client_uuid, "duplicate", Wording(ALREADY_RECEIVED))
     author = record.get("user")
     if author is not None and author != worker.id:
-        return SyncResult(
-            client_uuid,
-            "rejected",
-            "this record was made by another user; they must send it",
-            "user",
-        )
+        problem = N_("this record was made by another user; they must send it")
+        return _answer(client_uuid, "user", problem)
     case_id = record.get("case_id")
     case = session.get(Case, case_id) if _is_id(case_id) else None
     if case is None:
-        return SyncResult(client_uuid, "rejected", f"case_id: {case_id!r} not found", "case_id")
+        problem = N_("%(field)s: %(value)s not found")
+        return _answer(client_uuid, "case_id", problem, value=repr(case_id))
     data = record.get("data")
     if not isinstance(data, dict):
-        return SyncResult(client_uuid, "rejected", "data must be an object", "data")
+        return _answer(client_uuid, "data", N_("%(field)s must be an object"))
     try:
         at = _moment(record.get("recorded_at"), now)
         if not may_change(session, worker, case, recorded_at=at):
-            return SyncResult(
-                client_uuid,
-                "rejected",
+            problem = N_(
                 "this case is not yours or on your route (any more): it stays on this phone; "
-                "show it to your team lead",
-                "case_id",
+                "show it to your team lead"
             )
+            return _answer(client_uuid, "case_id", problem)
         handler = _HANDLERS[kind]
         return handler(session, worker, case, client_uuid, data, at, batched)
     except Rejected as rejected:
-        return SyncResult(client_uuid, "rejected", str(rejected), rejected.field)
+        return SyncResult(client_uuid, "rejected", rejected.args[0], rejected.field)
 
 
 def _flush(session: Session, batched: bool) -> None:
@@ -289,20 +352,22 @@ def _consent(session, worker, case, client_uuid, data, at, batched) -> SyncResul
     language = _choice(data, "language", ("da", "nb", "en"))
     scopes = data.get("scopes") or []
     if not isinstance(scopes, list) or any(s not in CONSENT_SCOPES for s in scopes):
-        raise Rejected("scopes", f"scopes: {scopes!r} holds an unknown partner kind")
+        problem = N_("%(field)s: %(value)s holds an unknown partner kind")
+        raise Rejected("scopes", problem, value=repr(scopes))
     if state == "given" and not scopes:
-        raise Rejected("scopes", "scopes: tick at least one partner the consent covers")
+        raise Rejected("scopes", N_("%(field)s: tick at least one partner the consent covers"))
     signature = data.get("signature") or ""
     if method == "signature" and state != "withdrawn":
         if not isinstance(signature, str) or not signature.startswith("data:image/png;base64,"):
-            raise Rejected("signature", "signature: the tenant's signature is missing")
+            raise Rejected("signature", N_("%(field)s: the tenant's signature is missing"))
         if len(signature) > MAX_SIGNATURE_CHARS:
-            raise Rejected("signature", "signature: the image is too large")
+            raise Rejected("signature", N_("%(field)s: the image is too large"))
     witness = _text(data, "witness", required=method == "verbal_witness", limit=200)
     text_id = data.get("text_id")
     text = session.get(ConsentText, text_id) if _is_id(text_id) else None
     if text is None or text.language != language:
-        raise Rejected("text_id", f"text_id: {text_id!r} is not a consent text in {language}")
+        problem = N_("%(field)s: %(value)s is not a consent text in %(language)s")
+        raise Rejected("text_id", problem, value=repr(text_id), language=language)
     session.add(
         Consent(
             client_uuid=client_uuid,
@@ -341,10 +406,11 @@ def _action(session, worker, case, client_uuid, data, at, batched) -> SyncResult
     partner_id = data.get("partner_id") or None
     if partner_id is not None:
         if not (_is_id(partner_id) and session.get(Partner, partner_id)):
-            raise Rejected("partner_id", f"partner_id: {partner_id!r} is not a partner")
+            problem = N_("%(field)s: %(value)s is not a partner")
+            raise Rejected("partner_id", problem, value=repr(partner_id))
     need = data.get("need") or None
     if need is not None and need not in NEEDS:
-        raise Rejected("need", f"need: {need!r} is not in the catalogue")
+        raise Rejected("need", N_("%(field)s: %(value)s is not in the catalogue"), value=repr(need))
     session.add(
         Action(
             client_uuid=client_uuid,
@@ -366,24 +432,23 @@ def _action(session, worker, case, client_uuid, data, at, batched) -> SyncResult
 def _clean_household_changes(changes: object) -> dict:
     """The phone's edit of household details, under the same rules as the lead's correction."""
     if not isinstance(changes, dict) or not changes:
-        raise Rejected("changes", "changes must name at least one field")
+        raise Rejected("changes", N_("%(field)s must name at least one field"))
     clean: dict = {}
     for name, value in changes.items():
         if name not in PHONE_EDITABLE:
-            raise Rejected(
-                "changes", f"changes: {str(name)[:40]!r} cannot be edited from the phone"
-            )
+            problem = N_("%(field)s: %(value)s cannot be edited from the phone")
+            raise Rejected("changes", problem, value=repr(str(name)[:40]))
         try:
             clean[name] = clean_value(name, value)
         except HouseholdValueError as error:
-            raise Rejected(name, str(error)) from None
+            raise Rejected(name, error.args[0]) from None
     return clean
 
 
 def _case_edit(session, worker, case, client_uuid, data, at, batched) -> SyncResult:
     base = data.get("base_version")
     if not _is_id(base):
-        raise Rejected("base_version", "base_version is missing")
+        raise Rejected("base_version", N_("%(field)s is missing"))
     changes = _clean_household_changes(data.get("changes"))
     household = case.tenancy.household
     current = {name: getattr(household, name) for name in changes}
@@ -393,7 +458,7 @@ def _case_edit(session, worker, case, client_uuid, data, at, batched) -> SyncRes
         # The same record sent twice at once (the page and the service worker, two tabs):
         # the first copy has bumped the version; the second is that copy, not a conflict.
         if already_applied(session, "case_edit", client_uuid):
-            return SyncResult(client_uuid, "duplicate", "already received")
+            return SyncResult(client_uuid, "duplicate", Wording(ALREADY_RECEIVED))
         session.add(
             CaseConflict(
                 client_uuid=client_uuid,
@@ -405,9 +470,8 @@ def _case_edit(session, worker, case, client_uuid, data, at, batched) -> SyncRes
             )
         )
         session.flush()
-        return SyncResult(
-            client_uuid, "conflict", "the case changed meanwhile; your edit is kept for your lead"
-        )
+        problem = N_("the case changed meanwhile; your edit is kept for your lead")
+        return SyncResult(client_uuid, "conflict", Wording(problem))
     for name, value in changes.items():
         setattr(household, name, value)
     session.add(
@@ -432,7 +496,8 @@ def _action_status(session, worker, case, client_uuid, data, at, batched) -> Syn
     action_id = data.get("action_id")
     action = session.get(Action, action_id) if _is_id(action_id) else None
     if action is None or action.case_id != case.id:
-        raise Rejected("action_id", f"action_id: {action_id!r} is not an action of this case")
+        problem = N_("%(field)s: %(value)s is not an action of this case")
+        raise Rejected("action_id", problem, value=repr(action_id))
     status = _choice(data, "status", ACTION_STATUSES)
     latest = session.scalar(
         select(func.max(ActionUpdate.recorded_at)).where(ActionUpdate.action_id == action.id)

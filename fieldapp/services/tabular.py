@@ -14,6 +14,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
+from ..domain.wording import N_, Wording, wording_of
+
 _T = TypeVar("_T")
 
 # ---------------------------------------------------------------------------
@@ -25,14 +27,33 @@ class FileRefused(Exception):
     """The whole file is refused (unreadable, not a table, no recognisable columns)."""
 
 
+class CellError(ValueError):
+    """A cell that cannot be read; raised with a Wording, so that the page can word it in
+    the reader's language while `str()` outside a page is the English reason."""
+
+
 @dataclass
 class RowError:
-    """One problem with one row; the row it belongs to is left out of the result."""
+    """One problem with one row; the row it belongs to is left out of the result.
+
+    `reason` is English (the command line, the stored report, the log-free CSV); `wording`
+    keeps the message and its values so that a page words it in its language (`worded`).
+    Given a Wording as the reason, it fills in both."""
 
     row: int
     field: str
     value: str
-    reason: str
+    reason: str | Wording
+    wording: dict | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.reason, Wording):
+            self.wording, self.reason = self.reason.as_dict(), self.reason.english()
+
+    def worded(self) -> str:
+        """The reason in the reader's language on a page, else English (a report stored
+        before reasons were worded keeps its English)."""
+        return str(Wording.from_dict(self.wording)) if self.wording else str(self.reason)
 
 
 @dataclass
@@ -224,21 +245,21 @@ LEGAL_STEP_REQUIRED: tuple[tuple[str, ...], ...] = (
 )
 
 FIELD_LABELS: dict[str, str] = {
-    "tenancy_ref": "tenancy reference",
-    "tenant_name": "tenant name",
-    "address": "address",
-    "postcode": "postcode",
-    "town": "town",
-    "phone": "phone",
-    "monthly_rent": "monthly rent",
-    "arrears": "arrears",
-    "months_in_arrears": "months in arrears",
-    "as_of": "as-of date",
-    "landlord": "landlord",
-    "step": "step",
-    "date": "date",
-    "cause": "cause",
-    "children": "children",
+    "tenancy_ref": N_("tenancy reference"),
+    "tenant_name": N_("tenant name"),
+    "address": N_("address"),
+    "postcode": N_("postcode"),
+    "town": N_("town"),
+    "phone": N_("phone"),
+    "monthly_rent": N_("monthly rent"),
+    "arrears": N_("arrears"),
+    "months_in_arrears": N_("months in arrears"),
+    "as_of": N_("as-of date"),
+    "landlord": N_("landlord"),
+    "step": N_("step"),
+    "date": N_("date"),
+    "cause": N_("cause"),
+    "children": N_("children"),
 }
 
 # fmt: off
@@ -386,14 +407,18 @@ _CURRENCY_SUFFIX = re.compile(r"(?i)\s*(kr\.?|dkk|nok)$")
 _AMOUNT_CHARS = re.compile(r"[\d., ]+")
 
 
+def _not_an_amount(original: str) -> CellError:
+    return CellError(Wording(N_("not an amount: %(value)s"), value=repr(original)))
+
+
 def _check_groups(integer: str, separator: str, original: str) -> str:
     """Validate thousands grouping (1-3 digits, then groups of 3) and return bare digits."""
     groups = integer.split(separator)
     first, rest = groups[0], groups[1:]
     if not (1 <= len(first) <= 3 and first.isdigit()):
-        raise ValueError(f"not an amount: {original!r}")
+        raise _not_an_amount(original)
     if any(len(g) != 3 or not g.isdigit() for g in rest):
-        raise ValueError(f"not an amount: {original!r}")
+        raise _not_an_amount(original)
     return "".join(groups)
 
 
@@ -410,7 +435,7 @@ def parse_amount(text: str, *, dot_decimal: bool = False) -> int:
     original = text
     s = text.translate(_ODD_SPACES).replace("\u2212", "-").strip()
     if not s:
-        raise ValueError("amount is missing")
+        raise CellError(Wording(N_("amount is missing")))
     negative = False
     if s[0] in "+-":
         negative, s = s[0] == "-", s[1:].strip()
@@ -421,7 +446,7 @@ def parse_amount(text: str, *, dot_decimal: bool = False) -> int:
     if s.endswith((",-", ".-")):
         s = s[:-2]
     if not s or not _AMOUNT_CHARS.fullmatch(s) or not any(ch.isdigit() for ch in s):
-        raise ValueError(f"not an amount: {original!r}")
+        raise _not_an_amount(original)
 
     integer, fraction = s, ""
     has_dot, has_comma = "." in s, "," in s
@@ -429,10 +454,10 @@ def parse_amount(text: str, *, dot_decimal: bool = False) -> int:
         decimal_mark = "." if s.rfind(".") > s.rfind(",") else ","
         thousands = "," if decimal_mark == "." else "."
         if s.count(decimal_mark) != 1:
-            raise ValueError(f"not an amount: {original!r}")
+            raise _not_an_amount(original)
         integer, fraction = s.split(decimal_mark)
         if " " in integer:
-            raise ValueError(f"not an amount: {original!r}")
+            raise _not_an_amount(original)
         integer = _check_groups(integer, thousands, original)
     elif has_dot or has_comma:
         mark = "." if has_dot else ","
@@ -456,15 +481,17 @@ def parse_amount(text: str, *, dot_decimal: bool = False) -> int:
     if " " in integer:
         integer = _check_groups(integer, " ", original)
     if not integer and not fraction:
-        raise ValueError(f"not an amount: {original!r}")
+        raise _not_an_amount(original)
     if not integer.isdigit() and integer != "":
-        raise ValueError(f"not an amount: {original!r}")
+        raise _not_an_amount(original)
     if (has_dot or has_comma) and fraction == "" and s.endswith((".", ",")):
-        raise ValueError(f"not an amount: {original!r}")
+        raise _not_an_amount(original)
     if fraction and not fraction.isdigit():
-        raise ValueError(f"not an amount: {original!r}")
+        raise _not_an_amount(original)
     if len(fraction) > 2:
-        raise ValueError(f"more than 2 decimals in amount: {original!r}")
+        raise CellError(
+            Wording(N_("more than 2 decimals in amount: %(value)s"), value=repr(original))
+        )
     value = int(integer or "0") * 100 + int(fraction.ljust(2, "0") or "0")
     return -value if negative else value
 
@@ -478,7 +505,7 @@ def parse_date(text: str) -> date:
     """Parse a day-first Nordic date (15-11-2026, 15.11.26, 15/11/2026) or ISO 2026-11-15."""
     s = _collapse(text)
     if not s:
-        raise ValueError("date is missing")
+        raise CellError(Wording(N_("date is missing")))
     s = _TIME_SUFFIX.sub("", s)
     if match := _YEAR_FIRST.fullmatch(s):
         year, month, day = int(match[1]), int(match[3]), int(match[4])
@@ -488,23 +515,28 @@ def parse_date(text: str) -> date:
         if len(match[4]) == 2:
             year += 2000
     else:
-        raise ValueError(f"not a date: {text!r} (expected day-month-year, e.g. 15-11-2026)")
+        raise CellError(
+            Wording(
+                N_("not a date: %(value)s (expected day-month-year, e.g. 15-11-2026)"),
+                value=repr(text),
+            )
+        )
     try:
         return date(year, month, day)
     except ValueError:
-        raise ValueError(f"not a valid date: {text!r}") from None
+        raise CellError(Wording(N_("not a valid date: %(value)s"), value=repr(text))) from None
 
 
 def parse_int(text: str) -> int:
     """Parse a non-negative whole number such as a count of children ("5", "5,0", "5.0")."""
     s = _collapse(text)
     if not s:
-        raise ValueError("number is missing")
+        raise CellError(Wording(N_("number is missing")))
     if re.fullmatch(r"-\s*\d+([.,]\d*)?", s):
-        raise ValueError(f"must not be negative: {text!r}")
+        raise CellError(Wording(N_("must not be negative: %(value)s"), value=repr(text)))
     match = re.fullmatch(r"\+?(\d+)(?:[.,]0*)?", s)
     if not match:
-        raise ValueError(f"not a whole number: {text!r}")
+        raise CellError(Wording(N_("not a whole number: %(value)s"), value=repr(text)))
     return int(match[1])
 
 
@@ -512,12 +544,12 @@ def parse_quantity(text: str) -> float:
     """Parse a non-negative decimal such as months in arrears ("1,5", "1.5", "2")."""
     s = _collapse(text)
     if not s:
-        raise ValueError("number is missing")
+        raise CellError(Wording(N_("number is missing")))
     if re.fullmatch(r"-\s*\d+([.,]\d+)?", s):
-        raise ValueError(f"must not be negative: {text!r}")
+        raise CellError(Wording(N_("must not be negative: %(value)s"), value=repr(text)))
     match = re.fullmatch(r"\+?(\d+)(?:[.,](\d+))?", s)
     if not match:
-        raise ValueError(f"not a number: {text!r}")
+        raise CellError(Wording(N_("not a number: %(value)s"), value=repr(text)))
     return float(f"{match[1]}.{match[2] or '0'}")
 
 
@@ -604,7 +636,7 @@ def normalise_step(text: str) -> str:
     """Map a step word in English, Danish or Norwegian to one of STEPS."""
     phrase = _phrase(text)
     if not phrase:
-        raise ValueError("step is missing")
+        raise CellError(Wording(N_("step is missing")))
     keys = _header_keys(phrase)
     for key in keys:
         if key in _STEP_INDEX:
@@ -618,8 +650,12 @@ def normalise_step(text: str) -> str:
     if len(found) == 1:
         return found.pop()
     allowed = ", ".join(STEPS)
-    raise ValueError(
-        f"unknown step: {text.strip()!r}; allowed: {allowed} (or the Danish/Norwegian words)"
+    raise CellError(
+        Wording(
+            N_("unknown step: %(value)s; allowed: %(allowed)s (or the Danish/Norwegian words)"),
+            value=repr(text.strip()),
+            allowed=allowed,
+        )
     )
 
 
@@ -1238,7 +1274,7 @@ def rejected_rows_csv(errors: Iterable[RowError]) -> str:
     writer = csv.writer(out)
     writer.writerow(["row", "field", "value", "reason"])
     for error in errors:
-        texts = (error.field, error.value, error.reason)
+        texts = (error.field, error.value, error.worded())
         writer.writerow([error.row, *map(_spreadsheet_safe, texts)])
     return out.getvalue()
 
@@ -1265,7 +1301,11 @@ class _RowReader:
                     number,
                     "",
                     extras[0].strip(),
-                    f"more cells than headers: {len(cells)} cells for {width} columns",
+                    Wording(
+                        N_("more cells than headers: %(cells)s cells for %(columns)s columns"),
+                        cells=len(cells),
+                        columns=width,
+                    ),
                 )
             )
 
@@ -1281,17 +1321,18 @@ class _RowReader:
         raw = self.text(name)
         if not raw:
             if required:
-                self.error(name, raw, f"{FIELD_LABELS[name]} is missing")
+                self.error(name, raw, Wording(N_("%(field)s is missing"), field=field_word(name)))
             return None
         column = self.table.mapping[name]
         numeric = (self.number, column) in self.table.numeric_cells
         try:
             value = parse_amount(raw, dot_decimal=numeric)
         except ValueError as exc:
-            self.error(name, raw, str(exc))
+            self.error(name, raw, wording_of(exc) or str(exc))
             return None
         if value < 0:
-            self.error(name, raw, f"{FIELD_LABELS[name]} must not be negative: {raw!r}")
+            problem = N_("%(field)s must not be negative: %(value)s")
+            self.error(name, raw, Wording(problem, field=field_word(name), value=repr(raw)))
             return None
         return value
 
@@ -1303,10 +1344,10 @@ class _RowReader:
         try:
             return parser(raw)
         except ValueError as exc:
-            self.error(name, raw, str(exc))
+            self.error(name, raw, wording_of(exc) or str(exc))
             return None
 
-    def error(self, name: str, value: str, reason: str) -> None:
+    def error(self, name: str, value: str, reason: str | Wording) -> None:
         """Record a problem with one field of this row."""
         self.errors.append(RowError(self.number, name, value, reason))
 
@@ -1314,6 +1355,15 @@ class _RowReader:
         """Tell whether the row is a sum line ("I alt", "Total") rather than a tenancy."""
         first = next((cell for cell in self.cells if cell.strip()), "")
         return normalise_header(first) in _TOTAL_WORDS
+
+
+def field_word(name: str) -> Wording:
+    """A field's name in a row error ("arrears", "tenancy reference"), worded with it."""
+    return Wording(FIELD_LABELS.get(name, name))
+
+
+def _duplicate_of(row: int) -> Wording:
+    return Wording(N_("duplicate of row %(row)s"), row=row)
 
 
 def _postcode(text: str) -> str:
@@ -1342,7 +1392,9 @@ def parse_arrears_rows(table: Table) -> tuple[list[ArrearsRow], list[RowError]]:
         tenancy_ref = reader.text("tenancy_ref")
         address = reader.text("address")
         if not tenancy_ref and not address:
-            reader.errors.append(RowError(number, "", "", "no tenancy reference or address"))
+            reader.errors.append(
+                RowError(number, "", "", Wording(N_("no tenancy reference or address")))
+            )
         arrears = reader.amount("arrears", required=True)
         rent = reader.amount("monthly_rent", required=False)
         months = reader.optional("months_in_arrears", parse_quantity)
@@ -1350,7 +1402,7 @@ def parse_arrears_rows(table: Table) -> tuple[list[ArrearsRow], list[RowError]]:
         if tenancy_ref and not reader.errors:
             key = _ref_key(tenancy_ref)
             if key in seen_refs:
-                reader.error("tenancy_ref", tenancy_ref, f"duplicate of row {seen_refs[key]}")
+                reader.error("tenancy_ref", tenancy_ref, _duplicate_of(seen_refs[key]))
             else:
                 seen_refs[key] = number
         if reader.errors or arrears is None:
@@ -1390,20 +1442,22 @@ def parse_legal_step_rows(table: Table) -> tuple[list[LegalStepRow], list[RowErr
         tenancy_ref = reader.text("tenancy_ref")
         address = reader.text("address")
         if not tenancy_ref and not address:
-            reader.errors.append(RowError(number, "", "", "no tenancy reference or address"))
+            reader.errors.append(
+                RowError(number, "", "", Wording(N_("no tenancy reference or address")))
+            )
         step_text = reader.text("step")
         step: str | None = None
         if not step_text:
-            reader.error("step", "", "step is missing")
+            reader.error("step", "", Wording(N_("step is missing")))
         else:
             try:
                 step = normalise_step(step_text)
             except ValueError as exc:
-                reader.error("step", step_text, str(exc))
+                reader.error("step", step_text, wording_of(exc) or str(exc))
         date_text = reader.text("date")
         when: date | None = None
         if not date_text:
-            reader.error("date", "", "date is missing")
+            reader.error("date", "", Wording(N_("date is missing")))
         else:
             when = reader.optional("date", parse_date)
         children = reader.optional("children", parse_int)
@@ -1412,7 +1466,7 @@ def parse_legal_step_rows(table: Table) -> tuple[list[LegalStepRow], list[RowErr
             who = _ref_key(tenancy_ref) if tenancy_ref else normalise_address(address)
             key = (who, step, when)
             if key in seen:
-                reader.error("step", step_text, f"duplicate of row {seen[key]}")
+                reader.error("step", step_text, _duplicate_of(seen[key]))
             else:
                 seen[key] = number
         if reader.errors or step is None or when is None:

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from ..domain.wording import N_, Wording
 from ..models import Case, LegalStep, Tenancy, User
 from ..services.access import may_change, may_read
 from ..services.audit import record_event
@@ -24,6 +25,7 @@ from ..services.cases import (
 )
 from . import Actor, NotFound, Refused, UnitOfWork
 
+CHOOSE_THE_WORKER = N_("Choose the worker to assign the cases to.")
 # A court date further off than this is a typing error (0001-01-01, 9999-12-31).
 STEP_PAST, STEP_FUTURE = timedelta(days=10 * 366), timedelta(days=2 * 366)
 
@@ -80,7 +82,8 @@ def add_step(
     case = case_in_scope(uow, actor, case_id)
     today = today or date.today()
     if not today - STEP_PAST <= step.day <= today + STEP_FUTURE:
-        raise Refused(f"Date: {step.day.isoformat()} is too far from today to be a legal step.")
+        problem = N_("Date: %(value)s is too far from today to be a legal step.")
+        raise Refused(Wording(problem, value=step.day.isoformat()))
     same = uow.session.scalar(
         select(LegalStep).where(
             LegalStep.case_id == case.id, LegalStep.kind == step.kind, LegalStep.date == step.day
@@ -91,7 +94,7 @@ def add_step(
     try:
         added = add_legal_step(uow.session, case, step.kind, step.day, actor.user, step.note)
     except CaseError as error:
-        raise Refused(str(error)) from None
+        raise Refused(error.args[0]) from None
     record_event(uow.session, actor.user, "create", "legal_step", case.id, actor.address)
     return added
 
@@ -103,12 +106,12 @@ def assign(uow: UnitOfWork, actor: Actor, case_ids: list[int], worker_id: int | 
         raise NotAllowed("Only a team lead assigns cases.")
     worker = uow.session.get(User, worker_id) if worker_id is not None else None
     if worker_id is not None and worker is None:
-        raise Refused("Choose the worker to assign the cases to.")
+        raise Refused(Wording(CHOOSE_THE_WORKER))
     cases = cases_for_lead(uow.session, actor.team_id, case_ids)
     try:
         changed = assign_cases(uow.session, cases, worker, actor.user)
     except CaseError as error:
-        raise Refused(str(error)) from None
+        raise Refused(error.args[0]) from None
     # The line names the cases found in the lead's reach, not the ids asked for.
     record_event(
         uow.session, actor.user, "assign", "case", ",".join(str(c.id) for c in cases)[:64],
@@ -134,9 +137,9 @@ def change_case(uow: UnitOfWork, actor: Actor, case_id: int, change: CaseChange)
             status=change.status, cause=change.cause, outcome=change.outcome,
         )  # fmt: skip
     except StaleCase as error:
-        raise Stale(str(error)) from None
+        raise Stale(error.args[0]) from None
     except CaseError as error:
-        raise Refused(str(error)) from None
+        raise Refused(error.args[0]) from None
     record_event(uow.session, actor.user, "update", "case", case.id, actor.address)
     return changed
 
@@ -150,7 +153,7 @@ def correct(uow: UnitOfWork, actor: Actor, case_id: int, form: dict[str, str]) -
     try:
         changed = correct_household(uow.session, case.tenancy.household, form, actor.user)
     except CaseError as error:
-        raise Refused(str(error)) from None
+        raise Refused(error.args[0]) from None
     if changed:
         record_event(
             uow.session, actor.user, "correct", "household", case.tenancy.household_id,
@@ -185,7 +188,8 @@ def place_pin(uow: UnitOfWork, actor: Actor, case_id: int, lat: float, lon: floa
         raise NotAllowed("Only a team lead places a household on the map.")
     case = case_in_scope(uow, actor, case_id)
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise Refused(f"Position: {lat!r}, {lon!r} is not a latitude and longitude.")
+        problem = N_("Position: %(lat)s, %(lon)s is not a latitude and longitude.")
+        raise Refused(Wording(problem, lat=repr(lat), lon=repr(lon)))
     set_pin(case.tenancy.household, lat, lon)
     record_event(
         uow.session, actor.user, "update", "household_position", case.tenancy.household_id,

@@ -16,9 +16,11 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from ..domain.wording import N_, Wording
 from ..models.types import utcnow
 from ..services.audit import record_event
 from ..services.sync import (
+    ALREADY_RECEIVED,
     MAX_RECORDS_PER_DAY,
     MAX_SIGNATURE_CHARS_PER_DAY,
     SyncResult,
@@ -31,10 +33,11 @@ from . import Actor, Refused, UnitOfWork
 
 log = logging.getLogger(__name__)
 SENDERS = ("worker", "lead")
-OVER_QUOTA = (
+OVER_QUOTA = N_(
     "more records than a day's work arrived from your phones today; this one stays on this "
     "phone: tell your team lead"
 )
+NOT_STORED = N_("a value in it could not be stored; it stays on this phone: tell your team lead")
 
 
 def _audit(uow: UnitOfWork, actor: Actor, record: dict, result: SyncResult) -> None:
@@ -79,7 +82,7 @@ def apply_outbox(
         results = [
             _one(session, actor, record, known, now)
             if ok
-            else SyncResult(_uuid(record), "rejected", OVER_QUOTA, "quota")
+            else SyncResult(_uuid(record), "rejected", Wording(OVER_QUOTA), "quota")
             for record, ok in zip(records, allowed, strict=True)
         ]
     visited = sorted(
@@ -138,15 +141,14 @@ def _one(session, actor, record, known, now) -> SyncResult:
         return refusal.result
     except IntegrityError:
         # The same record arrived in a parallel request a moment ago (a double tap).
-        return SyncResult(_uuid(record), "duplicate", "already received")
+        return SyncResult(_uuid(record), "duplicate", Wording(ALREADY_RECEIVED))
     except OperationalError:
         raise
     except (SQLAlchemyError, ValueError, OverflowError) as error:
         # A value the database cannot hold: refuse the record, keep serving the rest. The
         # message names the kind of problem only; the values may be personal data.
         log.warning("sync: record refused by the database: %s", type(error).__name__)
-        message = "a value in it could not be stored; it stays on this phone: tell your team lead"
-        return SyncResult(_uuid(record), "rejected", message, "data")
+        return SyncResult(_uuid(record), "rejected", Wording(NOT_STORED), "data")
 
 
 class _Refusal(Exception):

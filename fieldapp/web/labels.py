@@ -1,23 +1,28 @@
-"""Words for codes stored in the database, in the reader's language (Flask-Babel)."""
+"""Words for codes stored in the database, in the reader's language (Flask-Babel) and, for
+partners, landlords and legal steps, in the terms of the organisation's country."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from datetime import date
 
 from babel.numbers import format_currency
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context, request
 from flask_babel import format_date as babel_format_date
 from flask_babel import format_datetime as babel_format_datetime
 from flask_babel import format_decimal as babel_format_decimal
 from flask_babel import format_time as babel_format_time
-from flask_babel import get_locale, ngettext
+from flask_babel import get_locale, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..domain.households import safe_phone
 from ..domain.organisation import organisation_of
+from ..domain.wording import use_translator
 from ..extensions import db
+from ..models.field import CONSENT_SCOPES
+from ..models.parties import COUNTRIES, partner_kinds_for
 
 ROLE_LABELS = {
     "worker": _l("Outreach worker"),
@@ -25,14 +30,123 @@ ROLE_LABELS = {
     "admin": _l("Administrator"),
     "dpo": _l("Data protection officer"),
 }
-DEADLINE_LABELS = {
-    "petition": _l("Petition"),
-    "hearing": _l("Hearing"),
-    "eviction_scheduled": _l("Eviction"),
-    "executed": _l("Evicted"),
-    "withdrawn": _l("Withdrawn"),
-    "cancelled": _l("Cancelled"),
-}
+
+
+def current_country() -> str:
+    """The country whose words a page uses for partners, landlords and legal steps: the
+    organisation of the person logged in (an administrator without a team: the first
+    organisation's); once per request. Without a request (the command line), Denmark's."""
+    if not has_request_context():
+        return COUNTRIES[0]
+    country = getattr(request, "_doorstep_country", None)
+    if country is None:
+        country = _country_of_person()
+        request._doorstep_country = country
+    return country
+
+
+def _country_of_person() -> str:
+    from flask_login import current_user
+
+    from ..domain.organisation import organisation_of
+
+    country = current_user.organisation_country if current_user.is_authenticated else None
+    if country is None:  # no team (an administrator): the first organisation's
+        organisation = organisation_of(db.session)
+        country = organisation.country if organisation is not None else ""
+    return country if country in COUNTRIES else COUNTRIES[0]
+
+
+class CountryLabels(Mapping):
+    """Words for codes that differ by country (partners, landlords, legal steps): a mapping
+    that answers in the words of the page's organisation's country (`current_country`).
+    Each country's table names every code ever stored, also those it does not offer."""
+
+    def __init__(self, **by_country: dict) -> None:
+        self.by_country = by_country
+
+    def table(self, country: str | None = None) -> dict:
+        """One country's words; the page's country's by default."""
+        return self.by_country.get(country or current_country(), self.by_country[COUNTRIES[0]])
+
+    def __getitem__(self, code: str):
+        return self.table()[code]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.table())
+
+    def __len__(self) -> int:
+        return len(self.table())
+
+
+# Legal steps in each country's own terms: in Denmark the landlord petitions the bailiff's
+# court (fogedretten), which holds a fogedretsmøde and carries out the udsættelse; in Norway
+# the landlord petitions the enforcement officer (namsmannen) for fravikelse. English names
+# the local term where it helps.
+DEADLINE_LABELS = CountryLabels(
+    DK={
+        "petition": _l("Petition to the bailiff's court (fogedretten)"),
+        "hearing": _l("Meeting in the bailiff's court (fogedretsmøde)"),
+        "eviction_scheduled": _l("Eviction by the bailiff (udsættelse)"),
+        "executed": _l("Evicted by the bailiff"),
+        "withdrawn": _l("Petition withdrawn"),
+        "cancelled": _l("Eviction called off"),
+    },
+    NO={
+        "petition": _l("Petition for eviction (begjæring om fravikelse)"),
+        "hearing": _l("Court hearing (rettsmøte)"),
+        "eviction_scheduled": _l("Eviction date set by the enforcement officer (fravikelse)"),
+        "executed": _l("Eviction carried out (fravikelse)"),
+        "withdrawn": _l("Petition for eviction withdrawn"),
+        "cancelled": _l("Eviction called off (fravikelse)"),
+    },
+)
+LANDLORD_KIND_LABELS = CountryLabels(
+    DK={
+        "municipal": _l("Municipal housing (kommunal udlejning)"),
+        "housing_association": _l("Housing association (almen boligorganisation)"),
+        "private": _l("Private landlord"),
+    },
+    NO={
+        "municipal": _l("Municipal housing (kommunal utleiebolig)"),
+        "housing_association": _l("Housing cooperative or foundation (boligbyggelag, stiftelse)"),
+        "private": _l("Private landlord"),
+    },
+)
+# The partners a case may be shared with (Partner.kind, Consent.scopes). Each country's
+# table also words the kinds it does not offer (models.parties.PARTNER_KINDS_BY_COUNTRY), so
+# that a stored one still reads: a Danish organisation's "nav" is its job centre and benefits
+# office, a Norwegian one's job centre or benefits office is NAV.
+SCOPE_LABELS = CountryLabels(
+    DK={
+        "job_centre": _l("Job centre (jobcenter)"),
+        "benefits_office": _l("Benefits office (ydelseskontor, borgerservice)"),
+        "debt_counselling": _l("Debt counselling (gældsrådgivning)"),
+        "mental_health": _l("Social psychiatry (socialpsykiatri)"),
+        "addiction": _l("Addiction treatment (misbrugsbehandling)"),
+        "housing_support": _l("Housing social work (boligsocial indsats)"),
+        "social_janitor": _l("Social caretaker (social vicevært)"),
+        "children_family": _l("Children and families department (familieafdelingen)"),
+        "landlord": _l("Landlord"),
+        "introduction_centre": _l("Integration services (integrationsindsats)"),
+        "nav": _l("Job centre and benefits office"),
+        "other": _l("Other"),
+    },
+    NO={
+        "nav": _l("NAV (labour and welfare office)"),
+        "housing_support": _l("Housing services (boligtjenesten, boligkontoret)"),
+        "addiction": _l("Substance abuse services (rustjenesten)"),
+        "mental_health": _l("Mental health services (psykisk helse)"),
+        "introduction_centre": _l("Introduction centre (introduksjonssenteret)"),
+        "debt_counselling": _l("Financial counselling (økonomisk rådgivning, NAV)"),
+        "children_family": _l("Child welfare services (barnevernet)"),
+        "landlord": _l("Landlord"),
+        "social_janitor": _l("Housing support worker (miljøarbeider)"),
+        "job_centre": _l("NAV (work)"),
+        "benefits_office": _l("NAV (financial assistance)"),
+        "other": _l("Other"),
+    },
+)
 STATUS_LABELS = {
     "new": _l("New"),
     "attempting_contact": _l("Trying to reach"),
@@ -56,11 +170,6 @@ OUTCOME_LABELS = {
     "evicted": _l("Evicted"),
     "declined_help": _l("Declined help"),
     "other": _l("Other"),
-}
-LANDLORD_KIND_LABELS = {
-    "municipal": _l("Municipal housing"),
-    "housing_association": _l("Housing association"),
-    "private": _l("Private landlord"),
 }
 EVENT_LABELS = {
     "opened": _l("Case opened"),
@@ -122,7 +231,7 @@ RESULT_LABELS = {
     "moved": _l("Has moved"),
     "wrong_address": _l("Wrong address"),
 }
-NEED_LABELS = {
+_NEEDS = {
     "debt_counselling": _l("Debt counselling"),
     "budget": _l("Budget"),
     "benefit_application": _l("Benefit application"),
@@ -134,21 +243,13 @@ NEED_LABELS = {
     "mental_health": _l("Mental health"),
     "addiction": _l("Addiction"),
     "children_family": _l("Children and family"),
-    "job_centre": _l("Job centre"),
     "interpreter": _l("Interpreter"),
 }
-SCOPE_LABELS = {
-    "nav": _l("NAV"),
-    "job_centre": _l("Job centre"),
-    "debt_counselling": _l("Debt counselling"),
-    "landlord": _l("Landlord"),
-    "mental_health": _l("Mental health services"),
-    "addiction": _l("Addiction services"),
-    "social_janitor": _l("Social janitor"),
-    "housing_support": _l("Housing support"),
-    "children_family": _l("Children and family services"),
-    "benefits_office": _l("Benefits office"),
-}
+# Help with work is the job centre's in Denmark and NAV's in Norway.
+NEED_LABELS = CountryLabels(
+    DK={**_NEEDS, "job_centre": _l("Job centre (jobcenter)")},
+    NO={**_NEEDS, "job_centre": _l("Work and activity (NAV)")},
+)
 CONSENT_STATE_LABELS = {
     "given": _l("Consent given"),
     "declined": _l("Consent declined"),
@@ -166,14 +267,21 @@ ACTION_STATUS_LABELS = {
     "done": _l("Done"),
     "dropped": _l("Dropped"),
 }
-AGENDA_REASON_LABELS = {
-    "deadline_soon": _l("Hearing or eviction within 4 weeks"),
+_AGENDA_REASONS = {
     "overdue_action": _l("Overdue action"),
     "new_in_arrears": _l("New in arrears"),
     "arrears_grew": _l("Arrears grew"),
     "no_contact": _l("No contact yet"),
     "added_by_lead": _l("Added by the team lead"),
 }
+# A court or bailiff date soon, in each country's terms.
+AGENDA_REASON_LABELS = CountryLabels(
+    DK={
+        **_AGENDA_REASONS,
+        "deadline_soon": _l("Meeting in the bailiff's court or eviction within 4 weeks"),
+    },
+    NO={**_AGENDA_REASONS, "deadline_soon": _l("Court hearing or fravikelse within 4 weeks")},
+)
 UNASSIGNED_LABELS = {
     "no_coordinates": _l("no position on the map"),
     "no_worker_speaks_language": _l("no worker speaks the household's language"),
@@ -232,8 +340,21 @@ def reasons_text(reasons: list[dict]) -> str:
     return " · ".join(parts)
 
 
+def offered_scopes() -> list[str]:
+    """The partners a consent may cover, as the page's organisation's country offers them."""
+    return [kind for kind in partner_kinds_for(current_country()) if kind in CONSENT_SCOPES]
+
+
+def _translate(msgid: str, values: dict) -> str | None:
+    # A service's Wording on a page: the page's language (domain.wording).
+    if not has_request_context():
+        return None
+    return gettext(msgid, **values)
+
+
 def init_labels(app: Flask) -> None:
     """Make the label helpers available in every template."""
+    use_translator(_translate)
 
     @app.template_filter("money")
     def _money(minor_units: int | None) -> str:
@@ -306,6 +427,7 @@ def init_labels(app: Flask) -> None:
             "unassigned_label": lambda code: UNASSIGNED_LABELS.get(code, code),
             "geocode_problem_label": lambda code: GEOCODE_PROBLEM_LABELS.get(code, code),
             "field_label": lambda code: FIELD_LABELS.get(code or "", code or ""),
+            "offered_scopes": offered_scopes,
         }
 
 

@@ -158,6 +158,19 @@ if (flow) {
     // sits where the step began, and the next step opens right under it.
   });
 
+  // The outbox bar above grows and shrinks with what it says ("Sending failed…"); with the
+  // browser's own scroll anchoring off (it moved the page when a step folded), keep what the
+  // worker is looking at where it was.
+  const bar = document.getElementById("outbox-bar");
+  if (bar && "ResizeObserver" in window) {
+    let height = bar.offsetHeight;
+    new ResizeObserver(() => {
+      const change = bar.offsetHeight - height;
+      height = bar.offsetHeight;
+      if (change && window.scrollY > 0) window.scrollBy(0, change);
+    }).observe(bar);
+  }
+
   // The first step open; a consent already given shows as done with what it covers.
   for (const step of steps) if (step.dataset.done === "1") step.classList.add("is-done");
   openOnly(byName.visit);

@@ -95,7 +95,8 @@ def test_recorded_offline_kept_over_reload_and_restart_and_sent_exactly_once(
     waiting(phone, 1)
     record_signed_consent_and_two_needs(phone)
     waiting(phone, 4)
-    assert "Saved on the phone" in phone.text("#needs-form .form-message")
+    # The confirmation stands in the folded step, where the needs were.
+    assert "Saved on the phone" in phone.text("#step-needs-done .form-message")
     phone.reload()  # still no signal
     waiting(phone, 4)
     # The phone's browser is closed and opened again (iOS does it to home-screen apps), still

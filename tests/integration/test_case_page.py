@@ -65,7 +65,7 @@ def test_the_present_state_stands_above_the_history(app, auth, lead, make_user, 
     assert html.index('id="present-state"') < html.index('id="timeline"')
     consent = section(html, "state-consent")
     assert consent.startswith("Given on") and "(On paper)" in consent
-    assert "It covers: Debt counselling." in consent
+    assert "It covers: Debt counselling (gældsrådgivning)." in consent
     assert "Budget — Wants a monthly budget" in section(html, "state-needs")
     actions = section(html, "state-actions")
     assert "Book debt counselling · Partner: Gældsrådgivningen" in actions

@@ -201,7 +201,7 @@ def test_case_page_shows_everything_and_is_audited(app, auth, lead, make_case):
     response = auth.client.get(f"/cases/{case}")
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert "Signe Hansen" in html and "Hearing in 6 days" in html
+    assert "Signe Hansen" in html and "court (fogedretsmøde) in 6 days" in html
     assert 'id="legal-steps"' in html and html.count("deadline-petition") >= 1
     with app.app_context():
         audit = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "view")).all()

@@ -88,13 +88,13 @@ def test_a_wrong_value_is_named_and_nothing_is_changed(app, make_user, make_case
     before = household_of(app, case)
     client = logged_in(app, lead)
     for field, value, words in (
-        ("children", "x", "children: 'x'"),
-        ("adults", "0", "adults: '0'"),
-        ("name", "   ", "name: must not be empty"),
-        ("language", "dansk", "language: 'dansk'"),
-        ("postcode", "1" * 11, "postcode: at most 10"),
-        ("children", "²", "children: '²'"),
-        ("adults", "9" * 5000, "adults: '99999999999999999999'"),
+        ("children", "x", "Children: 'x'"),
+        ("adults", "0", "Adults: '0'"),
+        ("name", "   ", "Name: must not be empty"),
+        ("language", "dansk", "Language: 'dansk'"),
+        ("postcode", "1" * 11, "Postcode: at most 10"),
+        ("children", "²", "Children: '²'"),
+        ("adults", "9" * 5000, "Adults: '99999999999999999999'"),
     ):
         answer = client.post(
             f"/cases/{case}/household", {**FORM, field: value}, page=f"/cases/{case}"
@@ -151,7 +151,7 @@ def test_a_phone_that_is_no_number_is_refused(app, make_user, make_case):
             f"/cases/{case}/household", {**FORM, "phone": value}, page=f"/cases/{case}"
         )
         assert answer.status_code == 400, value
-        assert "phone: " in answer.get_data(as_text=True), value
+        assert "Phone: " in answer.get_data(as_text=True), value
         assert household_of(app, case) == before, value
 
 

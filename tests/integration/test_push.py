@@ -382,7 +382,7 @@ def test_reminders_are_written_in_the_devices_language(push_app, service, team):
         client.post("/push/subscriptions", json=device.to_json(), headers=PUSH).status_code == 201
     )
     send(push_app, local(HEARING - timedelta(days=2), 8))
-    assert service.for_device(device)[0].payload["title"] == "Retsmøde om 2 dage"
+    assert service.for_device(device)[0].payload["title"] == "Fogedretsmøde om 2 dage"
     assert service.for_device(device)[0].payload["body"] == f"Sag {case_id}"
 
 

@@ -395,7 +395,8 @@ def test_the_mixed_errors_file_stores_good_rows_and_protects_rejected_ones(sessi
     assert cases_of(session, karen[REF])[0].outcome == "paid_up"
     batch = session.get(ImportBatch, report.batch_id)
     assert len(batch.errors) == len(report.errors)
-    assert set(batch.errors[0]) == {"row", "field", "value", "reason"}
+    # The reason in English, and its wording for the report page in the reader's language.
+    assert set(batch.errors[0]) == {"row", "field", "value", "reason", "wording"}
 
 
 def test_rows_without_reference_match_by_address_and_name(session) -> None:

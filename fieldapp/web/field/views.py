@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from ...domain.outbox import HEADERS, MAX_RECORDS_PER_REQUEST
 from ...extensions import csrf, db
-from ...models import CONSENT_SCOPES, NEEDS, Case, Partner, Tenancy
+from ...models import NEEDS, Case, Partner, Tenancy
 from ...services.access import may_change, may_read
 from ...services.audit import record_event
 from ...services.fieldwork import case_card, current_consent_texts
@@ -25,7 +25,7 @@ from ...services.worklist import (
 )
 from ...usecases import Actor
 from ...usecases.sync import apply_outbox
-from ..labels import SCOPE_LABELS
+from ..labels import SCOPE_LABELS, offered_scopes
 from ..security import client_address, from_own_pages, roles_required
 from . import bp
 
@@ -102,7 +102,7 @@ def card(case_id: int):
             case=case,
             card=case_card(db.session, case),
             consent_texts=current_consent_texts(db.session),
-            scopes=CONSENT_SCOPES,
+            scopes=offered_scopes(),
             needs=NEEDS,
             partners=partners,
             editable=editable,

@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from ...domain.wording import english
 from ...extensions import db, htmx
 from ...models import AuditEvent, Case, User, UserSession
 from ...models.types import utcnow
@@ -39,6 +40,7 @@ from ...services.worklist import dashboard_figures, local_today
 from ...usecases import Actor, NotFound, Refused, UnitOfWork
 from ...usecases import cases as case_use
 from ...usecases.cases import (
+    CHOOSE_THE_WORKER,
     CaseChange,
     NewLegalStep,
     NotAllowed,
@@ -332,7 +334,7 @@ def assign_one(case_id: int):
             name = (worker.name or worker.email) if worker is not None else ""
     except Refused as error:
         message = str(error)
-        if message == "Choose the worker to assign the cases to.":
+        if english(error) == CHOOSE_THE_WORKER:
             message = _("Choose the worker to assign the case to.")
         return _case_page(_case_for_current_user(case_id), message, 400)
     if not name:
