@@ -32,7 +32,8 @@ from ..models import (
 from ..models.types import utcnow
 from . import gazetteer
 from .accounts import create_user
-from .fieldwork import ensure_consent_texts
+from .fieldwork import current_consent_texts, ensure_consent_texts
+from .retention import purge
 from .tabular import normalise_name, normalise_phone
 from .triage import refresh_priorities
 
@@ -305,6 +306,8 @@ def seed_demo(
     ensure_consent_texts(session)
     if history:
         seed_history(session, [town, nord_town], today, now, consent_months, seed)
+        # The cost estimate's baseline: the evictions of the year before outreach began.
+        organisation.baseline_evictions_per_year = _STORY[0][0]
     refresh_priorities(session, today=today)
     session.flush()
     return True
@@ -534,9 +537,6 @@ def seed_history(
 ) -> None:
     """Five years of closed cases for each team's register (see the comment above), then the
     retention job, so that old cases are held as the register holds them after it ran."""
-    from .fieldwork import current_consent_texts
-    from .retention import purge
-
     rng = random.Random(seed + 1)
     last = today - timedelta(days=_HISTORY_ENDS)
     first_year = today.year - HISTORY_YEARS + 1
@@ -550,19 +550,16 @@ def seed_history(
             start, end = date(year, 1, 1), min(date(year, 12, 31), last - timedelta(days=5))
             if end < start:
                 continue
-            # The current year so far: its part of the year's figures.
+            # The current year so far: its part of the year's figures, less what today's
+            # cases already bring (an evicted case brings its own petition too).
             part = ((end - start).days + 1) / ((date(year, 12, 31) - start).days + 1)
-            known = existing["steps"]
-            n_executed = max(
-                0,
-                round(_share(executed, team_index) * part)
-                - known.get((town.team.id, "executed", year), 0),
-            )
+            known = {
+                kind: existing["steps"].get((town.team.id, kind, year), 0)
+                for kind in ("executed", "petition")
+            }
+            n_executed = max(0, round(_share(executed, team_index) * part) - known["executed"])
             n_petitions = max(
-                0,
-                round(_share(petitions, team_index) * part)
-                - known.get((town.team.id, "petition", year), 0)
-                - n_executed,
+                0, round(_share(petitions, team_index) * part) - known["petition"] - n_executed
             )
             n_early = round(_share(early, team_index) * part)
             for kind, count in (("evicted", n_executed), ("petition", n_petitions)):
@@ -682,15 +679,17 @@ def _insert_history(session: Session, rng, pasts: list[_Past], first_year: int, 
     """Write the history in a few bulk inserts: households, tenancies, cases, then the rows
     that hang on them."""
     outreach_from = date(first_year + 1, 1, 1)
+    first_lists = [
+        _list_day(past.town.list_dates[0], past.opened - timedelta(days=1)) for past in pasts
+    ]
     households, tenancies = [], []
-    for past in pasts:
-        households.append(_history_household(rng, past))
+    for past, first_list in zip(pasts, first_lists, strict=True):
+        households.append(_history_household(rng, past, first_list))
     household_ids = _insert(session, Household, households)
     lists: dict[tuple[int, int, date], dict[str, int]] = {}
     records: list[tuple[int, tuple[int, int, date], dict]] = []
-    for past, household_id in zip(pasts, household_ids, strict=True):
+    for past, household_id, first_list in zip(pasts, household_ids, first_lists, strict=True):
         rent = rng.choice([5200, 6100, 6800, 7400, 8300, 9500]) * 100
-        first_list = _list_day(past.town.list_dates[0], past.opened - timedelta(days=1))
         cleared = _list_day(past.town.list_dates[0], past.closed) + timedelta(days=_LIST_DAYS)
         tenancies.append(
             {
@@ -849,7 +848,7 @@ def _insert_lists(session: Session, towns: dict[int, _Town], lists: dict) -> dic
     return dict(zip(keys, _insert(session, ImportBatch, rows), strict=True))
 
 
-def _history_household(rng, past: _Past) -> dict:
+def _history_household(rng, past: _Past, first_list: date) -> dict:
     """A household of the history (the retention job blanks the old ones afterwards)."""
     street, postcode = rng.choice(_STREETS)
     address = f"{street} {rng.randint(1, 120)}"
@@ -878,7 +877,7 @@ def _history_household(rng, past: _Past) -> dict:
         "lon": position[1],
         "geo_source": "demo",
         "geo_accuracy": "address",
-        "created_at": _at(past.opened - timedelta(days=1), 9),
+        "created_at": _at(first_list, 9),
     }
 
 
