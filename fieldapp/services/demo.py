@@ -481,6 +481,9 @@ _STORY: tuple[tuple[int, int, int, float], ...] = (
     (9, 85, 70, 0.82),
 )
 HISTORY_YEARS = len(_STORY)
+# Per year, the share of petitioned households that are petitioned again after their case
+# closed (the revolving door, `repeat_petitions`): it narrows as outreach settles debts.
+_AGAIN = (0.22, 0.15, 0.10, 0.06, 0.04)
 # The second team's part of every figure (a smaller district).
 _NORD_SHARE = 0.2
 _LIST_DAYS = 14
@@ -512,6 +515,8 @@ class _Past:
     hearing: date | None = None
     met_before_hearing: bool = False
     rehoused_on: date | None = None
+    # The earlier case of the same tenancy when the household was petitioned again.
+    again_of: _Past | None = None
 
 
 def _share(total: int, team_index: int) -> int:
@@ -567,6 +572,11 @@ def seed_history(
                     number += 1
                     anchor = start + timedelta(days=rng.randint(0, (end - start).days))
                     pasts.append(_past_case(rng, town, number, kind, anchor, last))
+                    if kind == "petition" and rng.random() < _AGAIN[offset]:
+                        again = _past_again(rng, pasts[-1], number + 1, last)
+                        if again is not None:
+                            number += 1
+                            pasts.append(again)
             for _ in range(n_early):
                 number += 1
                 anchor = start + timedelta(days=rng.randint(0, (end - start).days))
@@ -641,6 +651,17 @@ def _past_case(rng, town: _Town, number: int, kind: str, anchor: date, last: dat
     return _squeeze(past, anchor, last)
 
 
+def _past_again(rng, first: _Past, number: int, last: date) -> _Past | None:
+    """The same tenancy petitioned again some months after its case closed, or None when
+    that would fall after the history's end."""
+    anchor = first.closed + timedelta(days=rng.randint(90, 330))
+    if anchor > last - timedelta(days=5):
+        return None
+    again = _past_case(rng, first.town, number, "petition", anchor, last)
+    again.landlord, again.again_of = first.landlord, first
+    return again
+
+
 def _squeeze(past: _Past, anchor: date, last: date) -> _Past:
     """Pull the dates after the anchor in towards it so that none falls after `last`."""
     if past.closed <= last:
@@ -682,30 +703,49 @@ def _insert_history(session: Session, rng, pasts: list[_Past], first_year: int, 
     first_lists = [
         _list_day(past.town.list_dates[0], past.opened - timedelta(days=1)) for past in pasts
     ]
-    households, tenancies = [], []
-    for past, first_list in zip(pasts, first_lists, strict=True):
-        households.append(_history_household(rng, past, first_list))
-    household_ids = _insert(session, Household, households)
+    new_households = iter(
+        _insert(
+            session,
+            Household,
+            [
+                _history_household(rng, past, first_list)
+                for past, first_list in zip(pasts, first_lists, strict=True)
+                if past.again_of is None
+            ],
+        )
+    )
+    # By case number: its household's id and its tenancy's place in `tenancies`.
+    household_of: dict[int, int] = {}
+    tenancy_of: dict[int, int] = {}
+    tenancies: list[dict] = []
     lists: dict[tuple[int, int, date], dict[str, int]] = {}
     records: list[tuple[int, tuple[int, int, date], dict]] = []
-    for past, household_id, first_list in zip(pasts, household_ids, first_lists, strict=True):
-        rent = rng.choice([5200, 6100, 6800, 7400, 8300, 9500]) * 100
+    for past, first_list in zip(pasts, first_lists, strict=True):
         cleared = _list_day(past.town.list_dates[0], past.closed) + timedelta(days=_LIST_DAYS)
-        tenancies.append(
-            {
-                "team_id": past.town.team.id,
-                "household_id": household_id,
-                "landlord_id": past.landlord.id,
-                "reference": f"DEMO-H{past.number:04d}",
-                "monthly_rent": rent,
-                "current_arrears": 0,
-                "months_in_arrears": 0.0,
-                "arrears_as_of": _at(cleared, 9),
-                "created_at": _at(first_list, 9),
-            }
-        )
+        if past.again_of is None:
+            household_of[past.number] = next(new_households)
+            tenancies.append(
+                {
+                    "team_id": past.town.team.id,
+                    "household_id": household_of[past.number],
+                    "landlord_id": past.landlord.id,
+                    "reference": f"DEMO-H{past.number:04d}",
+                    "monthly_rent": rng.choice([5200, 6100, 6800, 7400, 8300, 9500]) * 100,
+                    "current_arrears": 0,
+                    "months_in_arrears": 0.0,
+                    "arrears_as_of": _at(cleared, 9),
+                    "created_at": _at(first_list, 9),
+                }
+            )
+            tenancy_of[past.number] = len(tenancies) - 1
+        else:
+            household_of[past.number] = household_of[past.again_of.number]
+            tenancy_of[past.number] = tenancy_of[past.again_of.number]
+            tenancies[tenancy_of[past.number]]["arrears_as_of"] = _at(cleared, 9)
+        index = tenancy_of[past.number]
+        rent = tenancies[index]["monthly_rent"]
         months = round(rng.uniform(1.0, 2.5), 1)
-        day, index = first_list, len(tenancies) - 1
+        day = first_list
         while day < cleared:
             owed = round(min(months + 0.5 * (day - first_list).days / _LIST_DAYS, 8.0), 1)
             records.append((index, (past.town.team.id, past.landlord.id, day), {
@@ -713,7 +753,8 @@ def _insert_history(session: Session, rng, pasts: list[_Past], first_year: int, 
             }))  # fmt: skip
             key = (past.town.team.id, past.landlord.id, day)
             lists.setdefault(key, {"new": 0, "updated": 0, "cleared": 0})
-            lists[key]["new" if day == first_list else "updated"] += 1
+            first_seen = day == first_list and past.again_of is None
+            lists[key]["new" if first_seen else "updated"] += 1
             day += timedelta(days=_LIST_DAYS)
         records.append((index, (past.town.team.id, past.landlord.id, cleared), {
             "amount": 0, "months_in_arrears": 0.0,
@@ -726,12 +767,12 @@ def _insert_history(session: Session, rng, pasts: list[_Past], first_year: int, 
         past.town.team.id: next(ll for ll in past.town.landlords if ll.kind == "municipal")
         for past in pasts
     }
-    for past, household_id in zip(pasts, household_ids, strict=True):
+    for past in pasts:
         if past.rehoused_on is not None:
             tenancies.append(
                 {
                     "team_id": past.town.team.id,
-                    "household_id": household_id,
+                    "household_id": household_of[past.number],
                     "landlord_id": municipal[past.town.team.id].id,
                     "reference": f"DEMO-R{past.number:04d}",
                     "monthly_rent": 480000,
@@ -759,7 +800,8 @@ def _insert_history(session: Session, rng, pasts: list[_Past], first_year: int, 
         returning=False,
     )
     cases, events, steps, visits, consents = [], [], [], [], []
-    for past, tenancy_id in zip(pasts, tenancy_ids[: len(pasts)], strict=True):
+    for past in pasts:
+        tenancy_id = tenancy_ids[tenancy_of[past.number]]
         town = past.town
         worker = town.workers[past.number % len(town.workers)]
         met = _history_visits(rng, past, worker, outreach_from)

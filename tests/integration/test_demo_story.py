@@ -73,6 +73,8 @@ def check_the_reports_tell_five_years_of_outreach_in_both_teams_registers(story)
         rates = [figures[year].contact_rate for year in YEARS]
         assert all(earlier < later for earlier, later in pairwise(rates)), rates
         assert all(figures[year].resolved_without_eviction for year in YEARS)
+        repeats = [figures[year].repeat_petitions for year in YEARS]
+        assert repeats[1] > repeats[-1] > 0, repeats  # the revolving door narrows
 
         # Each team's register holds its own part of every year, and the parts add up.
         first, second = (
