@@ -744,24 +744,20 @@ def _insert_history(session: Session, rng, pasts: list[_Past], first_year: int, 
             tenancies[tenancy_of[past.number]]["arrears_as_of"] = _at(cleared, 9)
         index = tenancy_of[past.number]
         rent = tenancies[index]["monthly_rent"]
+        # On every list from the first until it is paid or gone, then cleared on the next one.
         months = round(rng.uniform(1.0, 2.5), 1)
         day = first_list
-        while day < cleared:
-            owed = round(min(months + 0.5 * (day - first_list).days / _LIST_DAYS, 8.0), 1)
-            records.append((index, (past.town.team.id, past.landlord.id, day), {
-                "amount": int(rent * owed), "months_in_arrears": owed,
-            }))  # fmt: skip
+        while day <= cleared:
             key = (past.town.team.id, past.landlord.id, day)
-            lists.setdefault(key, {"new": 0, "updated": 0, "cleared": 0})
-            first_seen = day == first_list and past.again_of is None
-            lists[key]["new" if first_seen else "updated"] += 1
+            owed = round(min(months + 0.5 * (day - first_list).days / _LIST_DAYS, 8.0), 1)
+            owed = 0.0 if day == cleared else owed
+            records.append((index, key, {"amount": int(rent * owed), "months_in_arrears": owed}))
+            counts = lists.setdefault(key, {"new": 0, "updated": 0, "cleared": 0})
+            if day == cleared:
+                counts["cleared"] += 1
+            else:
+                counts["new" if day == first_list and past.again_of is None else "updated"] += 1
             day += timedelta(days=_LIST_DAYS)
-        records.append((index, (past.town.team.id, past.landlord.id, cleared), {
-            "amount": 0, "months_in_arrears": 0.0,
-        }))  # fmt: skip
-        lists.setdefault((past.town.team.id, past.landlord.id, cleared), {
-            "new": 0, "updated": 0, "cleared": 0,
-        })["cleared"] += 1  # fmt: skip
     # A few evicted households turn up later at a municipal tenancy the team registers.
     municipal = {
         past.town.team.id: next(ll for ll in past.town.landlords if ll.kind == "municipal")
