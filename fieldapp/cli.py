@@ -85,7 +85,12 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     from .services.demo import DEMO_LOGINS, seed_demo
 
     upgrade()
-    seeded = seed_demo(db.session, current_app.config["DEMO_PASSWORD"])
+    seeded = seed_demo(
+        db.session,
+        current_app.config["DEMO_PASSWORD"],
+        history=True,
+        consent_months=current_app.config["CONSENT_RETENTION_MONTHS"],
+    )
     db.session.commit()
     click.echo("Demo database ready" + (" (seeded now)." if seeded else " (already seeded)."))
     if _plain_http_demo_cookies(host):
