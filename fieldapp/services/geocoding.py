@@ -200,11 +200,16 @@ def geocode_household(
     return None, cached
 
 
-def _needs_position():
-    """Households with no coordinates and no hand-placed pin."""
-    return ((Household.lat.is_(None)) | (Household.lon.is_(None))) & (
-        Household.geo_source != MANUAL
+def _needs_position(team_id: int | None = None):
+    """Households with no coordinates and no hand-placed pin, in one team's register when
+    given; never one the retention job anonymised (its address is blank: nothing to look up,
+    and it was counted as "no position yet" for ever)."""
+    clause = (
+        ((Household.lat.is_(None)) | (Household.lon.is_(None)))
+        & (Household.geo_source != MANUAL)
+        & (Household.address != "")
     )
+    return clause if team_id is None else clause & (Household.team_id == team_id)
 
 
 def households_without_position(session: Session, limit: int | None = None) -> list[Household]:
@@ -215,9 +220,10 @@ def households_without_position(session: Session, limit: int | None = None) -> l
     return list(session.scalars(query))
 
 
-def count_without_position(session: Session) -> int:
+def count_without_position(session: Session, team_id: int | None = None) -> int:
     """How many households still need a position (route planning cannot place them)."""
-    return session.scalar(select(func.count(Household.id)).where(_needs_position())) or 0
+    query = select(func.count(Household.id)).where(_needs_position(team_id))
+    return session.scalar(query) or 0
 
 
 def geocode_households(
@@ -259,7 +265,11 @@ def _office_and_country(session: Session) -> tuple[tuple[float, float] | None, s
 
 
 def geocode_next(
-    session: Session, geocoder: Geocoder, after_id: int, size: int = 10
+    session: Session,
+    geocoder: Geocoder,
+    after_id: int,
+    size: int = 10,
+    team_id: int | None = None,
 ) -> tuple[GeocodeReport, int | None]:
     """Geocode the next few households without a position after a cursor (a household id).
 
@@ -271,7 +281,7 @@ def geocode_next(
     households = list(
         session.scalars(
             select(Household)
-            .where(_needs_position(), Household.id > after_id)
+            .where(_needs_position(team_id), Household.id > after_id)
             .order_by(Household.id)
             .limit(size)
         )

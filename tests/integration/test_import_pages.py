@@ -163,11 +163,31 @@ def test_after_an_import_the_positions_are_found_with_progress(app, auth, lead, 
         assert "14 addresses have no position yet" in html and 'id="geocode-start"' in html
         token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
         with app.app_context():
-            from fieldapp.models import Organisation
+            from fieldapp.models import Household, Organisation, Team
 
             for organisation in db.session.scalars(select(Organisation)):
                 organisation.office_lat, organisation.office_lon = 56.0361, 12.6136
+            # Neither another team's household nor one anonymised by the retention job (its
+            # address blanked) is this lead's to place: not counted, not looked up, not listed.
+            own = db.session.scalar(select(Team).where(Team.name == "Team A"))
+            other = Team(name="Team B", organisation_id=own.organisation_id)
+            db.session.add(other)
+            db.session.flush()
+            for team, address in ((other, "Fremmedvej 1"), (own, "")):
+                db.session.add(
+                    Household(
+                        team_id=team.id,
+                        name="",
+                        name_key="",
+                        address=address,
+                        address_key=address.lower(),
+                        postcode="3000",
+                        town="Helsingør",
+                    )
+                )
             db.session.commit()
+        html = auth.client.get(report.request.path).get_data(as_text=True)
+        assert "14 addresses have no position yet" in html
         data = {"total": "14"}
         seen_counts, problems = [], []
         for _ in range(10):
@@ -193,6 +213,7 @@ def test_after_an_import_the_positions_are_found_with_progress(app, auth, lead, 
                 select(Household.address).where(Household.lat.is_not(None))
             ).all()
             assert sorted(placed) == sorted(f"Stengade {n}" for n in range(1, 13))
+            assert not any("Fremmedvej" in p for p in problems)
     finally:
         server.shutdown()
         server.server_close()

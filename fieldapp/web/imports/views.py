@@ -285,7 +285,9 @@ def _report_page(report, kind: str):
         shown_errors=SHOWN_ERRORS,
         errors_url=errors_url,
         kind=kind,
-        missing_positions=count_without_position(db.session) if kind == "arrears" else 0,
+        missing_positions=(
+            count_without_position(db.session, current_user.team_id) if kind == "arrears" else 0
+        ),
         geocoder=bool(current_app.config.get("GEOCODER")),
     )
 
@@ -375,7 +377,7 @@ def geocode():
     after = int(form["after"]) if is_number(form.get("after")) else 0
     done = int(form["done"]) if is_number(form.get("done")) else 0
     total = int(form["total"]) if is_number(form.get("total")) else 0
-    total = total or count_without_position(db.session)
+    total = total or count_without_position(db.session, current_user.team_id)
     try:
         organisation = organisation_of(db.session, current_user.team_id)
         geocoder = make_geocoder(current_app.config, organisation.country if organisation else "")
@@ -388,7 +390,9 @@ def geocode():
             after=None,
             problems=[],
         )
-    report, cursor = geocode_next(db.session, geocoder, after)
+    # Only the lead's own team's households: another team's addresses are neither looked up
+    # nor listed here.
+    report, cursor = geocode_next(db.session, geocoder, after, team_id=current_user.team_id)
     db.session.commit()
     done = min(total, done + report.looked_up)
     template = "imports/_geocode.html" if htmx else "imports/geocode.html"
