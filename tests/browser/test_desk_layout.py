@@ -273,7 +273,7 @@ def make_a_meeting(desk: Desk) -> int:
     partners = page.locator("#new-meeting input[name=partner]")
     for n in range(min(3, partners.count())):
         partners.nth(n).check()
-    page.get_by_role("button", name="Build the agenda").click()
+    page.get_by_role("button", name="Plan the meeting").click()
     expect(page).to_have_url(re.compile(r"/meetings/\d+$"))
     return int(page.url.rsplit("/", 1)[1])
 

@@ -111,6 +111,7 @@ def card(case_id: int):
                 (step for step in case.legal_steps if step.date >= days.today),
                 key=lambda step: step.date,
             ),
+            today=days.today,
             scope_names=lambda codes: ", ".join(str(SCOPE_LABELS.get(c, c)) for c in codes),
         )
     )
