@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, joinedload
@@ -259,10 +259,16 @@ def add_legal_step(
     by: User,
     note: str = "",
     today: date | None = None,
+    at_time: time | None = None,
+    place: str = "",
 ) -> LegalStep:
-    """Enter a petition, hearing or eviction date on a case; deadlines and priority follow."""
+    """Enter a petition, hearing or eviction date on a case (with the hour it starts and the
+    court or office, when known); deadlines and priority follow."""
     if kind not in LEGAL_STEP_KINDS:
         raise CaseError(f"Unknown legal step {kind!r}.")
+    limit = LegalStep.__table__.c.place.type.length
+    if len(place.strip()) > limit:
+        raise CaseError(f"Court or place: at most {limit} characters.")
     exists = session.scalar(
         select(LegalStep).where(
             LegalStep.case_id == case.id, LegalStep.kind == kind, LegalStep.date == when
@@ -275,6 +281,8 @@ def add_legal_step(
         kind=kind,
         date=when,
         note=note.strip()[:500],
+        at_time=at_time,
+        place=place.strip(),
         source="manual",
         created_by_id=by.id,
     )

@@ -81,6 +81,8 @@ class LegalStepRow:
     date: date
     cause: str | None
     children: int | None
+    at_time: time | None = None  # the hour it starts (organisation's wall clock)
+    place: str = ""  # the court or bailiff office and its address
 
 
 # ---------------------------------------------------------------------------
@@ -211,6 +213,18 @@ LEGAL_STEP_FIELDS: dict[str, tuple[str, ...]] = {
     "children": (
         "Børn", "Antal børn", "Barn", "Antall barn", "Children", "Number of children",
     ),
+    # "Sted" is Norwegian for the town (poststed), so it is no name for the court here.
+    "at_time": (
+        "Tid", "Tidspunkt", "Klokkeslæt", "Kl.", "Klokken", "Mødetid", "Tidspunkt for retsmøde",
+        "Klokkeslett", "Klokka", "Møtetid", "Oppmøtetid", "Tidspunkt for rettsmøte",
+        "Time", "Time of day", "Starts at", "Hearing time",
+    ),
+    "place": (
+        "Ret", "Retten", "Domstol", "Fogedret", "Fogedretten", "Mødested", "Retsmødested",
+        "Sted for retsmøde", "Rett", "Tingrett", "Tingretten", "Namsmann", "Namsmannen",
+        "Møtested", "Oppmøtested", "Sted for rettsmøte", "Court", "Court address", "Venue",
+        "Place", "Place of hearing",
+    ),
 }
 
 # fmt: on
@@ -239,6 +253,8 @@ FIELD_LABELS: dict[str, str] = {
     "date": "date",
     "cause": "cause",
     "children": "children",
+    "at_time": "time",
+    "place": "court or place",
 }
 
 # fmt: off
@@ -493,6 +509,23 @@ def parse_date(text: str) -> date:
         return date(year, month, day)
     except ValueError:
         raise ValueError(f"not a valid date: {text!r}") from None
+
+
+_CLOCK = re.compile(r"(?:kl\.?|klokken|klokka)?\s*(\d{1,2})(?:[.:,](\d{2})(?::(\d{2}))?)?")
+
+
+def parse_clock(text: str) -> time:
+    """Parse a time of day as Danish and Norwegian files and people write it: "kl. 10.00",
+    "10:00", "10.00", "kl. 9", "09:30:00" (a spreadsheet's time cell)."""
+    s = _collapse(text).casefold()
+    if not s:
+        raise ValueError("time is missing")
+    match = _CLOCK.fullmatch(s)
+    values = [int(part) for part in match.groups("0")] if match else []
+    if not values or values[0] > 23 or values[1] > 59 or values[2] > 59:
+        raise ValueError(f"not a time: {text!r} (expected hours and minutes, e.g. 10.00)")
+    hours, minutes = values[0], values[1]
+    return time(hours, minutes)
 
 
 def parse_int(text: str) -> int:
@@ -1408,6 +1441,7 @@ def parse_legal_step_rows(table: Table) -> tuple[list[LegalStepRow], list[RowErr
             when = reader.optional("date", parse_date)
         children = reader.optional("children", parse_int)
         cause = normalise_cause(reader.text("cause"))
+        at_time = reader.optional("at_time", parse_clock)
         if step is not None and when is not None and not reader.errors:
             who = _ref_key(tenancy_ref) if tenancy_ref else normalise_address(address)
             key = (who, step, when)
@@ -1430,6 +1464,8 @@ def parse_legal_step_rows(table: Table) -> tuple[list[LegalStepRow], list[RowErr
                 date=when,
                 cause=cause,
                 children=children,
+                at_time=at_time,
+                place=reader.text("place"),
             )
         )
     return results, errors
