@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -69,24 +70,32 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory) -> Iterator[str]:
-    """A database of its own for this test run on the local PostgreSQL server, migrated."""
+@contextmanager
+def empty_postgres_database(prefix: str) -> Iterator[str]:
+    """A new, empty database on the local PostgreSQL server (its URL), dropped afterwards."""
     try:
         admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             connection.execute(text("select 1"))
     except Exception as error:  # noqa: BLE001 - any failure to connect means "no server"
         need(f"no PostgreSQL at {PG_ADMIN_URL}: {type(error).__name__}")
-    name = f"doorstep_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    migrate_database(url, tmp_path_factory.mktemp("pg"))
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory) -> Iterator[str]:
+    """A database of its own for this test run on the local PostgreSQL server, migrated."""
+    with empty_postgres_database("doorstep_test") as url:
+        migrate_database(url, tmp_path_factory.mktemp("pg"))
+        yield url
 
 
 def _empty_postgres(app) -> None:

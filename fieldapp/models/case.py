@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from sqlalchemy import (
     JSON,
@@ -11,6 +11,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    Time,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -84,7 +85,8 @@ class Case(db.Model):
 
 
 class LegalStep(db.Model):
-    """A petition, hearing, scheduled or executed eviction, or its withdrawal, with its date."""
+    """A petition, hearing, scheduled or executed eviction, or its withdrawal, with its date
+    (and for a hearing or an eviction, often its time and place)."""
 
     __tablename__ = "legal_step"
     __table_args__ = (UniqueConstraint("case_id", "kind", "date"),)
@@ -94,6 +96,11 @@ class LegalStep(db.Model):
     kind: Mapped[str] = mapped_column(String(20))
     date: Mapped[date] = mapped_column(Date, index=True)
     note: Mapped[str] = mapped_column(Text, default="")
+    # The hour it starts, on the wall clock of the organisation's zone (no zone stored: a
+    # hearing at 10:00 in Helsingør stays at 10:00), and where: the court or bailiff office
+    # and its address ("Fogedretten i Helsingør, Kongevejen 2").
+    at_time: Mapped[time | None] = mapped_column(Time)
+    place: Mapped[str] = mapped_column(String(200), default="")
     source: Mapped[str] = mapped_column(String(20), default="manual")  # manual or import
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

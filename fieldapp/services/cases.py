@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, joinedload
@@ -264,10 +264,16 @@ def add_legal_step(
     by: User,
     note: str = "",
     today: date | None = None,
+    at_time: time | None = None,
+    place: str = "",
 ) -> LegalStep:
-    """Enter a petition, hearing or eviction date on a case; deadlines and priority follow."""
+    """Enter a petition, hearing or eviction date on a case (with the hour it starts and the
+    court or office, when known); deadlines and priority follow."""
     if kind not in LEGAL_STEP_KINDS:
         raise CaseError(N_("Unknown legal step %(value)s."), value=repr(kind))
+    limit = LegalStep.__table__.c.place.type.length
+    if len(place.strip()) > limit:
+        raise CaseError(N_("Court or place: at most %(limit)s characters."), limit=limit)
     exists = session.scalar(
         select(LegalStep).where(
             LegalStep.case_id == case.id, LegalStep.kind == kind, LegalStep.date == when
@@ -280,6 +286,8 @@ def add_legal_step(
         kind=kind,
         date=when,
         note=note.strip()[:500],
+        at_time=at_time,
+        place=place.strip(),
         source="manual",
         created_by_id=by.id,
     )

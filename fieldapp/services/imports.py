@@ -79,6 +79,7 @@ _WIDTHS: dict[str, int] = {
     "town": Household.__table__.c.town.type.length,
     "phone": Household.__table__.c.phone.type.length,
     "landlord": Landlord.__table__.c.name.type.length,
+    "place": LegalStep.__table__.c.place.type.length,
 }
 
 
@@ -1061,6 +1062,7 @@ def _plan_legal_steps(
                 ("address", row.address),
                 ("postcode", row.postcode),
                 ("town", row.town),
+                ("place", row.place),
             ],
         )
         if row_errors:
@@ -1223,6 +1225,8 @@ def import_legal_steps(
                 case=case,
                 kind=row.step,
                 date=row.date,
+                at_time=row.at_time,
+                place=row.place,
                 source="import",
                 created_by_id=user_id,
             )

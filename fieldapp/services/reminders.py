@@ -54,6 +54,7 @@ from ..models import (
 from ..models.case import DEADLINE_KINDS
 from ..models.push import OPEN_DELIVERY_STATES
 from .push import PushSender, remove_subscriptions
+from .tabular import normalise_address
 from .triage import _ENDING_KINDS, live_deadlines
 
 # Push services keep a message at most about four weeks.
@@ -556,7 +557,9 @@ def reminder_message(
         else:
             title = _("An agreed action is due today")
         if reminder.case_id is not None:
-            body = _("Case %(number)s", number=reminder.case_id)
+            body = " · ".join(
+                [_("Case %(number)s", number=reminder.case_id), *_when_and_where(session, reminder)]
+            )
         else:
             body = _("Open Doorstep to see your visits")
     if reminder.kind == "route_published":
@@ -569,6 +572,35 @@ def reminder_message(
         )
         tag = f"case{reminder.case_id}-{short}"
     return {"title": title, "body": body, "url": url, "tag": tag}
+
+
+def _when_and_where(session: Session, reminder: Reminder) -> list[str]:
+    """The hour of a hearing or eviction and a hearing's court, for the lock screen: neither
+    is the tenant's. An eviction's place is the home itself, so it never goes; nor does a
+    court field that names the tenant's street and number or a part of their name."""
+    if reminder.kind not in DEADLINE_KINDS:
+        return []
+    step = session.get(LegalStep, reminder.source_id)
+    if step is None:
+        return []
+    parts = []
+    if step.at_time is not None:
+        # The same words as web.labels.clock_label: "at 10:00", "kl. 10.00".
+        hours, minutes = f"{step.at_time:%H}", f"{step.at_time:%M}"
+        parts.append(_("at %(hours)s:%(minutes)s", hours=hours, minutes=minutes))
+    if reminder.kind == "hearing" and step.place and not _names_the_tenant(session, step):
+        parts.append(step.place)
+    return parts
+
+
+def _names_the_tenant(session: Session, step: LegalStep) -> bool:
+    household = step.case.tenancy.household
+    place = f" {normalise_address(step.place)} "
+    tokens = normalise_address(household.address).split()
+    number = next((i for i, token in enumerate(tokens) if token[:1].isdigit()), len(tokens) - 1)
+    street = " ".join(tokens[: number + 1])
+    names = {word for word in normalise_address(household.name).split() if len(word) > 2}
+    return bool(street and f" {street} " in place) or any(f" {n} " in place for n in names)
 
 
 def _days_title(days: int, kind: str) -> str:

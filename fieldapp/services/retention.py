@@ -134,7 +134,8 @@ def _anonymise_cases(session: Session, ids: list[int], now: datetime) -> None:
     session.execute(update(Visit).where(Visit.case_id.in_(ids)).values(notes="", next_step=""))
     session.execute(update(Need).where(Need.case_id.in_(ids)).values(note=""))
     session.execute(update(Action).where(Action.case_id.in_(ids)).values(description=""))
-    session.execute(update(LegalStep).where(LegalStep.case_id.in_(ids)).values(note=""))
+    # An eviction's place is the home itself: it goes with the note and the address.
+    session.execute(update(LegalStep).where(LegalStep.case_id.in_(ids)).values(note="", place=""))
     session.execute(
         update(MeetingItem).where(MeetingItem.case_id.in_(ids)).values(decision="", responsible="")
     )

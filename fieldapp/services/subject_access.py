@@ -8,7 +8,7 @@ disagree. Amounts are in minor units (øre) in the JSON and formatted on the pag
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import select
@@ -38,7 +38,7 @@ from ..models import (
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime | date | time):
         return value.isoformat()
     return value
 
@@ -127,7 +127,10 @@ def household_record(session: Session, household: Household, now: datetime) -> d
                 ),
                 "tenancy_id": c.tenancy_id,
                 "worker": names.get(c.assigned_worker_id, ""),
-                "legal_steps": [_row(s, "kind", "date", "note", "source") for s in steps[c.id]],
+                "legal_steps": [
+                    _row(s, "kind", "date", "at_time", "place", "note", "source")
+                    for s in steps[c.id]
+                ],
                 "visits": [
                     {
                         **_row(v, "occurred_at", "channel", "result", "notes", "next_step",

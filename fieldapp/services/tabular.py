@@ -102,6 +102,8 @@ class LegalStepRow:
     date: date
     cause: str | None
     children: int | None
+    at_time: time | None = None  # the hour it starts (organisation's wall clock)
+    place: str = ""  # the court or bailiff office and its address
 
 
 # ---------------------------------------------------------------------------
@@ -232,6 +234,18 @@ LEGAL_STEP_FIELDS: dict[str, tuple[str, ...]] = {
     "children": (
         "Børn", "Antal børn", "Barn", "Antall barn", "Children", "Number of children",
     ),
+    # "Sted" is Norwegian for the town (poststed), so it is no name for the court here.
+    "at_time": (
+        "Tid", "Tidspunkt", "Klokkeslæt", "Kl.", "Klokken", "Mødetid", "Tidspunkt for retsmøde",
+        "Klokkeslett", "Klokka", "Møtetid", "Oppmøtetid", "Tidspunkt for rettsmøte",
+        "Time", "Time of day", "Starts at", "Hearing time",
+    ),
+    "place": (
+        "Ret", "Retten", "Domstol", "Fogedret", "Fogedretten", "Mødested", "Retsmødested",
+        "Sted for retsmøde", "Rett", "Tingrett", "Tingretten", "Namsmann", "Namsmannen",
+        "Møtested", "Oppmøtested", "Sted for rettsmøte", "Court", "Court address", "Venue",
+        "Place", "Place of hearing",
+    ),
 }
 
 # fmt: on
@@ -260,6 +274,8 @@ FIELD_LABELS: dict[str, str] = {
     "date": N_("date"),
     "cause": N_("cause"),
     "children": N_("children"),
+    "at_time": N_("time"),
+    "place": N_("court or place"),
 }
 
 # fmt: off
@@ -525,6 +541,28 @@ def parse_date(text: str) -> date:
         return date(year, month, day)
     except ValueError:
         raise CellError(Wording(N_("not a valid date: %(value)s"), value=repr(text))) from None
+
+
+_CLOCK = re.compile(r"(?:kl\.?|klokken|klokka)?\s*(\d{1,2})(?:[.:,](\d{2})(?::(\d{2}))?)?")
+
+
+def parse_clock(text: str) -> time:
+    """Parse a time of day as Danish and Norwegian files and people write it: "kl. 10.00",
+    "10:00", "10.00", "kl. 9", "09:30:00" (a spreadsheet's time cell)."""
+    s = _collapse(text).casefold()
+    if not s:
+        raise CellError(Wording(N_("time is missing")))
+    match = _CLOCK.fullmatch(s)
+    values = [int(part) for part in match.groups("0")] if match else []
+    if not values or values[0] > 23 or values[1] > 59 or values[2] > 59:
+        raise CellError(
+            Wording(
+                N_("not a time: %(value)s (expected hours and minutes, e.g. 10.00)"),
+                value=repr(text),
+            )
+        )
+    hours, minutes = values[0], values[1]
+    return time(hours, minutes)
 
 
 def parse_int(text: str) -> int:
@@ -1462,6 +1500,7 @@ def parse_legal_step_rows(table: Table) -> tuple[list[LegalStepRow], list[RowErr
             when = reader.optional("date", parse_date)
         children = reader.optional("children", parse_int)
         cause = normalise_cause(reader.text("cause"))
+        at_time = reader.optional("at_time", parse_clock)
         if step is not None and when is not None and not reader.errors:
             who = _ref_key(tenancy_ref) if tenancy_ref else normalise_address(address)
             key = (who, step, when)
@@ -1484,6 +1523,8 @@ def parse_legal_step_rows(table: Table) -> tuple[list[LegalStepRow], list[RowErr
                 date=when,
                 cause=cause,
                 children=children,
+                at_time=at_time,
+                place=reader.text("place"),
             )
         )
     return results, errors

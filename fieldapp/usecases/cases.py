@@ -5,7 +5,7 @@ the case within the actor's reach (services.access), changes it and writes the a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -72,6 +72,8 @@ class NewLegalStep:
     kind: str
     day: date
     note: str = ""
+    at_time: time | None = None  # the hour it starts, on the organisation's wall clock
+    place: str = ""  # the court or bailiff office and its address
 
 
 def add_step(
@@ -89,10 +91,14 @@ def add_step(
             LegalStep.case_id == case.id, LegalStep.kind == step.kind, LegalStep.date == step.day
         )
     )
-    if same is not None and same.note == step.note.strip()[:500]:
+    sent = (step.note.strip()[:500], step.at_time, step.place.strip())
+    if same is not None and (same.note, same.at_time, same.place) == sent:
         return same  # the same step sent twice (a double click): it is there, once
     try:
-        added = add_legal_step(uow.session, case, step.kind, step.day, actor.user, step.note)
+        added = add_legal_step(
+            uow.session, case, step.kind, step.day, actor.user, step.note,
+            at_time=step.at_time, place=step.place,
+        )  # fmt: skip
     except CaseError as error:
         raise Refused(error.args[0]) from None
     record_event(uow.session, actor.user, "create", "legal_step", case.id, actor.address)

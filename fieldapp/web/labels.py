@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from datetime import date
+from datetime import date, time
 
 from babel.numbers import format_currency
 from flask import Flask, current_app, has_request_context, request
@@ -216,7 +216,19 @@ FIELD_LABELS = {
     "date": _l("Date"),
     "cause": _l("Cause"),
     "children": _l("Children"),
+    "at_time": _l("Time"),
+    "place": _l("Court or place"),
 }
+
+
+def clock_label(at: time | None) -> str:
+    """A legal step's hour as the reader says it: "at 10:00", "kl. 10.00" (Danish and
+    Norwegian write the dot, whatever the locale's clock pattern says); "" for none."""
+    if at is None:
+        return ""
+    return str(_l("at %(hours)s:%(minutes)s", hours=f"{at:%H}", minutes=f"{at:%M}"))
+
+
 CHANNEL_LABELS = {
     "door": _l("At the door"),
     "phone": _l("By phone"),
@@ -386,6 +398,8 @@ def init_labels(app: Flask) -> None:
     def _input_time(value) -> str:
         # The value of an <input type="time">: HH:MM in the reader's time zone.
         return babel_format_time(value, "HH:mm") if value else ""
+
+    app.add_template_filter(clock_label, "clock")
 
     @app.template_filter("tel_link")
     def _tel_link(phone: str | None) -> str:

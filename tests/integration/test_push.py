@@ -70,10 +70,15 @@ def logged_in(app, user: User):
     return client
 
 
-def subscribe(app, service: PushService, user: User, agent: str = "Chrome/130 Android"):
-    """A device of the user's subscribes through the real API; the Device."""
+def subscribe(
+    app, service: PushService, user: User, agent: str = "Chrome/130 Android", language: str = ""
+):
+    """A device of the user's subscribes through the real API (in `language`, when given,
+    chosen first on the page); the Device."""
     device = service.subscribe(server_key(app))
     client = logged_in(app, user)
+    if language:
+        AuthActions(client).post("/language", {"lang": language, "back": "/today"}, page="/today")
     response = client.post(
         "/push/subscriptions",
         json=device.to_json(),
@@ -375,12 +380,7 @@ def test_an_action_due_today_reminds_the_cases_worker(push_app, service, team):
 
 def test_reminders_are_written_in_the_devices_language(push_app, service, team):
     worker, _, case_id = team
-    device = service.subscribe(server_key(push_app))
-    client = logged_in(push_app, worker)
-    AuthActions(client).post("/language", {"lang": "da", "back": "/today"}, page="/today")
-    assert (
-        client.post("/push/subscriptions", json=device.to_json(), headers=PUSH).status_code == 201
-    )
+    device = subscribe(push_app, service, worker, language="da")
     send(push_app, local(HEARING - timedelta(days=2), 8))
     assert service.for_device(device)[0].payload["title"] == "Fogedretsmøde om 2 dage"
     assert service.for_device(device)[0].payload["body"] == f"Sag {case_id}"
@@ -765,3 +765,43 @@ def test_a_retry_after_that_is_no_number_is_taken_as_absent():
     assert [_retry_after(v) for v in ("120", " 7 ", "²", "1e3", "", None)] == [
         120.0, 7.0, None, None, None, None,
     ]  # fmt: skip
+
+
+def test_a_hearings_reminder_says_its_hour_and_court_never_the_tenants_address(
+    push_app, service, team
+):
+    """The court and the hour are nobody's personal data; a court field that names the
+    tenant's street (or a part of their name) is left off the lock screen, and an eviction's
+    place (the home itself) never goes."""
+    from datetime import time
+
+    worker, _, case_id = team
+    with push_app.app_context():
+        step = db.session.scalar(select(LegalStep).where(LegalStep.kind == "hearing"))
+        step.at_time, step.place = time(10, 0), "Fogedretten i Helsingør, Kongevejen 2"
+        step_id = step.id
+        db.session.commit()
+    phone = subscribe(push_app, service, worker)
+    danish = subscribe(push_app, service, worker, language="da")
+
+    send(push_app, local(HEARING - timedelta(days=2), 8))
+    assert service.for_device(phone)[0].payload["body"] == (
+        f"Case {case_id} · at 10:00 · Fogedretten i Helsingør, Kongevejen 2"
+    )
+    assert service.for_device(danish)[0].payload["body"] == (
+        f"Sag {case_id} · kl. 10.00 · Fogedretten i Helsingør, Kongevejen 2"
+    )
+
+    with push_app.app_context():
+        step = db.session.get(LegalStep, step_id)
+        step.place = "Hos lejer, Stengade 12, 3000"  # the team's fixture household's street
+        db.session.commit()
+    send(push_app, local(HEARING - timedelta(days=1), 8))
+    assert service.for_device(phone)[1].payload["body"] == f"Case {case_id} · at 10:00"
+    with push_app.app_context():
+        step = db.session.get(LegalStep, step_id)
+        step.kind, step.place = "eviction_scheduled", "Fogedretten i Helsingør"
+        db.session.commit()
+    send(push_app, local(HEARING - timedelta(days=1), 8, 10))
+    eviction = [d for d in service.for_device(phone) if d.topic.endswith("-eviction")]
+    assert [d.payload["body"] for d in eviction] == [f"Case {case_id} · at 10:00"]

@@ -50,6 +50,8 @@ def register(app, make_user, make_case):
         for case_id, at in closed.items():
             session.get(Case, case_id).closed_at = at
         session.get(Case, old).tenancy.household.phone = "+4512345678"
+        for step in session.get(Case, old).legal_steps:  # the bailiff came to the home
+            step.place = "Kongevejen 118, 3000"
         # Omar Ali's household also has an open case at another landlord.
         household_id = session.get(Case, shared).tenancy.household_id
         landlord_id = session.get(Case, shared).tenancy.landlord_id
@@ -112,6 +114,8 @@ def test_purge_anonymises_old_closed_cases_and_the_figures_still_add_up(app, reg
         assert session.scalar(select(Visit.notes).where(Visit.case_id == old.id)) == ""
         kinds = session.scalars(select(LegalStep.kind).where(LegalStep.case_id == old.id))
         assert sorted(kinds) == ["executed", "petition"]
+        places = session.scalars(select(LegalStep.place).where(LegalStep.case_id == old.id))
+        assert set(places) == {""}
         consent = session.scalar(select(Consent).where(Consent.case_id == old.id))
         assert consent.signature and consent.witness  # kept: within the consent period
         # Omar Ali's old case is anonymised; his household stays, it has an open case.

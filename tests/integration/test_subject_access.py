@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy import select
 
@@ -37,6 +37,8 @@ def test_a_lead_exports_everything_held_on_a_household(app, make_user, make_case
                 occurred_at=datetime(2026, 11, 20, 10, tzinfo=UTC),
             )
         )  # fmt: skip
+        hearing = db.session.get(Case, case_id).legal_steps[1]
+        hearing.at_time, hearing.place = time(10, 0), "Fogedretten i Helsingør"
         db.session.commit()
         household_id = db.session.get(Case, case_id).tenancy.household_id
     client = logged_in(app, lead)
@@ -60,6 +62,10 @@ def test_a_lead_exports_everything_held_on_a_household(app, make_user, make_case
     assert case["id"] == case_id and case["worker"] == "Mette Holm"
     assert [v["notes"] for v in case["visits"]] == ["Wants help with the rent from NAV"]
     assert [s["kind"] for s in case["legal_steps"]] == ["petition", "hearing"]
+    assert [(s["at_time"], s["place"]) for s in case["legal_steps"]] == [
+        (None, ""),
+        ("10:00:00", "Fogedretten i Helsingør"),
+    ]
     assert "Lars Bakken" not in download.get_data(as_text=True)
 
     with app.app_context():

@@ -1323,3 +1323,33 @@ def test_rejected_rows_csv_keeps_spreadsheets_from_running_cells() -> None:
         ["5", "phone", "'+45 1", "x"],
         ["6", "", "'@SUM(A1)", "Søndre Strandvej"],
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "hours", "minutes"),
+    [
+        ("kl. 10.00", 10, 0),
+        ("10:00", 10, 0),
+        ("10.00", 10, 0),
+        ("Kl. 9", 9, 0),
+        ("9.30", 9, 30),
+        ("09:30:00", 9, 30),  # a spreadsheet's time cell
+        ("klokken 13.15", 13, 15),
+        (" kl.\u00a014.45 ", 14, 45),
+    ],
+)
+def test_a_time_of_day_is_read_as_nordic_files_write_it(text, hours, minutes):
+    from datetime import time
+
+    from fieldapp.services.tabular import parse_clock
+
+    assert parse_clock(text) == time(hours, minutes)
+
+
+@pytest.mark.parametrize("text", ["25.00", "10.61", "10.5", "kl. ti", "1000", "-1", "10:00 PM"])
+def test_what_is_no_time_of_day_is_refused_with_the_value(text):
+    from fieldapp.services.tabular import parse_clock
+
+    with pytest.raises(ValueError, match="not a time") as caught:
+        parse_clock(text)
+    assert repr(text) in str(caught.value)

@@ -36,6 +36,7 @@ from ...services.cases import (
     other_cases_of_household,
 )
 from ...services.sync import open_conflicts
+from ...services.tabular import parse_clock
 from ...services.worklist import dashboard_figures, local_today
 from ...usecases import Actor, NotFound, Refused, UnitOfWork
 from ...usecases import cases as case_use
@@ -62,6 +63,7 @@ from ..labels import (
     HOUSEHOLD_FIELD_LABELS,
     OUTCOME_LABELS,
     STATUS_LABELS,
+    clock_label,
 )
 from ..security import client_address, is_number, roles_required
 from . import bp
@@ -375,7 +377,20 @@ def legal_step(case_id: int):
             "Date: %(value)r is not a date (use the date picker, YYYY-MM-DD).", value=raw_date
         )
         return _case_page(case, message, 400)
-    step = NewLegalStep(request.form.get("kind", ""), when, request.form.get("note", ""))
+    raw_time = request.form.get("at_time", "").strip()
+    try:
+        # The time picker sends 10:00; a browser without one sends what was typed (kl. 10.00).
+        at_time = parse_clock(raw_time) if raw_time else None
+    except ValueError:
+        message = _("Time: %(value)r is not a time of day (e.g. 10:00).", value=raw_time)
+        return _case_page(case, message, 400)
+    step = NewLegalStep(
+        request.form.get("kind", ""),
+        when,
+        request.form.get("note", ""),
+        at_time=at_time,
+        place=request.form.get("place", ""),
+    )
     try:
         with UnitOfWork(db.session) as uow:
             case_use.add_step(uow, _actor(), case_id, step)
@@ -383,7 +398,8 @@ def legal_step(case_id: int):
         return _case_page(_case_for_current_user(case_id), str(error), 400)
     label = str(DEADLINE_LABELS.get(step.kind, step.kind))
     # The same step sent twice (a double click) is there once: the same words say so.
-    flash(_("%(step)s %(date)s added to the timeline.", step=label, date=format_date(when)))
+    day = " ".join(filter(None, (format_date(when), clock_label(at_time))))
+    flash(_("%(step)s %(date)s added to the timeline.", step=label, date=day))
     if when < local_today(db.session, current_user):
         # Accepted (a step that happened is history worth having), but said: a hearing
         # dated last year on an open case is more often a typing error than news.
