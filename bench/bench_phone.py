@@ -169,7 +169,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="doorstep-phone-"))
     # Plain http on 127.0.0.1: a script's cookie jar keeps Secure cookies off http.
     env = {"FIELDAPP_PUSH_SCHEDULER_SECONDS": "0", "FIELDAPP_COOKIE_SECURE": "false"}
-    server = start_demo_server(folder, env)
+    server = start_demo_server(folder, env, history=True)
     try:
         cookie = session_cookie(server.url, "worker@example.org")
         request = urllib.request.Request(

@@ -59,7 +59,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     OUT.mkdir(parents=True, exist_ok=True)
-    server = start_demo_server(Path(tempfile.mkdtemp(prefix="doorstep-shots-")))
+    server = start_demo_server(Path(tempfile.mkdtemp(prefix="doorstep-shots-")), history=True)
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(

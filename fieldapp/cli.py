@@ -77,8 +77,13 @@ def serve(host: str, port: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Create and seed the database, then exit.")
+@click.option(
+    "--without-history",
+    is_flag=True,
+    help="Seed today's town only, not its five years of closed cases (quicker to start).",
+)
 @with_appcontext
-def demo(host: str, port: int, no_serve: bool) -> None:
+def demo(host: str, port: int, no_serve: bool, without_history: bool) -> None:
     """Create or upgrade the database, seed a demo municipality if empty, and serve it."""
     from flask_migrate import upgrade
 
@@ -88,7 +93,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     seeded = seed_demo(
         db.session,
         current_app.config["DEMO_PASSWORD"],
-        history=True,
+        history=not without_history,
         consent_months=current_app.config["CONSENT_RETENTION_MONTHS"],
     )
     db.session.commit()

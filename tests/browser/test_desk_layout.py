@@ -192,7 +192,7 @@ class Desk:
 
 @pytest.fixture(scope="module")
 def desk_server(tmp_path_factory):
-    server = start_demo_server(tmp_path_factory.mktemp("desk"))
+    server = start_demo_server(tmp_path_factory.mktemp("desk"), history=True)
     yield server
     server.stop()
 
