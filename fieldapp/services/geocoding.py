@@ -254,8 +254,10 @@ def geocode_households(
     return report
 
 
-def _office_and_country(session: Session) -> tuple[tuple[float, float] | None, str]:
-    organisation = organisation_of(session)
+def _office_and_country(
+    session: Session, team_id: int | None = None
+) -> tuple[tuple[float, float] | None, str]:
+    organisation = organisation_of(session, team_id)
     if organisation is None:
         return None, ""
     office = None
@@ -277,7 +279,7 @@ def geocode_next(
     this batch did and the cursor to go on from, or None when there is nothing left. Households
     the geocoder could not place are not visited again in the same run.
     """
-    office, country = _office_and_country(session)
+    office, country = _office_and_country(session, team_id)
     households = list(
         session.scalars(
             select(Household)

@@ -145,15 +145,25 @@ if (flow) {
     const records = event.detail?.records || [];
     if (!step || !records.length) return;
     const labels = records.map((record) => record.label);
+    remember(labels);
+    // An earlier action's new state is saved where it stands: the step stays open.
+    if (event.target.hasAttribute("data-in-place")) return;
     step.dataset.done = "1";
     step.classList.add("is-done");
     const done = step.querySelector(".step-done");
     done.hidden = false;
     done.querySelector(".step-what").textContent = labels.map((label) => label.replace(/^[^:]*:\s*/, "")).join(" · ");
-    remember(labels);
-    if (event.target.id === "withdraw-form") return; // stays where it is: nothing follows
+    if (event.target.id === "withdraw-form") {
+      // Withdrawn: no second withdrawal, and the next visit asks for consent again.
+      event.target.hidden = true;
+      delete step.dataset.done;
+      return;
+    }
     const next = nextAfter(step.dataset.step, records);
     openOnly(next);
+    // The keyboard and the screen reader go on from the line that says what was saved, not
+    // from the top of the page (the button that had the focus is folded away).
+    done.focus({ preventScroll: true });
     // No jump: the saved step's line (with its confirmation, which outbox.js keeps in view)
     // sits where the step began, and the next step opens right under it.
   });

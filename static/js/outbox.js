@@ -86,6 +86,11 @@ function renderCaseWaiting(records) {
     }),
   );
   box.hidden = mine.length === 0;
+  // A refusal is said on the summary's own line too, which shows while the step is closed.
+  const refused = document.getElementById("door-refused");
+  if (refused) {
+    refused.textContent = mine.filter((r) => r.state === "rejected").map((r) => `${r.label} — ${r.message}`).join(" · ");
+  }
   const allSent = document.getElementById("all-sent-here");
   if (allSent) allSent.hidden = mine.length > 0;
 }
@@ -243,7 +248,12 @@ function formMessage(form, message, isError, field = null) {
   // and is read out by screen readers: an error beside the field it is about (or just above
   // the button tapped); a confirmation where the step folds (see card.js) or under the button.
   let target = field;
-  if (!target && !isError) target = form.closest("[data-step]")?.querySelector(".step-done .form-message");
+  if (!target && !isError && !form.hasAttribute("data-in-place")) {
+    target = form.closest("[data-step]")?.querySelector(".step-done .form-message");
+  }
+  // A saved form says so where the step folds: an earlier error of the same form goes.
+  const own = form.querySelector(":scope > .form-message");
+  if (own && target && own !== target) own.hidden = true;
   if (!target) {
     target = form.querySelector(":scope > .form-message");
     if (!target) {
@@ -271,9 +281,20 @@ async function saveForm(form) {
     return;
   }
   if (records.length === 0) return; // nothing changed
-  if (form.dataset.outbox === "consent" && records[0].data.method === "signature" && records[0].data.state !== "withdrawn") {
-    if (!records[0].data.signature) {
-      formMessage(form, text("signFirst"), true, form.querySelector("#signature-message"));
+  if (form.dataset.outbox === "consent" && records[0].data.state === "given") {
+    // What the register would refuse, said now, beside the field, while the tenant is here:
+    // a refusal after the worker has left means asking for the consent again.
+    const { scopes, method, signature, witness } = records[0].data;
+    const problem = !scopes.length
+      ? ["pickPartner", "#scopes-message"]
+      : method === "signature" && !signature
+        ? ["signFirst", "#signature-message"]
+        : method === "verbal_witness" && !(witness || "").trim()
+          ? ["nameWitness", "#witness-message"]
+          : null;
+    if (problem) {
+      const [name, where] = problem;
+      formMessage(form, form.dataset[name] || text(name), true, form.querySelector(where));
       return;
     }
   }

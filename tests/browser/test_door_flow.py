@@ -201,7 +201,14 @@ def test_errors_appear_beside_what_caused_them_and_in_view(door):
     open_card(door, 1)
     page.locator("#step-consent .step-toggle").tap()
     consent = page.locator("#consent-form")
+    # The register would refuse a consent given for no partner: said now, beside the list.
     consent.get_by_role("button", name="Save consent").tap()
+    expect(page.locator("#scopes-message")).to_have_text(
+        "Tick the partners the tenant agrees to share with."
+    )
+    consent.get_by_label("Debt counselling").check()
+    consent.get_by_role("button", name="Save consent").tap()
+    expect(page.locator("#scopes-message")).to_be_hidden()
     error = page.locator("#signature-message")
     expect(error).to_have_text("The tenant must sign first.")
     pad, said = page.locator("#signature-pad").bounding_box(), error.bounding_box()
@@ -212,6 +219,7 @@ def test_errors_appear_beside_what_caused_them_and_in_view(door):
     expect(page.locator("#needs-message")).to_have_text("Tick at least one need.")
     messages = page.evaluate("window.doorMessages")
     assert list(dict.fromkeys(m["text"] for m in messages)) == [
+        "Tick the partners the tenant agrees to share with.",
         "The tenant must sign first.",
         "Tick at least one need.",
     ]
@@ -262,3 +270,33 @@ def test_no_target_under_44_px_on_the_card_today_and_tomorrow(door, demo_server)
     small += page.evaluate(SMALL_TARGETS)
     small = list(dict.fromkeys(small))
     assert small == [], "\n".join(small)
+
+
+def test_an_earlier_actions_state_is_saved_in_place_and_a_withdrawal_only_once(door):
+    page = door.page
+    open_card(door, 2)
+    visit = page.locator("#visit-form")
+    visit.get_by_label("Met the tenant").check()
+    visit.get_by_role("button", name="Save visit").click()
+    consent = page.locator("#consent-form")
+    consent.get_by_label("Landlord").check()
+    door.sign(page.locator("#signature-pad"))
+    consent.get_by_role("button", name="Save consent").click()
+    page.locator("#step-action .step-toggle").click()
+    page.locator("#action-form").get_by_label("What will happen").fill("Call the landlord")
+    page.locator("#action-form").get_by_role("button", name="Save action").click()
+    page.locator("#sync-now").click()
+    expect(page.locator("#outbox-bar")).to_have_attribute("data-count", "0", timeout=15000)
+    page.reload()  # the card as the register has it now: a consent given, an action agreed
+
+    page.locator("#step-action .step-toggle").tap()
+    update = page.locator(".action-status").first
+    update.locator("select").select_option("done")
+    update.get_by_role("button", name="Update").tap()
+    expect(update.locator(".form-message")).to_contain_text("Saved on the phone")
+    expect(page.locator("#action-form")).to_be_visible()  # the step stays open
+    assert page.locator("#door-recorded li").last.inner_text() == "Call the landlord: Done"
+    page.locator("#step-consent .step-toggle").tap()
+    page.locator("#withdraw-form button").tap()
+    expect(page.locator("#withdraw-form")).to_be_hidden()
+    assert page.locator("#step-consent").get_attribute("data-done") is None

@@ -15,6 +15,7 @@ from ...models import NEEDS, Case, Partner, Tenancy
 from ...services.access import may_change, may_read
 from ...services.audit import record_event
 from ...services.fieldwork import case_card, current_consent_texts
+from ...services.triage import live_deadlines
 from ...services.worklist import (
     keep_card_until,
     offline_days,
@@ -107,10 +108,8 @@ def card(case_id: int):
             partners=partners,
             editable=editable,
             # The court and bailiff dates still to come, soonest first: the why of the visit.
-            coming=sorted(
-                (step for step in case.legal_steps if step.date >= days.today),
-                key=lambda step: step.date,
-            ),
+            # (not those of a petition withdrawn or an eviction cancelled since).
+            coming=live_deadlines(case.legal_steps, days.today),
             today=days.today,
             scope_names=lambda codes: ", ".join(str(SCOPE_LABELS.get(c, c)) for c in codes),
         )
