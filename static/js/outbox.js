@@ -240,7 +240,7 @@ function recordsFromForm(form) {
 
 function inView(element) {
   const box = element.getBoundingClientRect();
-  return box.top >= 0 && box.bottom <= window.innerHeight;
+  return box.top >= -1 && box.bottom <= window.innerHeight + 1; // a scroll lands on fractions
 }
 
 function formMessage(form, message, isError, field = null) {

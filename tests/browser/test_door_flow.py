@@ -36,7 +36,8 @@ WATCH_MESSAGES = """() => {
       window.doorMessages.push({
         text: element.textContent.trim(),
         error: element.classList.contains("error"),
-        inView: box.height > 0 && box.top >= 0 && box.bottom <= window.innerHeight,
+        // (within a pixel: a scroll lands on fractions of one)
+        inView: box.height > 0 && box.top >= -1 && box.bottom <= window.innerHeight + 1,
       });
     });
   };
@@ -63,6 +64,10 @@ WATCH_MESSAGES = """() => {
   }, { passive: true });
 }"""
 
+# What WATCH_MESSAGES saw, once the frame it measures in has been drawn.
+MESSAGES_SEEN = """() => new Promise((resolve) =>
+  requestAnimationFrame(() => requestAnimationFrame(() => resolve(window.doorMessages))))"""
+
 # Every visible thing one can tap, with the box a finger hits (a radio's or checkbox's label).
 SMALL_TARGETS = """() => {
   const small = [];
@@ -83,12 +88,32 @@ SMALL_TARGETS = """() => {
 }"""
 
 
+# Choices (a tick box or radio button with its words) that cover one another: a finger on one
+# would tick the other.
+OVERLAPPING = """() => {
+  const boxes = [...document.querySelectorAll("label.choice")]
+    .map((label) => [label, label.getBoundingClientRect()])
+    .filter(([, box]) => box.width > 0);
+  const hits = [];
+  for (const [i, [a, p]] of boxes.entries()) {
+    for (const [b, q] of boxes.slice(i + 1)) {
+      const across = p.left < q.right - 1 && q.left < p.right - 1;
+      if (across && p.top < q.bottom - 1 && q.top < p.bottom - 1) {
+        hits.push(`${a.textContent.trim()} / ${b.textContent.trim()}`);
+      }
+    }
+  }
+  return hits;
+}"""
+
+
 class Door:
     """A worker's finger on the phone: every tap counted; typing is not."""
 
     def __init__(self, page):
         self.page = page
         self.taps = 0
+        self.cards: list[str] = []
 
     def tap(self, locator):
         # A person scrolls only until the control is in view, then taps its middle (a
@@ -110,20 +135,36 @@ class Door:
         self.taps += 1  # one stroke of the finger
 
 
-@pytest.fixture
-def door(browser, demo_server):
+@pytest.fixture(scope="module")
+def cards(browser, demo_server) -> list[str]:
+    """Today's cards as the module's server starts, so that each test keeps its own case
+    (a visit recorded by one test moves its case down the list)."""
     context = browser.new_context(base_url=demo_server.url, locale="en-GB", **PHONE)
     page = context.new_page()
     log_in(page, "worker@example.org")
     expect(page).to_have_url(re.compile(r"/today$"))
-    yield Door(page)
+    urls = page.locator("#today-list a[data-offline-url]").evaluate_all(
+        "(links) => links.map((link) => link.getAttribute('href'))"
+    )
+    context.close()
+    return urls
+
+
+@pytest.fixture
+def door(browser, demo_server, cards):
+    context = browser.new_context(base_url=demo_server.url, locale="en-GB", **PHONE)
+    page = context.new_page()
+    log_in(page, "worker@example.org")
+    expect(page).to_have_url(re.compile(r"/today$"))
+    door = Door(page)
+    door.cards = cards
+    yield door
     context.close()
 
 
 def open_card(door, index=0):
     page = door.page
-    page.goto("/today")
-    url = page.locator("#today-list a[data-offline-url]").nth(index).get_attribute("href")
+    url = door.cards[index]
     page.goto(url)
     page.evaluate(WATCH_MESSAGES)
     return int(url.rstrip("/").rsplit("/", 1)[1])
@@ -163,8 +204,15 @@ def test_a_visit_with_signed_consent_two_needs_and_an_action_takes_ten_taps_and_
     expect(page.locator("#step-done-body")).to_be_visible()
     recorded = page.locator("#door-recorded li")
     expect(recorded).to_have_count(5)  # visit, consent, two needs, action
+    # Never wider than the phone: a wider page makes the phone zoom out (smaller targets, and
+    # a taller window that would make the scrolling look less).
+    assert page.evaluate("[document.documentElement.scrollWidth, innerWidth, innerHeight]") == [
+        390,
+        390,
+        844,
+    ]
     screens = page.evaluate("window.doorScrolled / window.innerHeight")
-    messages = page.evaluate("window.doorMessages")
+    messages = page.evaluate(MESSAGES_SEEN)
     print(f"door flow: {door.taps} taps, {screens:.2f} screens scrolled, {len(messages)} messages")
     assert door.taps <= TAPS
     assert screens <= SCREENS, f"{screens:.2f} screens of scrolling"
@@ -217,7 +265,7 @@ def test_errors_appear_beside_what_caused_them_and_in_view(door):
     page.locator("#step-needs .step-toggle").tap()
     page.locator("#needs-form").get_by_role("button", name="Save needs").tap()
     expect(page.locator("#needs-message")).to_have_text("Tick at least one need.")
-    messages = page.evaluate("window.doorMessages")
+    messages = page.evaluate(MESSAGES_SEEN)
     assert list(dict.fromkeys(m["text"] for m in messages)) == [
         "Tick the partners the tenant agrees to share with.",
         "The tenant must sign first.",
@@ -265,10 +313,12 @@ def test_no_target_under_44_px_on_the_card_today_and_tomorrow(door, demo_server)
             toggle.tap()
         expect(page.locator(f"#step-{step}-body")).to_be_visible()
         small += page.evaluate(SMALL_TARGETS)
+        small += [f"overlap: {pair}" for pair in page.evaluate(OVERLAPPING)]
     page.locator("#earlier-visits > summary").tap()
     page.locator("#contact-details > summary").tap()
     small += page.evaluate(SMALL_TARGETS)
     small = list(dict.fromkeys(small))
+    assert page.evaluate("document.documentElement.scrollWidth") == 390
     assert small == [], "\n".join(small)
 
 
