@@ -164,7 +164,8 @@ def test_a_double_click_on_add_to_timeline_adds_it_once_without_an_error(
     second = auth.client.post(f"{page}/legal-steps", data=form)
     assert (first.status_code, second.status_code) == (303, 303)
     html = auth.client.get(page).get_data(as_text=True)
-    assert re.search(r"Meeting in the bailiff&#39;s court \(fogedretsmøde\) \S.*? added to the timeline\.", html)
+    hearing = r"Meeting in the bailiff&#39;s court \(fogedretsmøde\)"
+    assert re.search(hearing + r" \S.*? added to the timeline\.", html)
     assert 'role="alert"' not in html
     with app.app_context():
         assert len(db.session.scalars(select(LegalStep)).all()) == 1
