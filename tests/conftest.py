@@ -188,6 +188,14 @@ def auth(client) -> AuthActions:
 
 
 @pytest.fixture
+def lead(make_user, auth):
+    """A team lead of "Team A", logged in (a test file may define its own lead instead)."""
+    user = make_user("lead", team="Team A")
+    auth.login(user.email)
+    return user
+
+
+@pytest.fixture
 def make_case(app):
     """Create a household, tenancy and case; returns the case id. Keyword arguments set
     household fields (name, address, children, ...), tenancy fields (reference,

@@ -77,7 +77,8 @@ def test_the_present_state_stands_above_the_history(app, auth, lead, make_user, 
     follow_up = section(html, "state-follow-up")
     assert follow_up and "overdue" not in follow_up and "None set" not in follow_up
     legal = section(html, "state-legal")
-    assert legal.startswith("Meeting in the bailiff's court (fogedretsmøde)") and "Retten i Helsingør" in legal
+    assert legal.startswith("Meeting in the bailiff's court (fogedretsmøde)")
+    assert "Retten i Helsingør" in legal
     assert "Not discussed at a meeting yet." in section(html, "state-decision")
 
 

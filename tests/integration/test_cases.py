@@ -14,13 +14,6 @@ from tests.support import AuthActions, csrf_from
 TODAY = date.today()
 
 
-@pytest.fixture
-def lead(make_user, auth):
-    user = make_user("lead", team="Team A")
-    auth.login(user.email)
-    return user
-
-
 def rows(response) -> list[int]:
     """Case ids in the order the list shows them."""
     import re

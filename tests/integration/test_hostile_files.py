@@ -17,13 +17,6 @@ from tests import hostile_files as hostile
 from tests.integration.test_import_pages import DANISH, confirm, counts, staged_id, upload
 
 
-@pytest.fixture
-def lead(make_user, auth):
-    user = make_user("lead", team="Team A")
-    auth.login(user.email)
-    return user
-
-
 def upload_bytes(auth, data: bytes, filename: str, **form):
     fields = {"kind": "arrears", "new_landlord": "Boligforeningen Kronborg", **form}
     fields["file"] = (io.BytesIO(data), filename)

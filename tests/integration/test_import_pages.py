@@ -18,13 +18,6 @@ DANISH = FIXTURES / "restanceliste_boligforening_2026-11-15.csv"
 PARTIAL = FIXTURES / "bad_restanceliste_mixed_errors.csv"
 
 
-@pytest.fixture
-def lead(make_user, auth):
-    user = make_user("lead", team="Team A")
-    auth.login(user.email)
-    return user
-
-
 def upload(auth, path: Path, **form):
     data = {"kind": "arrears", **form, "file": (io.BytesIO(path.read_bytes()), path.name)}
     return auth.post("/imports", data, page="/imports", content_type="multipart/form-data")

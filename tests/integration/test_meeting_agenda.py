@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
 from sqlalchemy import select
 
 from fieldapp.extensions import db
@@ -18,13 +17,6 @@ from fieldapp.services.meetings import DEFAULT_AGENDA_SIZE
 from tests.support import AuthActions, csrf_from
 
 TODAY = date.today()
-
-
-@pytest.fixture
-def lead(make_user, auth):
-    user = make_user("lead", team="Team A")
-    auth.login(user.email)
-    return user
 
 
 def quiet(app, case_id):

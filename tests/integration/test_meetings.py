@@ -26,13 +26,6 @@ TODAY = date.today()
 
 
 @pytest.fixture
-def lead(make_user, auth):
-    user = make_user("lead", team="Team A")
-    auth.login(user.email)
-    return user
-
-
-@pytest.fixture
 def partners(app):
     with app.app_context():
         rows = [
