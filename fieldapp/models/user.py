@@ -50,6 +50,13 @@ class User(UserMixin, db.Model):
         .where(Team.id == team_id)
         .scalar_subquery()
     )
+    # And its currency, for every amount on the page (web.labels' money filter), the same way.
+    organisation_currency: Mapped[str | None] = column_property(
+        select(Organisation.currency)
+        .join(Team, Team.organisation_id == Organisation.id)
+        .where(Team.id == team_id)
+        .scalar_subquery()
+    )
     # Comma-separated language codes the person speaks (matters for route planning).
     languages: Mapped[str] = mapped_column(String(100), default="")
     phone: Mapped[str] = mapped_column(String(40), default="")

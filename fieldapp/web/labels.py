@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from datetime import date, time
 
 from babel.numbers import format_currency
-from flask import Flask, current_app, has_request_context, request
+from flask import Flask, has_request_context, request
 from flask_babel import format_date as babel_format_date
 from flask_babel import format_datetime as babel_format_datetime
 from flask_babel import format_decimal as babel_format_decimal
@@ -446,17 +446,13 @@ def init_labels(app: Flask) -> None:
 
 
 def _currency() -> str:
-    """The reader's organisation's currency. It is set when the organisation is made and no
-    page changes it, so the app keeps it per team instead of asking the database on every
-    page (the pages' query budgets, tests/integration/test_budgets.py)."""
-    known = current_app.extensions.setdefault("doorstep_currency", {})
-    team_id = getattr(current_user, "team_id", None)
-    if team_id not in known:
-        organisation = organisation_of(db.session, team_id)
-        if organisation is None:
-            return "DKK"  # no organisation yet: nothing to remember
-        known[team_id] = organisation.currency
-    return known[team_id]
+    """The reader's organisation's currency, read with the person (`User.organisation_currency`);
+    without a team (an administrator) or a login, the first organisation's."""
+    currency = getattr(current_user, "organisation_currency", None)
+    if currency is None:
+        organisation = organisation_of(db.session)
+        currency = organisation.currency if organisation is not None else "DKK"
+    return currency
 
 
 def money_text(whole_units: int, currency: str) -> str:
