@@ -131,8 +131,24 @@ def _plain_http_demo_cookies(host: str) -> bool:
 
 @click.command("create-user")
 @click.argument("email")
-@click.option("--role", type=click.Choice(["worker", "lead", "admin", "dpo"]), required=True)
+@click.option(
+    "--role",
+    type=click.Choice(["worker", "lead", "admin", "dpo", "partner", "landlord"]),
+    required=True,
+)
 @click.option("--team", "team_name", default=None, help="Team name; created if new.")
+@click.option(
+    "--partner",
+    "partner_name",
+    default=None,
+    help="For --role partner: the partner organisation the person works for.",
+)
+@click.option(
+    "--landlord",
+    "landlord_name",
+    default=None,
+    help="For --role landlord: the landlord the person works for.",
+)
 @click.option("--name", default="", help="The person's full name.")
 @click.option(
     "--organisation-login",
@@ -148,6 +164,8 @@ def create_user_command(
     role: str,
     team_name: str | None,
     name: str,
+    partner_name: str | None,
+    landlord_name: str | None,
     organisation_login: bool,
     operator: str | None,
 ) -> None:
@@ -161,7 +179,9 @@ def create_user_command(
             check_schema_current()
             actor = Actor.command_line(db.session, operator=operator, for_a_team=False)
             with UnitOfWork(db.session) as uow:
-                user = add_provider_person(uow, actor, NewPerson(email, role, team_name, name))
+                user = add_provider_person(
+                    uow, actor, NewPerson(email, role, team_name, name, partner_name, landlord_name)
+                )
                 created = f"Created {user.role} {user.email}, to log in through the organisation"
         except (Refused, SchemaBehind) as error:
             raise click.ClickException(str(error)) from None
@@ -178,7 +198,7 @@ def create_user_command(
             user = create_person_with_password(
                 uow,
                 actor,
-                NewPerson(email, role, team_name, name),
+                NewPerson(email, role, team_name, name, partner_name, landlord_name),
                 password,
                 current_app.config["DEMO_PASSWORD"],
             )

@@ -164,8 +164,24 @@ def make_user(app):
         team: str | None = "Team A",
         password: str = PASSWORD,
         name: str = "",
+        partner: str | None = None,
+        partner_kind: str = "debt_counselling",
+        landlord: str | None = None,
     ):
+        """partner / landlord: the organisation a partner or landlord person is bound to,
+        by name (created when new: a partner of partner_kind)."""
+        from fieldapp.models import Landlord, Partner
+
         with app.app_context():
+            if role == "partner":
+                partner = partner or "Gældsrådgivningen"
+                if db.session.scalar(select(Partner).where(Partner.name == partner)) is None:
+                    db.session.add(Partner(name=partner, kind=partner_kind))
+            if role == "landlord":
+                landlord = landlord or "Boligselskabet Nord"
+                if db.session.scalar(select(Landlord).where(Landlord.name == landlord)) is None:
+                    db.session.add(Landlord(name=landlord))
+            db.session.flush()
             user = create_user(
                 db.session,
                 email or f"{role}{next(counter)}@example.org",
@@ -173,6 +189,8 @@ def make_user(app):
                 role,
                 team if role not in ("admin", "dpo") else None,
                 name or role.title(),
+                partner_name=partner,
+                landlord_name=landlord,
             )
             db.session.commit()
             db.session.refresh(user)

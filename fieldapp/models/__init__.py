@@ -1,5 +1,19 @@
 """All models, imported here so Alembic and the app see the whole schema."""
 
+from .agreements import (
+    DEDUCTION_BENEFITS,
+    DEDUCTION_BENEFITS_BY_COUNTRY,
+    DEDUCTION_CONFIRMERS,
+    DEDUCTION_STATES,
+    HOLD_ENDINGS,
+    HOLD_REASONS,
+    HOLD_STATES,
+    PLAN_STATES,
+    BenefitDeduction,
+    HoldRequest,
+    PaymentPlan,
+    deduction_benefits_for,
+)
 from .arrears import ArrearsRecord, ImportBatch, StagedUpload
 from .audit import AuditEvent
 from .case import (
@@ -51,9 +65,22 @@ from .push import (
     Reminder,
 )
 from .routing import ROUTE_STATES, TRAVEL_MODES, GeocodeResult, Route, RouteLeftOut, RouteStop
-from .user import ROLES, Invitation, LoginFailure, SamlMessageUsed, User, UserSession
+from .user import OUTSIDE_ROLES, ROLES, Invitation, LoginFailure, SamlMessageUsed, User, UserSession
 
 __all__ = [
+    "DEDUCTION_BENEFITS",
+    "DEDUCTION_BENEFITS_BY_COUNTRY",
+    "DEDUCTION_CONFIRMERS",
+    "DEDUCTION_STATES",
+    "HOLD_ENDINGS",
+    "HOLD_REASONS",
+    "HOLD_STATES",
+    "PLAN_STATES",
+    "BenefitDeduction",
+    "HoldRequest",
+    "PaymentPlan",
+    "deduction_benefits_for",
+    "OUTSIDE_ROLES",
     "ACTION_OWNERS",
     "ACTION_STATUSES",
     "Action",

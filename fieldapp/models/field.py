@@ -190,5 +190,8 @@ class ActionUpdate(db.Model):
     action_id: Mapped[int] = mapped_column(ForeignKey("action.id"), index=True)
     worker_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     status: Mapped[str] = mapped_column(String(20))
+    # A partner's update may carry a short note and a new due date (None: unchanged).
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    due_on: Mapped[date | None] = mapped_column(Date)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

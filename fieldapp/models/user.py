@@ -26,7 +26,13 @@ from .organisation import Organisation, Team
 from .types import UTCDateTime, utcnow
 
 # dpo: the data protection officer, who reads the audit log and the records of processing.
-ROLES = ("worker", "lead", "admin", "dpo")
+# partner: a person of one partner organisation (User.partner_id), who sees the cases of
+# their team whose tenant's current consent covers that partner's kind; landlord: a person
+# of one landlord (User.landlord_id), who sends that landlord's lists to their team and sees
+# status flags of the tenants who consented (services.access).
+ROLES = ("worker", "lead", "admin", "dpo", "partner", "landlord")
+# The roles bound to an outside organisation (a partner or a landlord), not to the team's work.
+OUTSIDE_ROLES = ("partner", "landlord")
 
 
 class User(UserMixin, db.Model):
@@ -41,6 +47,11 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(10))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"))
+    # Set for role partner (the partner organisation they work for) and role landlord (the
+    # landlord they work for); None for everyone else. Their team is the municipality's
+    # team they work with: its cases are the only ones they can be shown.
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id"))
+    landlord_id: Mapped[int | None] = mapped_column(ForeignKey("landlord.id"))
     # The country of the person's organisation (DK, NO; None without a team), read in the same
     # query as the person: every page words partners and legal steps by it
     # (web.labels.current_country) without a query of its own.

@@ -13,10 +13,20 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, false, func, select
 from sqlalchemy.orm import Session
 
-from ..models import OPEN_STATUSES, Case, CaseEvent, Route, RouteStop, User
+from ..models import (
+    OPEN_STATUSES,
+    Case,
+    CaseEvent,
+    Consent,
+    Partner,
+    Route,
+    RouteStop,
+    Tenancy,
+    User,
+)
 from ..models.types import utcnow
 from .worklist import offline_days
 
@@ -111,3 +121,100 @@ def may_read(session: Session, user: User, case: Case) -> bool:
         if case.status in OPEN_STATUSES:
             return True
     return may_change(session, user, case)
+
+
+# Partners and landlords: people of an outside organisation, bound to it (User.partner_id,
+# User.landlord_id) and to the municipality's team they work with (User.team_id). What they
+# may see follows from the tenant's *current* consent, read each time: a consent withdrawn
+# at the door ends a partner's access with the next request.
+
+
+def current_scopes(session: Session, case_ids) -> dict[int, set[str]]:
+    """Each case's partner kinds covered by the tenant's latest consent (a case whose latest
+    consent is declined or withdrawn, or who never consented: absent). case_ids: ids or a
+    select of ids."""
+    ranked = (
+        select(
+            Consent.case_id,
+            Consent.state,
+            Consent.scopes,
+            func.row_number()
+            .over(
+                partition_by=Consent.case_id,
+                order_by=(Consent.recorded_at.desc(), Consent.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(Consent.case_id.in_(case_ids))
+        .subquery()
+    )
+    rows = session.execute(
+        select(ranked.c.case_id, ranked.c.scopes).where(
+            ranked.c.rank == 1, ranked.c.state == "given"
+        )
+    )
+    return {case_id: set(scopes or ()) for case_id, scopes in rows}
+
+
+def _outside_team_cases(user: User):
+    """The ids of the cases of the person's team (none without a team)."""
+    return select(Case.id).where(Case.team_id == user.team_id, Case.team_id.is_not(None))
+
+
+def partner_kind(session: Session, user: User) -> str | None:
+    """The kind of the partner organisation a partner person works for (None: not bound)."""
+    if user.role != "partner" or user.partner_id is None:
+        return None
+    return session.scalar(select(Partner.kind).where(Partner.id == user.partner_id))
+
+
+def partner_case_ids(session: Session, user: User, *, open_only: bool = True) -> list[int]:
+    """The cases a partner person may see: of their team, open (open_only), and with the
+    tenant's current consent covering their partner's kind. Empty for anyone else."""
+    kind = partner_kind(session, user)
+    if kind is None or user.team_id is None:
+        return []
+    cases = _outside_team_cases(user)
+    if open_only:
+        cases = cases.where(Case.status.in_(OPEN_STATUSES))
+    scopes = current_scopes(session, cases)
+    return sorted(case_id for case_id, kinds in scopes.items() if kind in kinds)
+
+
+def partner_may_read(session: Session, user: User, case: Case) -> bool:
+    """Whether a partner person may see this case now (their team, open, consented)."""
+    if user.role != "partner" or user.team_id is None or case.team_id != user.team_id:
+        return False
+    if case.status not in OPEN_STATUSES:
+        return False
+    kind = partner_kind(session, user)
+    return kind is not None and kind in current_scopes(session, [case.id]).get(case.id, set())
+
+
+def landlord_cases_query(user: User):
+    """The cases of the landlord person's team on the tenancies of their landlord (nothing
+    for anyone else): the only cases a landlord's page starts from."""
+    if user.role != "landlord" or user.landlord_id is None or user.team_id is None:
+        return select(Case).where(false())
+    return (
+        select(Case)
+        .join(Tenancy, Tenancy.id == Case.tenancy_id)
+        .where(Tenancy.landlord_id == user.landlord_id, Case.team_id == user.team_id)
+    )
+
+
+def landlord_consented(session: Session, case_ids) -> set[int]:
+    """Of these cases, those whose tenant's current consent covers the landlord: for them
+    the landlord sees status flags; for the others only that the municipality has the case."""
+    return {case_id for case_id, kinds in current_scopes(session, case_ids).items()
+            if "landlord" in kinds}  # fmt: skip
+
+
+def landlord_may_see(session: Session, user: User, case: Case) -> bool:
+    """Whether the case is one of the landlord person's own (their landlord, their team)."""
+    if user.role != "landlord" or user.landlord_id is None or user.team_id is None:
+        return False
+    if case.team_id != user.team_id:
+        return False
+    landlord_id = session.scalar(select(Tenancy.landlord_id).where(Tenancy.id == case.tenancy_id))
+    return landlord_id == user.landlord_id

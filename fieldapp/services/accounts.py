@@ -21,7 +21,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..domain.organisation import organisation_of
-from ..models import ROLES, LoginFailure, Organisation, Team, User, UserSession
+from ..models import (
+    ROLES,
+    Landlord,
+    LoginFailure,
+    Organisation,
+    Partner,
+    Team,
+    User,
+    UserSession,
+)
 from ..models.types import utcnow
 
 _hasher = PasswordHasher()
@@ -93,9 +102,13 @@ def create_user(
     name: str = "",
     demo_password: str = "demo",
     password_hash: str | None = None,
+    partner_name: str | None = None,
+    landlord_name: str | None = None,
 ) -> User:
     """Add a user with an Argon2-hashed password (or the given hash: an invited account's
-    placeholder that no password matches); the team is created if it is new."""
+    placeholder that no password matches); the team is created if it is new. A partner is
+    bound to an existing partner organisation and a landlord to an existing landlord, each
+    with the team they work with (the only team, when there is one)."""
     email = normalise_email(email)
     if "@" not in email or len(email) > 254:
         raise AccountError(f"Not an e-mail address: {email!r}.")
@@ -117,11 +130,50 @@ def create_user(
                 session.add(organisation)
             team = Team(name=team_name, organisation=organisation)
             session.add(team)
+    partner, landlord = _outside_organisation(session, role, partner_name, landlord_name)
+    if partner is not None or landlord is not None:
+        team = team or _the_only_team(session)
+        if team is None:
+            raise AccountError("Choose the team this person works with (--team).")
     stored = password_hash if password_hash is not None else _hasher.hash(password)
-    user = User(email=email, password_hash=stored, role=role, team=team, name=name)
+    user = User(
+        email=email, password_hash=stored, role=role, team=team, name=name,
+        partner_id=partner.id if partner is not None else None,
+        landlord_id=landlord.id if landlord is not None else None,
+    )  # fmt: skip
     session.add(user)
     session.flush()
     return user
+
+
+def _outside_organisation(
+    session: Session, role: str, partner_name: str | None, landlord_name: str | None
+) -> tuple[Partner | None, Landlord | None]:
+    """The partner or landlord a partner or landlord account is bound to, by name; refused
+    when the role needs one and it is missing or unknown, or another role names one."""
+    if role == "partner":
+        return _named(session, Partner, partner_name, "partner organisation", "--partner"), None
+    if role == "landlord":
+        return None, _named(session, Landlord, landlord_name, "landlord", "--landlord")
+    if partner_name or landlord_name:
+        raise AccountError(f"Only a partner or landlord account names one, not a {role}.")
+    return None, None
+
+
+def _named(session: Session, model, name: str | None, what: str, option: str):
+    """The partner or landlord of that name; AccountError listing the names there are."""
+    if not name:
+        raise AccountError(f"A {model.__tablename__} account needs its {what} ({option}).")
+    found = session.scalar(select(model).where(model.name == name.strip()))
+    if found is None:
+        names = ", ".join(session.scalars(select(model.name).order_by(model.name)))
+        raise AccountError(f"There is no {what} named {name!r} (known: {names or 'none'}).")
+    return found
+
+
+def _the_only_team(session: Session) -> Team | None:
+    teams = session.scalars(select(Team).order_by(Team.id).limit(2)).all()
+    return teams[0] if len(teams) == 1 else None
 
 
 def hash_password(password: str) -> str:

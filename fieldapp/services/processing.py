@@ -68,6 +68,19 @@ ACTIVITIES = (
         "free text removed {retention_months} months after the case closes",
     ),
     Activity(
+        "agreements",
+        "Agree payment plans, rent deductions from benefits and holds of a petition, and "
+        "check plans against the landlord's next list",
+        "tenants",
+        "instalments and amounts, the benefit a deduction comes from, its state and who "
+        "confirmed it, requests to the landlord to hold a petition and the answers",
+        "the benefit a deduction comes from may reveal illness or disability (Art. 9)",
+        "the assigned worker and the team's lead; the landlord sees status flags only, "
+        "and only where the tenant's consent covers the landlord",
+        ("payment_plan", "benefit_deduction", "hold_request"),
+        "free text removed {retention_months} months after the case closes",
+    ),
+    Activity(
         "consent",
         "Document the tenant's consent to share with named partners",
         "tenants",

@@ -38,11 +38,17 @@ class Actor:
     team_id: int | None
     address: str = ""
     operator: str = ""
+    # A partner or landlord person: the organisation they are bound to (services.access).
+    partner_id: int | None = None
+    landlord_id: int | None = None
 
     @classmethod
     def person(cls, user: User, address: str = "") -> Actor:
-        """A logged-in person: their role and team, from where they act."""
-        return cls(user=user, role=user.role, team_id=user.team_id, address=address or "")
+        """A logged-in person: their role and team (and partner or landlord), from where."""
+        return cls(
+            user=user, role=user.role, team_id=user.team_id, address=address or "",
+            partner_id=user.partner_id, landlord_id=user.landlord_id,
+        )  # fmt: skip
 
     @classmethod
     def command_line(

@@ -28,6 +28,8 @@ from . import Actor, Refused, UnitOfWork
 
 INVITATION_VALID = timedelta(hours=72)
 CASE_ROLES = ("worker", "lead")  # roles that read tenants' cases
+# Roles that read some cases, within what the tenant's consent allows (services.access).
+CONSENTED_ROLES = ("partner", "landlord")
 # A stored hash no password matches: the account cannot log in before it is accepted.
 NOT_YET = "!invited"
 # An account the administrator prepared for the organisation's login: the first login through
@@ -43,6 +45,8 @@ class NewPerson:
     role: str
     team_name: str | None = None
     name: str = ""
+    partner_name: str | None = None  # role partner: the partner organisation, by name
+    landlord_name: str | None = None  # role landlord: the landlord, by name
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,13 @@ def _grant_line(uow: UnitOfWork, actor: Actor, user: User, how: str) -> None:
             uow.session, actor.user, "grant", "user", user.id, actor.address,
             f"case access: {user.role}, {team} ({how})",
         )  # fmt: skip
+    elif user.role in CONSENTED_ROLES:
+        team = user.team.name if user.team is not None else "no team"
+        bound = f"partner {user.partner_id}" if user.partner_id else f"landlord {user.landlord_id}"
+        record_event(
+            uow.session, actor.user, "grant", "user", user.id, actor.address,
+            f"consented case access: {user.role} ({bound}), {team} ({how})",
+        )  # fmt: skip
 
 
 def _account_without_password(uow: UnitOfWork, actor: Actor, person: NewPerson) -> User:
@@ -78,7 +89,8 @@ def _account_without_password(uow: UnitOfWork, actor: Actor, person: NewPerson) 
     try:
         return create_user(
             uow.session, person.email, "", person.role, person.team_name, person.name,
-            password_hash=NOT_YET,
+            password_hash=NOT_YET, partner_name=person.partner_name,
+            landlord_name=person.landlord_name,
         )  # fmt: skip
     except AccountError as error:
         raise Refused(str(error)) from None
@@ -193,7 +205,8 @@ def create_person_with_password(
     try:
         user = create_user(
             uow.session, person.email, password, person.role, person.team_name, person.name,
-            demo_password=demo_password,
+            demo_password=demo_password, partner_name=person.partner_name,
+            landlord_name=person.landlord_name,
         )  # fmt: skip
     except AccountError as error:
         raise Refused(str(error)) from None

@@ -83,7 +83,9 @@ def register_blueprints(app: Flask) -> None:
     from .auth.sso import init_sso
     from .field import bp as field_bp
     from .imports import bp as imports_bp
+    from .landlord import bp as landlord_bp
     from .meetings import bp as meetings_bp
+    from .partner import bp as partner_bp
     from .push import bp as push_bp
     from .pwa import bp as pwa_bp
     from .register import bp as register_bp
@@ -92,7 +94,7 @@ def register_blueprints(app: Flask) -> None:
 
     init_sso(app)
     areas = (auth_bp, field_bp, register_bp, imports_bp, routes_bp, meetings_bp, reports_bp)
-    areas += (push_bp, audit_bp, admin_bp, pwa_bp)
+    areas += (push_bp, audit_bp, admin_bp, pwa_bp, partner_bp, landlord_bp)
     for blueprint in areas:
         app.register_blueprint(blueprint)
 

@@ -29,6 +29,8 @@ ROLE_LABELS = {
     "lead": _l("Team lead"),
     "admin": _l("Administrator"),
     "dpo": _l("Data protection officer"),
+    "partner": _l("Partner"),
+    "landlord": _l("Landlord"),
 }
 
 

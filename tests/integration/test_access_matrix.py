@@ -3,7 +3,8 @@ against the policy written down below. A new endpoint without a line in POLICY f
 so access is decided when an endpoint is added, not discovered later.
 
 People: anonymous; the worker a case is assigned to; a colleague in the same team; the team's
-lead; a lead and a worker of another team; the administrator; the data protection officer.
+lead; a lead and a worker of another team; the administrator; the data protection officer; a
+partner of team A whose tenant consented (debt counselling); the case's landlord, for team A.
 Ids in URLs are the team A case and its household (so "another team" means someone else's
 case) or, for other objects, ids that do not exist (an allowed person then gets 404, a refused
 one 403 before any look-up).
@@ -23,7 +24,8 @@ import pytest
 from tests.support import PASSWORD, csrf_from
 
 PEOPLE = (
-    "anonymous", "worker", "colleague", "lead", "other_lead", "other_worker", "admin", "dpo"
+    "anonymous", "worker", "colleague", "lead", "other_lead", "other_worker", "admin", "dpo",
+    "partner", "landlord",
 )  # fmt: skip
 EVERYONE = set(PEOPLE)
 LOGGED_IN = EVERYONE - {"anonymous"}
@@ -103,10 +105,10 @@ POLICY: dict[str, set[str] | str] = {
     "reports.assumptions": LEADS,
     "reports.outcomes_csv_file": LEADS,
     # reminders: everyone sees their own devices; only workers and leads subscribe
-    "push.settings": LOGGED_IN - {"dpo"},
+    "push.settings": LOGGED_IN - {"dpo", "partner", "landlord"},
     "push.subscribe": FIELD,
     "push.unsubscribe": FIELD,
-    "push.remove_device": LOGGED_IN - {"dpo"},
+    "push.remove_device": LOGGED_IN - {"dpo", "partner", "landlord"},
     "push.organisation_settings": {"lead", "other_lead", "admin"},
     # the audit log: a lead their team's part, the data protection officer all of it
     "audit.search": LEADS | {"dpo"},
@@ -126,9 +128,31 @@ POLICY: dict[str, set[str] | str] = {
     "auth.two_factor": LOGGED_IN,
     "admin.consent_texts": {"admin"},
     "admin.add_text": {"admin"},
+    # partners and landlords: their own pages only (what they see there: test_outside_access)
+    "partner.cases": {"partner"},
+    "landlord.tenants": {"landlord"},
 }
 
 MISSING_ID = 999_999
+
+
+def give_consent(app, case_id: int, worker_id: int, scopes: list[str]) -> None:
+    """The tenant's consent, signed at the door, for these partner kinds."""
+    import uuid
+
+    from fieldapp.extensions import db
+    from fieldapp.models import Consent
+    from fieldapp.models.types import utcnow
+
+    with app.app_context():
+        db.session.add(
+            Consent(
+                client_uuid=str(uuid.uuid4()), case_id=case_id, worker_id=worker_id,
+                state="given", scopes=scopes, method="signature", language="da",
+                recorded_at=utcnow(),
+            )
+        )  # fmt: skip
+        db.session.commit()
 
 
 @pytest.fixture
@@ -142,10 +166,13 @@ def town(app, make_user, make_case):
         "other_worker": make_user("worker", team="Team B"),
         "admin": make_user("admin"),
         "dpo": make_user("dpo"),
+        "partner": make_user("partner", team="Team A", partner="Gældsrådgivningen"),
+        "landlord": make_user("landlord", team="Team A", landlord="Boligselskabet Nord"),
     }
     case_a = make_case(
         worker_id=people["worker"].id, team="Team A", steps=[("hearing", date(2026, 12, 10))]
     )
+    give_consent(app, case_a, people["worker"].id, ["debt_counselling", "landlord"])
     make_case(worker_id=people["other_worker"].id, team="Team B")
     return people, case_a
 

@@ -36,6 +36,8 @@ LANDING = {
     "lead": "register.dashboard",
     "admin": "admin.users",
     "dpo": "audit.search",
+    "partner": "partner.cases",
+    "landlord": "landlord.tenants",
 }
 
 
