@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ..models import ROLES
+from ..models import OUTSIDE_ROLES, ROLES
 
 LOCAL_LOGIN_MODES = ("on", "admins-only", "off")
 # When the claims map to several roles, the person gets the one that carries most duty:
@@ -15,6 +15,9 @@ ROLE_ORDER = ("admin", "lead", "dpo", "worker")
 MAX_CLOCK_SKEW_SECONDS = 300
 # The reason of a role decision when the provider gives no roles: Doorstep's own account has it.
 ROLES_IN_DOORSTEP = "role set in Doorstep"
+# The roles a provider's claims may grant: a partner or landlord account is bound to its
+# organisation by an administrator (an account prepared for the provider keeps that binding).
+PROVIDER_ROLES = tuple(role for role in ROLES if role not in OUTSIDE_ROLES)
 
 
 class IdentitySettingsError(ValueError):
@@ -49,9 +52,9 @@ def parse_role_map(raw: str, name: str = "FIELDAPP_OIDC_ROLE_MAP") -> dict[str, 
     if not isinstance(mapping, dict):
         raise IdentitySettingsError(f"{name} must be a JSON object")
     for value, role in mapping.items():
-        if role not in ROLES:
+        if role not in PROVIDER_ROLES:
             raise IdentitySettingsError(
-                f"{name} maps {value!r} to {role!r}; roles are " + ", ".join(ROLES)
+                f"{name} maps {value!r} to {role!r}; roles are " + ", ".join(PROVIDER_ROLES)
             )
     return {str(value): role for value, role in mapping.items()}
 

@@ -51,6 +51,13 @@ def test_a_setting_that_cannot_work_is_named(changes, named):
         settings(**changes)
 
 
+@pytest.mark.parametrize("role", ["partner", "landlord", "boss"])
+def test_a_role_map_grants_no_role_that_needs_an_organisation(role):
+    # A partner or landlord is bound to its partner or landlord by an administrator.
+    with pytest.raises(IdentitySettingsError, match=f"to '{role}'; roles are worker, lead"):
+        parse_role_map(f'{{"Doorstep.X": "{role}"}}')
+
+
 def test_no_provider_needs_no_map():
     assert not oidc_settings({"LOCAL_LOGIN": "on"}).enabled
     assert parse_role_map("") == {}
