@@ -16,7 +16,15 @@ from ..extensions import db
 from .types import UTCDateTime, utcnow
 from .user import User
 
-REMINDER_KINDS = ("hearing", "eviction_scheduled", "route_published", "action_due")
+# partner_action_due: an action assigned to a partner, the day before and the day it is due
+# (offset_days 1 and 0), to that partner's people in the case's team.
+REMINDER_KINDS = (
+    "hearing",
+    "eviction_scheduled",
+    "route_published",
+    "action_due",
+    "partner_action_due",
+)
 DELIVERY_STATES = ("pending", "sent", "retrying", "failed", "gone", "expired", "cancelled")
 # States a sender still has work to do in.
 OPEN_DELIVERY_STATES = ("pending", "retrying")

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from ..models import Action, Case, Consent, LegalStep, Meeting, MeetingItem, Need, Partner, Visit
+from .partner_work import PartnerNote, partner_notes
 
 OPEN_ACTION_STATUSES = ("agreed", "in_progress")
 
@@ -38,6 +39,8 @@ class CaseState:
     next_step: LegalStep | None
     last_decision: MeetingItem | None
     decisions: dict[int, MeetingItem] = field(default_factory=dict)  # by meeting id
+    # Each open action's latest update by its partner (services.partner_work), by action id.
+    partner_notes: dict[int, PartnerNote] = field(default_factory=dict)
 
     @property
     def consented_kinds(self) -> set[str]:
@@ -118,4 +121,7 @@ def case_state(session: Session, case: Case, records: CaseRecords) -> CaseState:
         next_step=next_legal_step(case),
         last_decision=items[-1] if items else None,
         decisions={item.meeting_id: item for item in items},
+        partner_notes=partner_notes(
+            session, [a.id for a in open_actions if a.partner_id is not None]
+        ),
     )

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..models import Action, Case, Consent, ConsentText, Need, Partner, User, Visit
+from .partner_work import PartnerNote, partner_notes
 
 LANGUAGES = ("da", "nb", "en")
 
@@ -85,6 +86,8 @@ class CaseCard:
     actions: list[Action]
     partners: dict[int, Partner]
     consented_scopes: set[str] = field(default_factory=set)
+    # Each action's latest update by its partner (services.partner_work), by action id.
+    partner_notes: dict[int, PartnerNote] = field(default_factory=dict)
 
     def lacks_consent(self, action: Action) -> bool:
         """True when an action would share data with a partner the tenant has not agreed to."""
@@ -116,4 +119,5 @@ def case_card(session: Session, case: Case) -> CaseCard:
     ).all()
     partners = {p.id: p for p in session.scalars(select(Partner))}
     scopes = set(consent.scopes) if consent is not None and consent.state == "given" else set()
-    return CaseCard(list(visits), consent, list(needs), list(actions), partners, scopes)
+    notes = partner_notes(session, [a.id for a in actions if a.partner_id is not None])
+    return CaseCard(list(visits), consent, list(needs), list(actions), partners, scopes, notes)

@@ -44,6 +44,7 @@ from ..models import (
     Case,
     LegalStep,
     Organisation,
+    Partner,
     PushAttempt,
     PushDelivery,
     PushSubscription,
@@ -53,6 +54,7 @@ from ..models import (
 )
 from ..models.case import DEADLINE_KINDS
 from ..models.push import OPEN_DELIVERY_STATES
+from .access import current_scopes, partner_may_read
 from .push import PushSender, remove_subscriptions
 from .tabular import normalise_address
 from .triage import _ENDING_KINDS, live_deadlines
@@ -276,6 +278,60 @@ def _due_for(session: Session, organisation: Organisation, now: datetime) -> Ite
                 (worker_id or action.worker_id,),
             )
 
+    yield from _partner_actions_due(session, team_ids, today, now, at_start_of, zone)
+
+
+PARTNER_ACTION_DAYS = (1, 0)  # the day before the due date, and the day itself
+
+
+def _partner_actions_due(session, team_ids, today, now, at_start_of, zone) -> Iterable[_Due]:
+    """Actions assigned to a partner, due tomorrow or today: to that partner's people in the
+    case's team, only while the tenant's current consent covers the partner's kind (checked
+    again when each one is sent)."""
+    days = [today + timedelta(days=n) for n in PARTNER_ACTION_DAYS]
+    due = session.execute(
+        select(Action, Case.team_id, Partner.kind)
+        .join(Case, Case.id == Action.case_id)
+        .join(Partner, Partner.id == Action.partner_id)
+        .where(
+            Case.team_id.in_(team_ids),
+            Case.status.in_(OPEN_STATUSES),
+            Action.status.in_(("agreed", "in_progress")),
+            Action.due_on.in_(days),
+        )
+    ).all()
+    if not due:
+        return
+    scopes = current_scopes(session, sorted({action.case_id for action, _t, _k in due}))
+    people: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for user_id, partner_id, team_id in session.execute(
+        select(User.id, User.partner_id, User.team_id).where(
+            User.role == "partner",
+            User.active.is_(True),
+            User.team_id.in_(team_ids),
+            User.partner_id.in_({action.partner_id for action, _t, _k in due}),
+        )
+    ):
+        people[(partner_id, team_id)].append(user_id)
+    for action, team_id, kind in due:
+        recipients = tuple(people.get((action.partner_id, team_id), ()))
+        if not recipients or kind not in scopes.get(action.case_id, set()):
+            continue
+        offset = (action.due_on - today).days
+        due_at = at_start_of(today)
+        if due_at <= now:
+            yield _Due(
+                "partner_action_due",
+                action.id,
+                offset,
+                action.case_id,
+                action.due_on,
+                due_at,
+                _end_of_day(action.due_on, zone),
+                offset == 0,
+                recipients,
+            )
+
 
 def _people(worker_id: int | None, leads: Iterable[int]) -> tuple[int, ...]:
     return tuple(dict.fromkeys([*([worker_id] if worker_id else []), *leads]))
@@ -450,6 +506,8 @@ def _deliver(
     user = session.get(User, delivery.user_id)
     if user is None or not user.active:
         return _finish(session, delivery, "cancelled")
+    if reminder.kind == "partner_action_due" and not _partner_still_sees(session, user, reminder):
+        return _finish(session, delivery, "cancelled")  # consent withdrawn since, or moved on
 
     message = reminder_message(session, reminder, user, subscription.language, now)
     ttl = max(60, min(MAX_TTL_SECONDS, int((reminder.expires_at - now).total_seconds())))
@@ -527,10 +585,22 @@ def _still_relevant(session: Session, reminder: Reminder, now: datetime) -> bool
     if reminder.kind == "route_published":
         route = session.get(Route, reminder.source_id)
         return route is not None and route.state == "published"
-    if reminder.kind == "action_due":
+    if reminder.kind in ("action_due", "partner_action_due"):
         action = session.get(Action, reminder.source_id)
         return action is not None and action.status in ("agreed", "in_progress")
     return True
+
+
+def _partner_still_sees(session: Session, user: User, reminder: Reminder) -> bool:
+    """A partner person is told of their action only while the case is shared with them."""
+    action = session.get(Action, reminder.source_id)
+    case = session.get(Case, reminder.case_id) if reminder.case_id is not None else None
+    return (
+        action is not None
+        and case is not None
+        and action.partner_id == user.partner_id
+        and partner_may_read(session, user, case)
+    )
 
 
 # --- the message -----------------------------------------------------------------------------
@@ -554,6 +624,12 @@ def reminder_message(
             title = _(
                 "Your route for %(day)s is ready", day=_short_day(reminder.event_on, language)
             )
+        elif reminder.kind == "partner_action_due":
+            title = (
+                _("An action for you is due tomorrow")
+                if days == 1
+                else _("An action for you is due today")
+            )
         else:
             title = _("An agreed action is due today")
         if reminder.case_id is not None:
@@ -565,7 +641,7 @@ def reminder_message(
     if reminder.kind == "route_published":
         url, tag = "/today", f"route-{reminder.event_on:%Y%m%d}"
     else:
-        page = "/cases/" if user.role == "lead" else "/field/cases/"
+        page = {"lead": "/cases/", "partner": "/partner/cases/"}.get(user.role, "/field/cases/")
         url = f"{page}{reminder.case_id}"
         short = {"hearing": "hearing", "eviction_scheduled": "eviction"}.get(
             reminder.kind, "action"

@@ -9,7 +9,8 @@ from ..services.audit import record_event
 from ..services.push import endpoint_hash, remove_subscriptions, save_subscription
 from . import Actor, NotFound, Refused, UnitOfWork
 
-SUBSCRIBERS = ("worker", "lead")
+# Partner people are reminded of the actions assigned to their partner.
+SUBSCRIBERS = ("worker", "lead", "partner")
 
 
 def subscribe_device(
@@ -17,7 +18,7 @@ def subscribe_device(
 ) -> tuple[PushSubscription, bool]:
     """Keep the browser's (already checked) subscription for the actor; (it, created)."""
     if actor.role not in SUBSCRIBERS or actor.user is None:
-        raise Refused("Reminders are for workers and leads.")
+        raise Refused("Reminders are for workers, leads and partners.")
     subscription, created = save_subscription(uow.session, actor.user, fields, language, device)
     record_event(
         uow.session, actor.user, "create" if created else "update", "push_subscription",

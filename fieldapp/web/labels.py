@@ -190,6 +190,7 @@ EVENT_LABELS = {
     "meeting_decision": _l("Decision at the meeting"),
     "conflict_resolved": _l("Conflicting edit resolved"),
     "corrected": _l("Household's details corrected"),
+    "partner_update": _l("Action updated by the partner"),
 }
 HOUSEHOLD_FIELD_LABELS = {
     "name": _l("Name"),

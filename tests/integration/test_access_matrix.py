@@ -104,11 +104,11 @@ POLICY: dict[str, set[str] | str] = {
     "reports.outcomes": LEADS,
     "reports.assumptions": LEADS,
     "reports.outcomes_csv_file": LEADS,
-    # reminders: everyone sees their own devices; only workers and leads subscribe
-    "push.settings": LOGGED_IN - {"dpo", "partner", "landlord"},
-    "push.subscribe": FIELD,
-    "push.unsubscribe": FIELD,
-    "push.remove_device": LOGGED_IN - {"dpo", "partner", "landlord"},
+    # reminders: everyone sees their own devices; workers, leads and partners subscribe
+    "push.settings": LOGGED_IN - {"dpo", "landlord"},
+    "push.subscribe": FIELD | {"partner"},
+    "push.unsubscribe": FIELD | {"partner"},
+    "push.remove_device": LOGGED_IN - {"dpo", "landlord"},
     "push.organisation_settings": {"lead", "other_lead", "admin"},
     # the audit log: a lead their team's part, the data protection officer all of it
     "audit.search": LEADS | {"dpo"},
@@ -130,6 +130,12 @@ POLICY: dict[str, set[str] | str] = {
     "admin.add_text": {"admin"},
     # partners and landlords: their own pages only (what they see there: test_outside_access)
     "partner.cases": {"partner"},
+    "partner.case": {
+        "partner"
+    },  # the case is shared with them (tests/integration/test_partner_access)
+    "partner.update_action": {"partner"},  # only an action of their partner (404 else)
+    "partner.meetings": {"partner"},
+    "partner.meeting": {"partner"},  # only a meeting of their team with them at the table
     "landlord.tenants": {"landlord"},
 }
 

@@ -20,6 +20,8 @@ from sqlalchemy import func, select
 
 from fieldapp.extensions import db
 from fieldapp.models import (
+    Action,
+    ActionUpdate,
     ArrearsRecord,
     AuditEvent,
     Case,
@@ -32,6 +34,7 @@ from fieldapp.models import (
     LegalStep,
     Meeting,
     MeetingItem,
+    Partner,
     PushSubscription,
     Route,
     RouteLeftOut,
@@ -42,6 +45,7 @@ from fieldapp.models import (
     User,
     Visit,
 )
+from fieldapp.services.accounts import create_user
 from fieldapp.services.demo import DEMO_TEAM, SECOND_TEAM, seed_demo
 from fieldapp.services.meetings import create_meeting
 from fieldapp.usecases import Actor, NotFound, Refused, UnitOfWork
@@ -73,6 +77,12 @@ from fieldapp.usecases.meetings import (
     decide,
     plan_meeting,
     remove_from_meeting,
+)
+from fieldapp.usecases.outside import (
+    ActionChange,
+    partner_case,
+    partner_meeting,
+    update_partner_action,
 )
 from fieldapp.usecases.routes import book_visit, drop_visit, move_visit, plan_routes, publish_day
 from fieldapp.usecases.sync import apply_outbox
@@ -157,6 +167,15 @@ def team_rows(team_id: int) -> dict[str, object]:
         "items": count(
             MeetingItem,
             MeetingItem.meeting_id.in_(select(Meeting.id).where(Meeting.team_id == team_id)),
+        ),
+        "actions": s.execute(
+            select(Action.id, Action.status, Action.due_on)
+            .where(Action.case_id.in_(case_ids))
+            .order_by(Action.id)
+        ).all(),
+        "action_updates": count(
+            ActionUpdate,
+            ActionUpdate.action_id.in_(select(Action.id).where(Action.case_id.in_(case_ids))),
         ),
         "subscriptions": count(PushSubscription, PushSubscription.user_id.in_(users)),
         "staged": count(StagedUpload, StagedUpload.user_id.in_(users)),
@@ -249,6 +268,49 @@ class World:
                 select(MeetingItem.id).where(MeetingItem.meeting_id == self.meeting_a).limit(1)
             )
             self.staged_a = staged.id
+            self._partners(s)
+
+    def _partners(self, s) -> None:
+        """Team A's case shared with the debt counselling service (an action for it, the
+        service at A's meeting), a second case of A whose consent was withdrawn; partner
+        people: the service's in team A and in team B, and a job centre's in team A."""
+        debt = s.scalar(select(Partner).where(Partner.name == "Gældsrådgivningen"))
+        jobs = s.scalar(select(Partner).where(Partner.name == "Jobcenter Helsingør"))
+        self.case_w = s.scalar(
+            select(Case.id)
+            .where(Case.team_id == self.team_a, Case.status != "closed", Case.id != self.case_a)
+            .order_by(Case.id)
+            .limit(1)
+        )
+        now = datetime.now(UTC)
+        for case_id, states in ((self.case_a, ["given"]), (self.case_w, ["given", "withdrawn"])):
+            for n, state in enumerate(states):
+                s.add(
+                    Consent(
+                        client_uuid=str(uuid.uuid4()), case_id=case_id, worker_id=self.worker_a,
+                        state=state, scopes=["debt_counselling"] if state == "given" else [],
+                        method="paper", language="da", recorded_at=now + timedelta(seconds=n),
+                    )
+                )  # fmt: skip
+        actions = {
+            case_id: Action(
+                client_uuid=str(uuid.uuid4()), case_id=case_id, worker_id=self.worker_a,
+                description="Budget", owner="partner", partner_id=debt.id, recorded_at=now,
+            )
+            for case_id in (self.case_a, self.case_w)
+        }  # fmt: skip
+        s.add_all(actions.values())
+        s.get(Meeting, self.meeting_a).partner_ids = [debt.id, jobs.id]
+        people = (
+            ("partner_a", DEMO_TEAM, debt), ("partner_b", SECOND_TEAM, debt),
+            ("partner_jobs", DEMO_TEAM, jobs),
+        )  # fmt: skip
+        for key, team, partner in people:
+            user = create_user(s, f"iso.{key}@example.org", "demo", "partner", team, key,
+                               partner_name=partner.name)  # fmt: skip
+            setattr(self, key, user.id)
+        s.commit()
+        self.action_a, self.action_w = actions[self.case_a].id, actions[self.case_w].id
 
     def actor(self, user_id: int) -> Actor:
         return Actor.person(db.session.get(User, user_id), "192.0.2.66")
@@ -548,6 +610,7 @@ WEB: list[tuple[str, str, str, dict | None]] = [
     ("preview a staged list", "post", "/imports/{staged_a}/preview", {}),
     ("result of an import", "get", "/imports/batches/{batch_a}", None),
     ("open a case", "get", "/cases/{case_a}", None),
+    ("open a partner's case page", "get", "/partner/cases/{case_a}", None),
     ("record of a household", "get", "/households/{household_a}/record.json", None),
     ("move a visit", "post", "/routes/stops/{stop_a}/move", {"worker": "{worker_b}"}),
     ("lock a visit", "post", "/routes/stops/{stop_a}/book", {"locked": "1"}),
@@ -555,6 +618,63 @@ WEB: list[tuple[str, str, str, dict | None]] = [
     ("pin a left-out case", "post", "/routes/cases/{case_a}/pin", {"lat": "56", "lon": "12"}),
     ("forget a left-out booking", "post", "/routes/left-out/{left_out_a}/forget", {}),
 ]
+
+
+def partner_reads(who: str, case: str) -> Callable[[World], str]:
+    """A partner person (who) opens a case of team A (case: "case_a" shared with the debt
+    counselling service, "case_w" whose consent was withdrawn): refused, and not audited."""
+
+    @in_app_context
+    def run(w: World) -> str:
+        user_id = getattr(w, who)
+        outcome = refused(lambda: partner_case(UnitOfWork(db.session), w.actor(user_id),
+                                               getattr(w, case)))  # fmt: skip
+        reads = db.session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.user_id == user_id, AuditEvent.object_type == "case")
+        )
+        return outcome if reads == 0 else "read audited as done"
+
+    run.__name__ = f"{who}_reads_{case}"
+    return run
+
+
+def partner_updates(who: str, case: str, action: str) -> Callable[[World], str]:
+    """A partner person sets an action of team A's case done."""
+
+    @in_app_context
+    def run(w: World) -> str:
+        def call():
+            with UnitOfWork(db.session) as uow:
+                update_partner_action(uow, w.actor(getattr(w, who)), getattr(w, case),
+                                      getattr(w, action), ActionChange("done", "x"))  # fmt: skip
+
+        return refused(call)
+
+    run.__name__ = f"{who}_updates_{action}"
+    return run
+
+
+@in_app_context
+def sync_a_partners_action_status(w: World) -> str:
+    record = {
+        "uuid": str(uuid.uuid4()), "type": "action_status", "case_id": w.case_a,
+        "data": {"action_id": w.action_a, "status": "done"},
+    }  # fmt: skip
+    (result,) = apply_outbox(db.session, w.actor(w.worker_b), [record])
+    return "refused" if result.status == "rejected" else result.status
+
+
+def partner_opens_a_meeting(who: str) -> Callable[[World], str]:
+    @in_app_context
+    def run(w: World) -> str:
+        return refused(
+            lambda: partner_meeting(UnitOfWork(db.session), w.actor(getattr(w, who)), w.meeting_a)
+        )
+
+    run.__name__ = f"{who}_opens_meeting_a"
+    return run
 
 
 def web(name: str, method: str, path: str, form: dict | None) -> Callable[[World], str]:
@@ -624,6 +744,26 @@ MATRIX: list[tuple[str, Callable[[World], str]]] = [
     ("meeting: take an item off its meeting", remove_from_a_meeting),
     ("meeting: find its case to add", search_for_a_case_to_add),
     ("subscription: remove it", remove_a_subscription),
+    ("case: a partner of another kind reads it", partner_reads("partner_jobs", "case_a")),
+    ("case: the partner's person in team B reads it", partner_reads("partner_b", "case_a")),
+    ("case: the partner reads it after the withdrawal", partner_reads("partner_a", "case_w")),
+    (
+        "action: a partner of another kind updates it",
+        partner_updates("partner_jobs", "case_a", "action_a"),
+    ),
+    (
+        "action: the partner's person in team B updates it",
+        partner_updates("partner_b", "case_a", "action_a"),
+    ),
+    (
+        "action: the partner updates it after the withdrawal",
+        partner_updates("partner_a", "case_w", "action_w"),
+    ),
+    (
+        "action: team B's worker syncs a status of the partner's action",
+        sync_a_partners_action_status,
+    ),
+    ("meeting: the partner's person in team B opens it", partner_opens_a_meeting("partner_b")),
     *[(f"web: {name}", web(name, method, path, form)) for name, method, path, form in WEB],
 ]
 
@@ -651,3 +791,18 @@ def test_team_b_reaches_nothing_of_team_a(app, row, action):
             )
         )
     assert leaked == 0
+
+
+def test_the_partner_rows_stand_on_a_case_the_partner_does_reach(app):
+    """The control for the partner rows: the debt counselling service's person in team A
+    reads the shared case and updates its action (so the refusals above are not vacuous)."""
+    world = World(app)
+    with app.app_context():
+        with UnitOfWork(db.session) as uow:
+            shared = partner_case(uow, world.actor(world.partner_a), world.case_a)
+            assert [a.id for a in shared.actions] == [world.action_a]
+        with UnitOfWork(db.session) as uow:
+            change = ActionChange("done", "x")
+            update_partner_action(uow, world.actor(world.partner_a), world.case_a,
+                                  world.action_a, change)  # fmt: skip
+        assert db.session.get(Action, world.action_a).status == "done"

@@ -29,7 +29,7 @@ from . import bp
 
 PUSH_HEADER = HEADERS["push"]
 # Only people who get reminders subscribe; administrators get none.
-SUBSCRIBERS = ("worker", "lead")
+SUBSCRIBERS = ("worker", "lead", "partner")
 
 
 def _organisation() -> Organisation | None:
@@ -56,7 +56,7 @@ def _page(errors: dict[str, str] | None = None, form: dict | None = None, status
 
 
 @bp.get("/settings/reminders")
-@roles_required("worker", "lead", "admin")
+@roles_required("worker", "lead", "admin", "partner")
 def settings():
     """Turn reminders on for this device, see one's devices, remove one."""
     return _page()
@@ -67,7 +67,9 @@ def _json_caller_checked():
     if not current_user.is_authenticated:
         return jsonify(error="login_required", message=_("Please log in again.")), 401
     if current_user.role not in SUBSCRIBERS:
-        return jsonify(error="forbidden", message=_("Reminders are for workers and leads.")), 403
+        return jsonify(
+            error="forbidden", message=_("Reminders are for workers, leads and partners.")
+        ), 403
     if not from_own_pages(PUSH_HEADER):
         return jsonify(error="origin", message=_("This must come from the Doorstep app.")), 403
     return None
@@ -117,7 +119,7 @@ def unsubscribe():
 
 
 @bp.post("/settings/reminders/devices/<int:subscription_id>/remove")
-@roles_required("worker", "lead", "admin")
+@roles_required("worker", "lead", "admin", "partner")
 def remove_device(subscription_id: int):
     """Remove one of the person's own devices from the list."""
     try:
