@@ -261,3 +261,32 @@ def test_a_petition_after_the_demand_stops_its_reminders(
     send(push_app, local(start + timedelta(days=12), 8, 0))
     send(push_app, local(start + timedelta(days=13), 8, 0))
     assert len(service.for_device(phone)) == 1
+
+
+@pytest.mark.parametrize(
+    ("country", "lang", "kind", "words"),
+    [
+        (
+            "DK",
+            "da",
+            "demand",
+            ("Påkrav", "Lejerens 14 dages betalingsfrist udløber", "om 10 dage"),
+        ),
+        ("NO", "nb", "notice_9_11", ("Varsel til NAV", "Tidligste begjæring", "om 10 dager")),
+    ],
+)
+def test_the_clock_reads_in_each_countrys_words(
+    app, make_user, make_case, country, lang, kind, words
+) -> None:
+    worker = make_user("worker", team="Team A")
+    case_id = make_case(worker_id=worker.id, steps=[(kind, TODAY - timedelta(days=4))])
+    in_country(app, country)
+    phone = AuthActions(app.test_client())
+    phone.login(worker.email)
+    with phone.client.session_transaction() as session:
+        session["lang"] = lang
+    clock = section(
+        phone.client.get(f"/field/cases/{case_id}").get_data(as_text=True), "legal-clock"
+    )
+    assert all(word in clock for word in words), clock
+    assert ("fogedret" in clock) == (country == "DK")
