@@ -298,13 +298,21 @@ _AGENDA_REASONS = {
     "no_contact": _l("No contact yet"),
     "added_by_lead": _l("Added by the team lead"),
 }
-# A court or bailiff date soon, in each country's terms.
+# A legal deadline soon (Case.next_deadline: a court or bailiff date, or the end of a clock
+# step's days, domain.legal_clock), in each country's terms.
 AGENDA_REASON_LABELS = CountryLabels(
     DK={
         **_AGENDA_REASONS,
-        "deadline_soon": _l("Meeting in the bailiff's court or eviction within 4 weeks"),
+        "deadline_soon": _l(
+            "A legal deadline within 4 weeks (påkrav, meeting in the bailiff's court, eviction)"
+        ),
     },
-    NO={**_AGENDA_REASONS, "deadline_soon": _l("Court hearing or fravikelse within 4 weeks")},
+    NO={
+        **_AGENDA_REASONS,
+        "deadline_soon": _l(
+            "A legal deadline within 4 weeks (notice under § 9-11, court hearing, fravikelse)"
+        ),
+    },
 )
 UNASSIGNED_LABELS = {
     "no_coordinates": _l("no position on the map"),
