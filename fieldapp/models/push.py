@@ -16,7 +16,15 @@ from ..extensions import db
 from .types import UTCDateTime, utcnow
 from .user import User
 
-REMINDER_KINDS = ("hearing", "eviction_scheduled", "route_published", "action_due")
+# demand_expires and earliest_petition: deadlines a clock step starts (domain.legal_clock).
+REMINDER_KINDS = (
+    "hearing",
+    "eviction_scheduled",
+    "demand_expires",
+    "earliest_petition",
+    "route_published",
+    "action_due",
+)
 DELIVERY_STATES = ("pending", "sent", "retrying", "failed", "gone", "expired", "cancelled")
 # States a sender still has work to do in.
 OPEN_DELIVERY_STATES = ("pending", "retrying")
