@@ -150,15 +150,21 @@ def assess_at_once(
 
 @dataclass(frozen=True)
 class ClockRow:
-    """One step of the clock as a page shows it: entered for `on` (past or ahead), or the
-    next one, waiting for the deadline a clock step started (`due_on`, `due_kind`), or one
-    still to come (neither)."""
+    """One step of the clock as a page shows it: entered for `on` (past or ahead); skipped
+    (none entered, though a later step was); the next one, waiting for the deadline a clock
+    step started (`due_on`, `due_kind`); or one still to come."""
 
     kind: str
     on: date | None = None
     due_on: date | None = None
     due_kind: str | None = None
     is_next: bool = False
+    skipped: bool = False
+
+    @property
+    def compact(self) -> bool:
+        """Shown on a phone's card: the steps entered and the next one."""
+        return self.on is not None or self.is_next
 
 
 def clock_rows(
@@ -183,7 +189,7 @@ def clock_rows(
     rows = []
     for position, kind in enumerate(clock.chain):
         if position <= last:
-            rows.append(ClockRow(kind, on=latest.get(kind)))
+            rows.append(ClockRow(kind, on=latest.get(kind), skipped=kind not in latest))
         elif position == last + 1:
             rows.append(
                 ClockRow(

@@ -97,6 +97,14 @@ def next_deadline(steps: list[LegalStep], today: date) -> tuple[date | None, str
     return min(ahead, key=lambda item: item[0]) if ahead else (None, None)
 
 
+def _not_yet_assessed(petition_on: date | None, last_contact_at) -> date | None:
+    """A petition to assess at once stays a reason until someone has been in contact with
+    the household on or after its date (the assessment starts with the contact)."""
+    if petition_on is None or (last_contact_at and last_contact_at.date() >= petition_on):
+        return None
+    return petition_on
+
+
 def refresh_priorities(
     session: Session, case_ids: list[int] | None = None, today: date | None = None
 ) -> int:
@@ -166,7 +174,9 @@ def refresh_priorities(
             children=row.children,
             earlier_legal_history=bool(earlier),
             days_without_contact=contact_days,
-            assess_at_once_since=assess_at_once(country, steps_by_case[row.id], row.children),
+            assess_at_once_since=_not_yet_assessed(
+                assess_at_once(country, steps_by_case[row.id], row.children), row.last_contact_at
+            ),
         )
         priority, reasons = score(facts)
         new = (priority, reasons, deadline, kind)

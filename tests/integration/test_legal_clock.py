@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from fieldapp.extensions import db
 from fieldapp.models import Case, LegalStep, Organisation, Reminder
+from fieldapp.services.triage import refresh_priorities
 from tests.integration import test_push
 from tests.integration.test_legal_step_time_place import section
 from tests.integration.test_push import local, send, subscribe
@@ -201,10 +202,23 @@ def test_a_danish_petition_for_a_family_with_children_is_to_be_assessed_at_once(
     assert all(r["code"] != "assess_at_once" for r in reasons[single])
     page = auth.client.get("/cases").get_data(as_text=True)
     assert "assess at once (retssikkerhedsloven § 5 a)" in page
+    # A contact before the petition does not count; one on or after its date does.
+    with app.app_context():
+        case = db.session.get(Case, family)
+        case.last_contact_at = datetime.now(UTC) - timedelta(days=3)
+        db.session.commit()
+        refresh_priorities(db.session, [family])
+        db.session.commit()
+        assert any(r["code"] == "assess_at_once" for r in case.priority_reasons)
+        case.last_contact_at = datetime.now(UTC)
+        db.session.commit()
+        refresh_priorities(db.session, [family])
+        db.session.commit()
+        assert all(r["code"] != "assess_at_once" for r in case.priority_reasons)
+        case.last_contact_at = None
+        db.session.commit()
     in_country(app, "NO")  # Norway has no such rule
     with app.app_context():
-        from fieldapp.services.triage import refresh_priorities
-
         refresh_priorities(db.session, [family])
         db.session.commit()
         case = db.session.get(Case, family)

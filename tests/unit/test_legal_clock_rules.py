@@ -126,3 +126,10 @@ def test_an_unknown_step_for_a_country_lists_that_countrys_names() -> None:
     with pytest.raises(ValueError) as error:
         normalise_step("Kaffe", "DK")
     assert str(error.value).startswith("unknown step: 'Kaffe'; allowed here: påkrav (demand), ")
+
+
+def test_a_step_left_out_is_marked_skipped_and_left_off_the_card() -> None:
+    rows = clock_rows("DK", [Step("petition", D)], None, None)
+    assert rows[0].kind == "demand" and rows[0].skipped and not rows[0].compact
+    assert [r.kind for r in rows if r.compact] == ["petition", "hearing"]
+    assert rows[1].compact and not rows[1].skipped
