@@ -35,6 +35,10 @@ CASE_OUTCOMES = (
     "other",
 )
 LEGAL_STEP_KINDS = (
+    # The steps that start a country's clock (domain.legal_clock): Denmark's påkrav (the
+    # tenant has 14 days to pay) and Norway's varsel under husleieloven § 9-11 to NAV.
+    "demand",
+    "notice_9_11",
     "petition",
     "hearing",
     "eviction_scheduled",

@@ -16,11 +16,14 @@ from ..extensions import db
 from .types import UTCDateTime, utcnow
 from .user import User
 
+# demand_expires and earliest_petition: deadlines a clock step starts (domain.legal_clock).
 # partner_action_due: an action assigned to a partner, the day before and the day it is due
 # (offset_days 1 and 0), to that partner's people in the case's team.
 REMINDER_KINDS = (
     "hearing",
     "eviction_scheduled",
+    "demand_expires",
+    "earliest_petition",
     "route_published",
     "action_due",
     "partner_action_due",

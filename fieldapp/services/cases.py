@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session, joinedload
 
 from ..domain.cases import bump_version, claim_version, close, outcome_of_step
 from ..domain.households import RULES, HouseholdValueError, clean_value
+from ..domain.legal_clock import offered_steps
 from ..domain.numbers import whole_number
+from ..domain.organisation import organisation_of
 from ..domain.registers import address_key
 from ..domain.wording import N_, Wording
 from ..models import (
@@ -271,6 +273,10 @@ def add_legal_step(
     court or office, when known); deadlines and priority follow."""
     if kind not in LEGAL_STEP_KINDS:
         raise CaseError(N_("Unknown legal step %(value)s."), value=repr(kind))
+    organisation = organisation_of(session, case.team_id)
+    if kind not in offered_steps(organisation.country if organisation else None):
+        # A Danish påkrav on a Norwegian case (or a § 9-11 notice on a Danish one) means nothing.
+        raise CaseError(N_("Step %(value)s is not used in this country."), value=repr(kind))
     limit = LegalStep.__table__.c.place.type.length
     if len(place.strip()) > limit:
         raise CaseError(N_("Court or place: at most %(limit)s characters."), limit=limit)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from ..domain.cases import bump_version, close, outcome_of_step
 from ..domain.lists import ImplausibleListDate, check_list_date
+from ..domain.organisation import organisation_of
 from ..domain.registers import address_key, in_register
 from ..domain.wording import N_, Wording
 from ..models import (
@@ -1146,7 +1147,10 @@ def import_legal_steps(
     """
     today = today or date.today()
     table = read_table(data, filename, LEGAL_STEP_FIELDS)
-    rows, errors = parse_legal_step_rows(table)
+    team_id = team_id if team_id is not None else _default_team_id(session, user)
+    # The organisation's country chooses the steps a file may name (domain.legal_clock).
+    organisation = organisation_of(session, team_id)
+    rows, errors = parse_legal_step_rows(table, organisation.country if organisation else None)
     report = ImportReport(
         kind="legal_steps",
         filename=filename,
@@ -1158,7 +1162,6 @@ def import_legal_steps(
         mapping=_mapping_by_header(table),
         unmapped=list(table.unmapped),
     )
-    team_id = team_id if team_id is not None else _default_team_id(session, user)
     previous = _previous_batch(session, "legal_steps", None, report.file_hash, team_id)
     plan, own_errors, owners = _plan_legal_steps(session, rows, team_id)
     report.errors = _sorted_errors([*errors, *own_errors])

@@ -36,6 +36,7 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from ..domain.legal_clock import CLOCK_DEADLINE_KINDS, CLOCK_STEPS, CLOCKS, clock_deadlines
 from ..domain.numbers import whole_number
 from ..domain.organisation import organisation_of, zone_named
 from ..models import (
@@ -181,10 +182,7 @@ def _due_for(session: Session, organisation: Organisation, now: datetime) -> Ite
     team_ids = [t.id for t in organisation.teams]
     leads = _leads_by_team(session, team_ids)
 
-    def at_start_of(day: date) -> datetime:
-        return out_of_quiet_hours(
-            datetime.combine(day, end, zone).astimezone(UTC), zone, start, end
-        )
+    dates = _Dates(offsets, zone, start, end)
 
     # Hearings and eviction dates: the latest offset already due, once per offset.
     steps = session.execute(
@@ -198,37 +196,15 @@ def _due_for(session: Session, organisation: Organisation, now: datetime) -> Ite
             LegalStep.date <= today + timedelta(days=max(offsets) + 1),
         )
     ).all()
-    by_case: dict[int, list[LegalStep]] = defaultdict(list)
-    people: dict[int, tuple[int | None, int | None]] = {}
-    for step, team_id, worker_id in steps:
-        by_case[step.case_id].append(step)
-        people[step.case_id] = (team_id, worker_id)
-    for case_id, case_steps in by_case.items():
-        team_id, worker_id = people[case_id]
-        recipients = _people(worker_id, leads.get(team_id, ()))
+    for case_id, case_steps, recipients in _steps_by_case(steps, leads):
         for step in live_deadlines(case_steps, today):
-            due_now = [
-                (moment, days)
-                for days in offsets
-                if (moment := at_start_of(step.date - timedelta(days=days))) <= now
-            ]
-            if not due_now:
-                continue
-            due_at, days = max(due_now)
-            expires = _end_of_day(step.date, zone)
-            if now >= expires:
-                continue
-            yield _Due(
-                step.kind,
-                step.id,
-                days,
-                case_id,
-                step.date,
-                due_at,
-                expires,
-                days == offsets[-1],
-                recipients,
-            )
+            due = _at_offsets(step.kind, step.id, case_id, step.date, recipients, dates, now)
+            if due is not None:
+                yield due
+
+    # Deadlines a clock step started (the end of a påkrav's 14 days, the earliest petition
+    # after a § 9-11 notice), at the same offsets, to the case's worker and leads.
+    yield from _clock_dues(session, team_ids, leads, today, now, dates)
 
     # Routes published for today or later: announced to their worker.
     for route in session.scalars(
@@ -264,7 +240,7 @@ def _due_for(session: Session, organisation: Organisation, now: datetime) -> Ite
             Action.due_on == today,
         )
     ):
-        due_at = at_start_of(action.due_on)
+        due_at = dates.at_start_of(action.due_on)
         if due_at <= now:
             yield _Due(
                 "action_due",
@@ -331,6 +307,84 @@ def _partner_actions_due(session, team_ids, today, now, at_start_of, zone) -> It
                 offset == 0,
                 recipients,
             )
+
+
+@dataclass(frozen=True)
+class _Dates:
+    """The organisation's offsets, zone and quiet hours: when a dated thing is reminded."""
+
+    offsets: list[int]
+    zone: ZoneInfo
+    start: time
+    end: time
+
+    def at_start_of(self, day: date) -> datetime:
+        moment = datetime.combine(day, self.end, self.zone).astimezone(UTC)
+        return out_of_quiet_hours(moment, self.zone, self.start, self.end)
+
+
+def _at_offsets(
+    kind: str,
+    source_id: int,
+    case_id: int,
+    day: date,
+    recipients: tuple[int, ...],
+    dates: _Dates,
+    now: datetime,
+) -> _Due | None:
+    """The reminder of a dated thing at the latest of the offsets already due, if any, while
+    its day has not ended."""
+    due_now = [
+        (moment, days)
+        for days in dates.offsets
+        if (moment := dates.at_start_of(day - timedelta(days=days))) <= now
+    ]
+    expires = _end_of_day(day, dates.zone)
+    if not due_now or now >= expires:
+        return None
+    due_at, days = max(due_now)
+    urgent = days == dates.offsets[-1]
+    return _Due(kind, source_id, days, case_id, day, due_at, expires, urgent, recipients)
+
+
+def _steps_by_case(rows, leads: dict[int, list[int]]):
+    """(case id, its steps, the worker and leads to tell) from rows of (step, team, worker)."""
+    by_case: dict[int, list[LegalStep]] = defaultdict(list)
+    people: dict[int, tuple[int | None, int | None]] = {}
+    for step, team_id, worker_id in rows:
+        by_case[step.case_id].append(step)
+        people[step.case_id] = (team_id, worker_id)
+    for case_id, case_steps in by_case.items():
+        team_id, worker_id = people[case_id]
+        yield case_id, case_steps, _people(worker_id, leads.get(team_id, ()))
+
+
+def _clock_dues(session, team_ids, leads, today, now, dates: _Dates):
+    """The reminders due for clock deadlines: the open cases with a clock step recent
+    enough to still run, all their steps (a later one ends the clock) in one query."""
+    longest = max((c.days for country in CLOCKS.values() for c in country.clocks), default=0)
+    recent = (
+        select(LegalStep.case_id)
+        .join(Case, Case.id == LegalStep.case_id)
+        .where(
+            Case.team_id.in_(team_ids),
+            Case.status.in_(OPEN_STATUSES),
+            LegalStep.kind.in_(CLOCK_STEPS),
+            LegalStep.date >= today - timedelta(days=longest),
+        )
+    )
+    rows = session.execute(
+        select(LegalStep, Case.team_id, Case.assigned_worker_id)
+        .join(Case, Case.id == LegalStep.case_id)
+        .where(LegalStep.case_id.in_(recent))
+    ).all()
+    for case_id, case_steps, recipients in _steps_by_case(rows, leads):
+        for deadline in clock_deadlines(case_steps, today):
+            due = _at_offsets(
+                deadline.kind, deadline.step.id, case_id, deadline.date, recipients, dates, now
+            )
+            if due is not None:
+                yield due
 
 
 def _people(worker_id: int | None, leads: Iterable[int]) -> tuple[int, ...]:
@@ -582,6 +636,12 @@ def _still_relevant(session: Session, reminder: Reminder, now: datetime) -> bool
             return False
         steps = list(session.scalars(select(LegalStep).where(LegalStep.case_id == step.case_id)))
         return any(s.id == step.id for s in live_deadlines(steps, step.date))
+    if reminder.kind in CLOCK_DEADLINE_KINDS:
+        step = session.get(LegalStep, reminder.source_id)
+        if step is None:
+            return False
+        steps = list(session.scalars(select(LegalStep).where(LegalStep.case_id == step.case_id)))
+        return any(d.step.id == step.id for d in clock_deadlines(steps, reminder.event_on))
     if reminder.kind == "route_published":
         route = session.get(Route, reminder.source_id)
         return route is not None and route.state == "published"
@@ -620,6 +680,8 @@ def reminder_message(
             title = _days_title(days, "hearing")
         elif reminder.kind == "eviction_scheduled":
             title = _days_title(days, "eviction")
+        elif reminder.kind in CLOCK_DEADLINE_KINDS:
+            title = _clock_title(days, reminder.kind)
         elif reminder.kind == "route_published":
             title = _(
                 "Your route for %(day)s is ready", day=_short_day(reminder.event_on, language)
@@ -643,9 +705,12 @@ def reminder_message(
     else:
         page = {"lead": "/cases/", "partner": "/partner/cases/"}.get(user.role, "/field/cases/")
         url = f"{page}{reminder.case_id}"
-        short = {"hearing": "hearing", "eviction_scheduled": "eviction"}.get(
-            reminder.kind, "action"
-        )
+        short = {
+            "hearing": "hearing",
+            "eviction_scheduled": "eviction",
+            "demand_expires": "demand",
+            "earliest_petition": "notice",
+        }.get(reminder.kind, "action")
         tag = f"case{reminder.case_id}-{short}"
     return {"title": title, "body": body, "url": url, "tag": tag}
 
@@ -691,6 +756,25 @@ def _days_title(days: int, kind: str) -> str:
     if days == 1:
         return _("Eviction tomorrow")
     return ngettext("Eviction in %(num)d day", "Eviction in %(num)d days", days)
+
+
+def _clock_title(days: int, kind: str) -> str:
+    """A clock deadline's title: the end of a påkrav's 14 days, or the earliest petition."""
+    if kind == "demand_expires":
+        if days <= 0:
+            return _("The 14 days to pay end today")
+        if days == 1:
+            return _("The 14 days to pay end tomorrow")
+        return ngettext(
+            "The 14 days to pay end in %(num)d day", "The 14 days to pay end in %(num)d days", days
+        )
+    if days <= 0:
+        return _("A petition may be filed today")
+    if days == 1:
+        return _("A petition may be filed tomorrow")
+    return ngettext(
+        "A petition may be filed in %(num)d day", "A petition may be filed in %(num)d days", days
+    )
 
 
 def _short_day(day: date, language: str) -> str:

@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
+from ..domain.legal_clock import clock_of
 from ..domain.wording import N_, Wording, wording_of
 
 _T = TypeVar("_T")
@@ -280,10 +281,23 @@ FIELD_LABELS: dict[str, str] = {
 
 # fmt: off
 STEPS: tuple[str, ...] = (
+    "demand", "notice_9_11",
     "petition", "hearing", "eviction_scheduled", "executed", "withdrawn", "cancelled",
 )
 
 _STEP_WORDS: dict[str, tuple[str, ...]] = {
+    # Denmark's påkrav: the landlord's written demand that starts the tenant's 14 days.
+    "demand": (
+        "demand", "payment demand", "written demand",
+        "påkrav", "pakrav", "paakrav", "betalingspåkrav", "påkrav om betaling",
+        "påkrav sendt",
+    ),
+    # Norway's varsel under husleieloven § 9-11 to NAV, two weeks before a petition.
+    "notice_9_11": (
+        "notice", "notice 9-11", "notice to nav", "9-11", "§ 9-11", "§9-11", "9 11",
+        "varsel", "varsel 9-11", "varsel § 9-11", "varsel til nav", "varsel til NAV § 9-11",
+        "varsel etter husleieloven § 9-11", "varsel etter § 9-11", "husleieloven § 9-11",
+    ),
     "petition": (
         "petition", "claim filed", "filed",
         "stævning", "begæring", "udsættelsesbegæring", "begæring om udsættelse",
@@ -293,8 +307,9 @@ _STEP_WORDS: dict[str, tuple[str, ...]] = {
     ),
     "hearing": (
         "hearing", "court hearing",
-        "retsmøde", "fogedret", "fogedretten", "fogedmøde", "boligret", "boligretten",
-        "rettsmøde", "forliksråd", "forliksrådet", "forliksmøte",
+        "retsmøde", "fogedret", "fogedretten", "fogedmøde", "fogedretsmøde",
+        "boligret", "boligretten",
+        "rettsmøde", "rettsmøte", "forliksråd", "forliksrådet", "forliksmøte",
     ),
     "eviction_scheduled": (
         "eviction scheduled", "scheduled", "eviction date set",
@@ -302,6 +317,8 @@ _STEP_WORDS: dict[str, tuple[str, ...]] = {
         # Norwegian files name the forced-eviction appointment itself; it is the date set.
         "fravikelse berammet", "utkastelse berammet", "berammet fravikelse",
         "tvangsfravikelse",
+        # The enforcement officer's notice of the date, not the landlord's § 9-11 notice.
+        "varsel om fravikelse", "varsel om tvangsfravikelse",
     ),
     "executed": (
         "executed", "eviction executed", "evicted", "carried out", "completed",
@@ -670,27 +687,42 @@ _STEP_INDEX: dict[str, str] = {
 }
 
 
-def normalise_step(text: str) -> str:
-    """Map a step word in English, Danish or Norwegian to one of STEPS."""
+def normalise_step(text: str, country: str | None = None) -> str:
+    """Map a step word in English, Danish or Norwegian to one of STEPS; with a country, to
+    one of the steps its organisations are offered (domain.legal_clock): a Norwegian list
+    naming a Danish påkrav is refused with the names that country accepts."""
     phrase = _phrase(text)
     if not phrase:
         raise CellError(Wording(N_("step is missing")))
     keys = _header_keys(phrase)
-    for key in keys:
-        if key in _STEP_INDEX:
-            return _STEP_INDEX[key]
-    # Longer cells ("Udsættelse berammet til kl. 9") still count if every known phrase
-    # inside them points to the same step; conflicting phrases are left to a human.
-    found: set[str] = set()
-    for key in keys:
-        padded = f" {key} "
-        found.update(step for word, step in _STEP_INDEX.items() if f" {word} " in padded)
-    if len(found) == 1:
-        return found.pop()
-    allowed = ", ".join(STEPS)
+    step = next((_STEP_INDEX[key] for key in keys if key in _STEP_INDEX), None)
+    if step is None:
+        # Longer cells ("Udsættelse berammet til kl. 9") still count if every known phrase
+        # inside them points to the same step; conflicting phrases are left to a human.
+        found: set[str] = set()
+        for key in keys:
+            padded = f" {key} "
+            found.update(s for word, s in _STEP_INDEX.items() if f" {word} " in padded)
+        step = found.pop() if len(found) == 1 else None
+    if country is None:
+        if step is not None:
+            return step
+        raise CellError(
+            Wording(
+                N_("unknown step: %(value)s; allowed: %(allowed)s (or the Danish/Norwegian words)"),
+                value=repr(text.strip()),
+                allowed=", ".join(STEPS),
+            )
+        )
+    clock = clock_of(country)
+    if step is not None and step in clock.offered:
+        return step
+    allowed = ", ".join(f"{name} ({code})" for code, name in clock.import_names)
     raise CellError(
         Wording(
-            N_("unknown step: %(value)s; allowed: %(allowed)s (or the Danish/Norwegian words)"),
+            N_("unknown step: %(value)s; allowed here: %(allowed)s")
+            if step is None
+            else N_("step %(value)s is not used in this country; allowed here: %(allowed)s"),
             value=repr(text.strip()),
             allowed=allowed,
         )
@@ -1466,8 +1498,11 @@ def parse_arrears_rows(table: Table) -> tuple[list[ArrearsRow], list[RowError]]:
     return results, errors
 
 
-def parse_legal_step_rows(table: Table) -> tuple[list[LegalStepRow], list[RowError]]:
-    """Turn a Table read with LEGAL_STEP_FIELDS into LegalStepRows plus errors."""
+def parse_legal_step_rows(
+    table: Table, country: str | None = None
+) -> tuple[list[LegalStepRow], list[RowError]]:
+    """Turn a Table read with LEGAL_STEP_FIELDS into LegalStepRows plus errors; with a
+    country, only the steps that country's organisations are offered."""
     # One tenancy has many steps; only the same step on the same date for the same
     # tenancy (by reference, else by address key) is reported as a duplicate.
     results: list[LegalStepRow] = []
@@ -1489,7 +1524,7 @@ def parse_legal_step_rows(table: Table) -> tuple[list[LegalStepRow], list[RowErr
             reader.error("step", "", Wording(N_("step is missing")))
         else:
             try:
-                step = normalise_step(step_text)
+                step = normalise_step(step_text, country)
             except ValueError as exc:
                 reader.error("step", step_text, wording_of(exc) or str(exc))
         date_text = reader.text("date")

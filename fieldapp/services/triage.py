@@ -10,7 +10,9 @@ from datetime import date
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
-from ..models import OPEN_STATUSES, Case, Household, LegalStep, Tenancy
+from ..domain.legal_clock import assess_at_once, clock_deadlines
+from ..domain.organisation import organisation_of
+from ..models import OPEN_STATUSES, Case, Household, LegalStep, Organisation, Team, Tenancy
 from ..models.case import DEADLINE_KINDS
 
 # Steps after which an earlier date no longer threatens the home.
@@ -29,6 +31,9 @@ class TriageInput:
     children: int
     earlier_legal_history: bool
     days_without_contact: int | None  # None: never contacted
+    # Denmark: the day a petition for a household with children was filed, which makes the
+    # municipality assess the case at once (retssikkerhedsloven § 5 a).
+    assess_at_once_since: date | None = None
 
 
 def score(facts: TriageInput) -> tuple[int, list[dict]]:
@@ -44,6 +49,10 @@ def score(facts: TriageInput) -> tuple[int, list[dict]]:
         weight = 50 if days <= 7 else 40 if days <= 14 else 25 if days <= 30 else 10
         points.append(
             (weight, {"code": "deadline", "kind": facts.deadline_kind, "value": max(days, 0)})
+        )
+    if facts.assess_at_once_since is not None:
+        points.append(
+            (30, {"code": "assess_at_once", "value": facts.assess_at_once_since.isoformat()})
         )
     if facts.arrears_months:
         weight = min(20, int(facts.arrears_months * 4))
@@ -80,9 +89,20 @@ def live_deadlines(steps: list[LegalStep], today: date) -> list[LegalStep]:
 
 
 def next_deadline(steps: list[LegalStep], today: date) -> tuple[date | None, str | None]:
-    """The nearest hearing or eviction date still ahead, unless the matter was dropped after it."""
-    ahead = live_deadlines(steps, today)
-    return (ahead[0].date, ahead[0].kind) if ahead else (None, None)
+    """The nearest hearing or eviction date still ahead, unless the matter was dropped after it,
+    or the nearest deadline a clock step started (the end of a påkrav's 14 days, the earliest
+    petition after a § 9-11 notice; domain.legal_clock)."""
+    ahead = [(s.date, s.kind) for s in live_deadlines(steps, today)]
+    ahead += [(d.date, d.kind) for d in clock_deadlines(steps, today)]
+    return min(ahead, key=lambda item: item[0]) if ahead else (None, None)
+
+
+def _not_yet_assessed(petition_on: date | None, last_contact_at) -> date | None:
+    """A petition to assess at once stays a reason until someone has been in contact with
+    the household on or after its date (the assessment starts with the contact)."""
+    if petition_on is None or (last_contact_at and last_contact_at.date() >= petition_on):
+        return None
+    return petition_on
 
 
 def refresh_priorities(
@@ -105,9 +125,12 @@ def refresh_priorities(
             Tenancy.household_id,
             Tenancy.months_in_arrears,
             Household.children,
+            Organisation.country,
         )
         .join(Tenancy, Case.tenancy_id == Tenancy.id)
         .join(Household, Tenancy.household_id == Household.id)
+        .outerjoin(Team, Case.team_id == Team.id)
+        .outerjoin(Organisation, Team.organisation_id == Organisation.id)
         .where(Case.status.in_(OPEN_STATUSES))
     )
     if case_ids is not None:
@@ -133,8 +156,13 @@ def refresh_priorities(
             history_by_household[household_id].add(step.case_id)
 
     changes = []
+    fallback_country: str | None = None
+    if any(row.country is None for row in cases):  # cases without a team: the first one's
+        organisation = organisation_of(session)
+        fallback_country = organisation.country if organisation else None
     for row in cases:
         deadline, kind = next_deadline(steps_by_case[row.id], today)
+        country = row.country or fallback_country
         earlier = history_by_household[row.household_id] - {row.id}
         contact_days = None
         if row.last_contact_at is not None:
@@ -146,6 +174,9 @@ def refresh_priorities(
             children=row.children,
             earlier_legal_history=bool(earlier),
             days_without_contact=contact_days,
+            assess_at_once_since=_not_yet_assessed(
+                assess_at_once(country, steps_by_case[row.id], row.children), row.last_contact_at
+            ),
         )
         priority, reasons = score(facts)
         new = (priority, reasons, deadline, kind)

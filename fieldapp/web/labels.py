@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..domain.households import safe_phone
+from ..domain.legal_clock import clock_rows, offered_steps
 from ..domain.organisation import organisation_of
 from ..domain.wording import use_translator
 from ..extensions import db
@@ -87,20 +88,29 @@ class CountryLabels(Mapping):
 # the local term where it helps.
 DEADLINE_LABELS = CountryLabels(
     DK={
+        "demand": _l("Written demand for payment (påkrav)"),
+        "notice_9_11": _l("Notice to the benefits office before a petition"),
         "petition": _l("Petition to the bailiff's court (fogedretten)"),
         "hearing": _l("Meeting in the bailiff's court (fogedretsmøde)"),
         "eviction_scheduled": _l("Eviction by the bailiff (udsættelse)"),
         "executed": _l("Evicted by the bailiff"),
         "withdrawn": _l("Petition withdrawn"),
         "cancelled": _l("Eviction called off"),
+        # Deadlines a clock step starts (domain.legal_clock), not steps.
+        "demand_expires": _l("The tenant's 14 days to pay end (påkrav)"),
+        "earliest_petition": _l("Earliest date of a petition"),
     },
     NO={
+        "demand": _l("Written demand for payment"),
+        "notice_9_11": _l("Notice to NAV (varsel etter husleieloven § 9-11)"),
         "petition": _l("Petition for eviction (begjæring om fravikelse)"),
         "hearing": _l("Court hearing (rettsmøte)"),
         "eviction_scheduled": _l("Eviction date set by the enforcement officer (fravikelse)"),
         "executed": _l("Eviction carried out (fravikelse)"),
         "withdrawn": _l("Petition for eviction withdrawn"),
         "cancelled": _l("Eviction called off (fravikelse)"),
+        "demand_expires": _l("The deadline to pay ends"),
+        "earliest_petition": _l("Earliest petition for fravikelse (14 days after the notice)"),
     },
 )
 LANDLORD_KIND_LABELS = CountryLabels(
@@ -289,13 +299,21 @@ _AGENDA_REASONS = {
     "no_contact": _l("No contact yet"),
     "added_by_lead": _l("Added by the team lead"),
 }
-# A court or bailiff date soon, in each country's terms.
+# A legal deadline soon (Case.next_deadline: a court or bailiff date, or the end of a clock
+# step's days, domain.legal_clock), in each country's terms.
 AGENDA_REASON_LABELS = CountryLabels(
     DK={
         **_AGENDA_REASONS,
-        "deadline_soon": _l("Meeting in the bailiff's court or eviction within 4 weeks"),
+        "deadline_soon": _l(
+            "A legal deadline within 4 weeks (påkrav, meeting in the bailiff's court, eviction)"
+        ),
     },
-    NO={**_AGENDA_REASONS, "deadline_soon": _l("Court hearing or fravikelse within 4 weeks")},
+    NO={
+        **_AGENDA_REASONS,
+        "deadline_soon": _l(
+            "A legal deadline within 4 weeks (notice under § 9-11, court hearing, fravikelse)"
+        ),
+    },
 )
 UNASSIGNED_LABELS = {
     "no_coordinates": _l("no position on the map"),
@@ -352,6 +370,12 @@ def reasons_text(reasons: list[dict]) -> str:
             )
         elif code == "never_contacted":
             parts.append(str(_l("not yet contacted")))
+        elif code == "assess_at_once":
+            # Denmark only (domain.legal_clock): the petition's date, in the reader's words.
+            filed = babel_format_date(date.fromisoformat(value), "medium")
+            parts.append(
+                str(_l("petition %(date)s: assess at once (retssikkerhedsloven § 5 a)", date=filed))
+            )
     return " · ".join(parts)
 
 
@@ -430,6 +454,12 @@ def init_labels(app: Flask) -> None:
             "outcome_labels": OUTCOME_LABELS,
             "status_labels": STATUS_LABELS,
             "deadline_labels": DEADLINE_LABELS,
+            "step_options": lambda: [
+                (code, DEADLINE_LABELS.get(code, code)) for code in offered_steps(current_country())
+            ],
+            "legal_clock": lambda case: clock_rows(
+                current_country(), case.legal_steps, case.next_deadline, case.next_deadline_kind
+            ),
             "landlord_kind_labels": LANDLORD_KIND_LABELS,
             "sort_labels": SORT_LABELS,
             "channel_labels": CHANNEL_LABELS,
