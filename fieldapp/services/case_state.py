@@ -1,7 +1,8 @@
 """Where a case stands now, for the top of the lead's case page: the tenant's current consent,
 the needs mapped, the open actions and who does them, the next follow-up, the next court or
-bailiff date and the last meeting decision. The rows are read once and handed to the history
-too (services.cases.case_timeline), so the page costs no more statements than before."""
+bailiff date, the last meeting decision, and the payment plans and rent deductions. The rows
+are read once and handed to the history too (services.cases.case_timeline); the plans and the
+deductions cost a statement each."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from ..models import Action, Case, Consent, LegalStep, Meeting, MeetingItem, Need, Partner, Visit
+from ..models.agreements import BenefitDeduction, PaymentPlan
+from .agreements import deductions_of, plans_of
 
 OPEN_ACTION_STATUSES = ("agreed", "in_progress")
 
@@ -38,6 +41,9 @@ class CaseState:
     next_step: LegalStep | None
     last_decision: MeetingItem | None
     decisions: dict[int, MeetingItem] = field(default_factory=dict)  # by meeting id
+    # Payment plans and rent deductions from benefits, oldest first (services.agreements).
+    plans: list[PaymentPlan] = field(default_factory=list)
+    deductions: list[BenefitDeduction] = field(default_factory=list)
 
     @property
     def consented_kinds(self) -> set[str]:
@@ -118,4 +124,6 @@ def case_state(session: Session, case: Case, records: CaseRecords) -> CaseState:
         next_step=next_legal_step(case),
         last_decision=items[-1] if items else None,
         decisions={item.meeting_id: item for item in items},
+        plans=plans_of(session, case.id),
+        deductions=deductions_of(session, case.id),
     )

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..models import OPEN_STATUSES, Case, Household, LegalStep, Tenancy
 from ..models.case import DEADLINE_KINDS
+from .agreements import plan_reasons
 
 # Steps after which an earlier date no longer threatens the home.
 _ENDING_KINDS = ("executed", "withdrawn", "cancelled")
@@ -29,6 +30,9 @@ class TriageInput:
     children: int
     earlier_legal_history: bool
     days_without_contact: int | None  # None: never contacted
+    # The case's payment plan as the last arrears list found it (services.agreements):
+    # {"code": "plan_broken", "value": shortfall in minor units, "due_on": …} or plan_kept.
+    plan: dict | None = None
 
 
 def score(facts: TriageInput) -> tuple[int, list[dict]]:
@@ -61,6 +65,10 @@ def score(facts: TriageInput) -> tuple[int, list[dict]]:
                 {"code": "no_contact", "value": facts.days_without_contact},
             )
         )
+    if facts.plan is not None:
+        # A broken plan is the landlord's reason to petition: it weighs like a month's rent
+        # more; a kept plan lowers nothing (the arrears say the rest) but is shown.
+        points.append((15 if facts.plan["code"] == "plan_broken" else 0, dict(facts.plan)))
     points.sort(key=lambda item: -item[0])
     return min(100, sum(weight for weight, _ in points)), [reason for _, reason in points]
 
@@ -132,6 +140,7 @@ def refresh_priorities(
         if step.kind in ("petition", "executed"):
             history_by_household[household_id].add(step.case_id)
 
+    plans = plan_reasons(session, case_ids)
     changes = []
     for row in cases:
         deadline, kind = next_deadline(steps_by_case[row.id], today)
@@ -146,6 +155,7 @@ def refresh_priorities(
             children=row.children,
             earlier_legal_history=bool(earlier),
             days_without_contact=contact_days,
+            plan=plans.get(row.id),
         )
         priority, reasons = score(facts)
         new = (priority, reasons, deadline, kind)
