@@ -330,10 +330,10 @@ DEDUCTION_STATE_LABELS = {
     "refused": _l("Refused"),
     "ended": _l("Ended"),
 }
-CONFIRMER_LABELS = {
-    "landlord": _l("the landlord"),
-    "benefit_office": _l("the benefit office"),
-}
+CONFIRMER_LABELS = CountryLabels(
+    DK={"landlord": _l("the landlord"), "benefit_office": _l("the benefit office")},
+    NO={"landlord": _l("the landlord"), "benefit_office": _l("the NAV office")},
+)
 BENEFIT_LABELS = CountryLabels(
     DK={
         "cash_benefit": _l("Direct payment of the rent from cash benefit (kontanthjælp)"),
