@@ -73,8 +73,12 @@ def money(field: str, value: object) -> int:
         minor = value * 100
     elif isinstance(value, str) and value.strip():
         try:
+            # No amount of a home's rent is 40 characters long; a longer one is not read.
+            # Digits are ASCII: "١٢٣".isdigit() is true, and int() reads it (parse_amount too).
+            if len(value) > 40 or any(ch.isdigit() and not ch.isascii() for ch in value):
+                raise CellError(value)
             minor = parse_amount(value)
-        except CellError:
+        except ValueError:
             raise AgreementError(
                 field, N_("%(field)s: %(value)s is not an amount"), value=repr(value[:40])
             ) from None

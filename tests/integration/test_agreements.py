@@ -293,3 +293,35 @@ def test_a_deduction_applied_for_then_confirmed(app, lead, auth, client, make_ca
         f"/cases/{case_id}/deductions", {**form, "benefit": "aap"}, page=f"/cases/{case_id}"
     )
     assert answer.status_code == 422 and "&#39;aap&#39;" in answer.get_data(as_text=True)
+
+
+HOSTILE = ["1e9", "١٢٣", "9" * 5000, "-500", "1.500,505", "\x00", "=1+1", " ", "NaN", "∞"]
+
+
+def test_hostile_values_are_refused_by_name_never_an_error(app, make_user, auth, client, make_case):
+    worker = make_user("worker", team="Team A")
+    auth.login(worker.email)
+    case_id = make_case(worker_id=worker.id)
+    page = f"/cases/{case_id}"
+    for name in ("arrears_at_start", "instalment_amount", "first_due_on", "instalment_count"):
+        for value in HOSTILE:
+            answer = auth.post(f"/cases/{case_id}/plans", plan_form(**{name: value}), page=page)
+            assert answer.status_code == 422, (name, value)
+    for name in ("benefit", "amount", "starts_on", "state", "pending_until", "confirmed_by"):
+        for value in [*HOSTILE, "2026-02-30"]:
+            form = {"benefit": "other", "amount": "100", "starts_on": TODAY.isoformat()}
+            form[name] = value
+            if name == "confirmed_by":
+                form["state"] = "confirmed"
+            answer = auth.post(f"/cases/{case_id}/deductions", form, page=page)
+            assert answer.status_code == 422, (name, value)
+    odd = [True, None, 10**30, -1, [], {}, 1.5, "x" * 5000]
+    records = [
+        _plan_record(case_id, **{name: value})
+        for name in ("arrears_at_start", "instalment_amount", "first_due_on", "instalment_count")
+        for value in odd
+    ] + [_plan_record(case_id, note=["a"]), _plan_record(case_id, note="n" * 1001)]
+    results = client.post("/sync", json={"records": records}, headers=SYNC).get_json()["results"]
+    assert {r["status"] for r in results} == {"rejected"}
+    with app.app_context():
+        assert count(PaymentPlan) == count(BenefitDeduction) == 0
