@@ -382,7 +382,8 @@ def check_plan(plan: PaymentPlan, listed: int, as_of: date) -> None:
 def check_plans(session: Session, listed: dict[int, int], as_of: date) -> list[int]:
     """For a list applied (listed: tenancy id -> arrears on it), check every active or kept
     plan of those tenancies' cases (and re-check one this list's date broke: a list imported
-    again gives the same result). A list older than a plan's last check leaves it. Returns
+    again gives the same result). A list dated before the plan was recorded, or older than its
+    last check, leaves it. Returns
     the ids of the cases whose plans were checked."""
     if not listed:
         return []
@@ -396,6 +397,8 @@ def check_plans(session: Session, listed: dict[int, int], as_of: date) -> list[i
             .where(Case.tenancy_id.in_(chunk), PaymentPlan.state.in_(LIVE_PLAN_STATES))
         ).all()
         for plan, tenancy_id in rows:
+            if as_of < plan.recorded_at.date():
+                continue  # a list from before the plan was agreed says nothing about it
             if plan.checked_on is not None and as_of < plan.checked_on:
                 continue
             if plan.state == "broken" and plan.checked_on != as_of:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -173,7 +173,7 @@ def test_the_next_list_marks_a_plan_kept_then_broken_and_raises_the_priority(
     with app.app_context():
         plan = PaymentPlan(
             client_uuid=str(uuid.uuid4()), case_id=case_id, created_by_id=lead.id,
-            arrears_at_start=1_500_000, recorded_at=db.func.now(),
+            arrears_at_start=1_500_000, recorded_at=datetime.now(UTC) - timedelta(days=45),
             instalments=[{"due_on": d.isoformat(), "amount": 500_000} for d in due],
         )  # fmt: skip
         db.session.add(plan)
@@ -192,6 +192,9 @@ def test_the_next_list_marks_a_plan_kept_then_broken_and_raises_the_priority(
             case = db.session.get(Case, case_id)
             return plan.state, plan.checked_on, dict(plan.check_detail), case.priority_reasons
 
+    # A list from before the plan was agreed leaves it alone.
+    state, checked_on, detail, reasons = run_list("20.000,00", TODAY - timedelta(days=50))
+    assert (state, checked_on, detail) == ("active", None, {})
     # 20 days ago the first instalment was due: 10,000 expected, 10,000 listed.
     state, checked_on, detail, reasons = run_list("10.000,00", TODAY - timedelta(days=20))
     assert (state, checked_on, detail["code"]) == ("kept", TODAY - timedelta(days=20), "kept")
@@ -232,7 +235,7 @@ def test_paid_off_on_the_list_is_kept(app, lead, make_case):
     with app.app_context():
         plan = PaymentPlan(
             client_uuid=str(uuid.uuid4()), case_id=case_id, created_by_id=lead.id,
-            arrears_at_start=900_000, recorded_at=db.func.now(),
+            arrears_at_start=900_000, recorded_at=datetime.now(UTC),
             instalments=[{"due_on": (TODAY + timedelta(days=30)).isoformat(), "amount": 900_000}],
         )  # fmt: skip
         db.session.add(plan)
