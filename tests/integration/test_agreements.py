@@ -328,3 +328,31 @@ def test_hostile_values_are_refused_by_name_never_an_error(app, make_user, auth,
     assert {r["status"] for r in results} == {"rejected"}
     with app.app_context():
         assert count(PaymentPlan) == count(BenefitDeduction) == 0
+
+
+def test_the_first_missed_instalment_is_named_and_the_whole_shortfall_given():
+    from fieldapp.services.agreements import check_plan
+
+    dates = ["2026-01-15", "2026-02-15", "2026-03-15"]
+    plan = PaymentPlan(
+        arrears_at_start=1_500_000,
+        instalments=[{"due_on": d, "amount": 500_000} for d in dates],
+    )
+    check_plan(plan, 1_500_000, date(2026, 2, 20))  # nothing paid: both instalments missed
+    assert (plan.state, plan.check_detail["due_on"], plan.check_detail["shortfall"]) == (
+        "broken",
+        "2026-01-15",
+        1_000_000,
+    )
+    check_plan(plan, 1_000_000, date(2026, 2, 20))  # the first paid, the second not
+    assert (plan.check_detail["due_on"], plan.check_detail["shortfall"]) == ("2026-02-15", 500_000)
+    check_plan(plan, 1_600_000, date(2026, 1, 10))  # none due yet, but the rent was not paid
+    assert (plan.state, plan.check_detail["due_on"]) == ("broken", None)
+    check_plan(plan, 900_000, date(2026, 2, 20))  # ahead of the plan: kept
+    assert (plan.state, plan.check_detail["code"], plan.check_detail["expected"]) == (
+        "kept",
+        "kept",
+        1_000_000,
+    )
+    check_plan(plan, 0, date(2026, 3, 15))
+    assert (plan.state, plan.check_detail["code"]) == ("kept", "paid_off")
