@@ -57,5 +57,11 @@ def test_a_payment_plan_recorded_offline_reaches_the_leads_case_page(field, brow
         expect(plans).to_contain_text("instalments: 3")
         expect(plans).to_contain_text("The first on payday")
         expect(plans).to_contain_text("Running")
+        # Ended in place (htmx swaps the section; the page is not reloaded).
+        lead.evaluate("window.notReloaded = true")
+        plans.get_by_role("button", name="End the plan").click()
+        expect(lead.locator("#agreements-saved")).to_have_text("Payment plan ended.")
+        expect(lead.locator("#plans-list")).to_contain_text("Ended")
+        assert lead.evaluate("window.notReloaded === true")
     finally:
         desk.close()
