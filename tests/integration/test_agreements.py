@@ -356,3 +356,32 @@ def test_the_first_missed_instalment_is_named_and_the_whole_shortfall_given():
     )
     check_plan(plan, 0, date(2026, 3, 15))
     assert (plan.state, plan.check_detail["code"]) == ("kept", "paid_off")
+
+
+def test_each_change_is_audited_and_current_agreements_gives_the_live_ones(
+    app, lead, auth, make_case
+):
+    from fieldapp.models import AuditEvent
+    from fieldapp.services.agreements import current_agreements
+
+    case_id, other_id = make_case(), make_case()
+    page = f"/cases/{case_id}"
+    auth.post(f"/cases/{case_id}/plans", plan_form(), page=page)
+    auth.post(f"/cases/{case_id}/plans", plan_form(), page=page)
+    form = {"benefit": "pension", "amount": "1.000", "starts_on": TODAY.isoformat()}
+    auth.post(f"/cases/{case_id}/deductions", form, page=page)
+    with app.app_context():
+        first, second = db.session.scalars(select(PaymentPlan.id).order_by(PaymentPlan.id))
+    auth.post(f"/cases/{case_id}/plans/{first}/end", {}, page=page)
+    with app.app_context():
+        lines = db.session.scalars(
+            select(AuditEvent.detail)
+            .where(AuditEvent.object_type == "case", AuditEvent.object_id == str(case_id))
+            .where(AuditEvent.action.in_(("create", "update")))
+            .order_by(AuditEvent.id)
+        ).all()
+        assert lines == ["payment_plan", "payment_plan", "benefit_deduction", "payment_plan ended"]
+        found = current_agreements(db.session, [case_id, other_id])
+        assert [p.id for p in found[case_id]["plans"]] == [second]  # the ended one is not live
+        assert [d.benefit for d in found[case_id]["deductions"]] == ["pension"]
+        assert found[other_id] == {"plans": [], "deductions": []}
