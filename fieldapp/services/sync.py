@@ -95,8 +95,10 @@ FIELD_WORDS = {
     "base_version": N_("Version"),
     "changes": N_("Changes"),
     "action_id": N_("Action"),
-    **agreements.FIELD_WORDS,
 }
+# A plan's or a deduction's fields (their own messages name them: services.agreements); the
+# names above stay for the records that had them first ("state" is a consent's).
+FIELD_WORDS = {**agreements.FIELD_WORDS, **FIELD_WORDS}
 
 
 def field_word(name: str) -> Wording:
