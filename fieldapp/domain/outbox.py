@@ -23,6 +23,7 @@ from ..models import (
     VISIT_CHANNELS,
     VISIT_RESULTS,
 )
+from ..models.agreements import DEDUCTION_BENEFITS, DEDUCTION_CONFIRMERS
 
 # One request carries at most this many records; the phone sends smaller batches (below) so
 # that a request gets through on a slow line before its timeout.
@@ -72,7 +73,9 @@ FIELD_PAGES = (r"^/today$", r"^/field/cases/\d+$")
 class Field:
     """One field of a record's `data`."""
 
-    kind: str  # text, choice, choices, date, id, integer, signature, changes
+    # text, choice, choices, date, id, integer, signature, changes; amount: money as the
+    # worker typed it ("1.500,50"), read by the register (services.agreements.money)
+    kind: str
     required: bool = False
     max_length: int | None = None
     choices: tuple[str, ...] = ()
@@ -136,12 +139,40 @@ RECORD_TYPES: dict[str, RecordType] = {
             "status": Field("choice", True, choices=ACTION_STATUSES),
         }
     ),
+    # A payment plan agreed at the door: the arrears it pays off and "this much a month from
+    # this date, n times" (the register makes the instalments: services.agreements).
+    "payment_plan": RecordType(
+        {
+            "arrears_at_start": Field("amount", True),
+            "instalment_amount": Field("amount", True),
+            "first_due_on": Field("date", True),
+            "instalment_count": Field("integer", True),
+            "note": Field("text", max_length=1000),
+        }
+    ),
+    # Rent paid from a benefit: applied for (pending_until: the answer is due), or confirmed.
+    "benefit_deduction": RecordType(
+        {
+            "benefit": Field("choice", True, choices=DEDUCTION_BENEFITS),
+            "amount": Field("amount", True),
+            "starts_on": Field("date", True),
+            "state": Field("choice", choices=("applied", "confirmed")),
+            "pending_until": Field("date"),
+            "confirmed_by": Field("choice", choices=DEDUCTION_CONFIRMERS),
+            "note": Field("text", max_length=1000),
+        }
+    ),
 }
 
 # Fields a form sends as text that the record carries as a number.
 NUMBER_FIELDS = tuple(
     sorted(
-        {name for t in RECORD_TYPES.values() for name, f in t.fields.items() if f.kind == "id"}
+        {
+            name
+            for t in RECORD_TYPES.values()
+            for name, f in t.fields.items()
+            if f.kind in ("id", "integer")
+        }
         | {"adults", "children"}
     )
 )

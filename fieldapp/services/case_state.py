@@ -1,7 +1,8 @@
 """Where a case stands now, for the top of the lead's case page: the tenant's current consent,
 the needs mapped, the open actions and who does them, the next follow-up, the next court or
-bailiff date and the last meeting decision. The rows are read once and handed to the history
-too (services.cases.case_timeline), so the page costs no more statements than before."""
+bailiff date, the last meeting decision, and the payment plans and rent deductions. The rows
+are read once and handed to the history too (services.cases.case_timeline); the plans and the
+deductions cost a statement each."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from sqlalchemy.orm import Session, joinedload
 
 from ..models import Action, Case, Consent, LegalStep, Meeting, MeetingItem, Need, Partner, Visit
 from .partner_work import PartnerNote, partner_notes
+from ..models.agreements import BenefitDeduction, PaymentPlan
+from .agreements import deductions_of, plans_of
 
 OPEN_ACTION_STATUSES = ("agreed", "in_progress")
 
@@ -41,6 +44,9 @@ class CaseState:
     decisions: dict[int, MeetingItem] = field(default_factory=dict)  # by meeting id
     # Each open action's latest update by its partner (services.partner_work), by action id.
     partner_notes: dict[int, PartnerNote] = field(default_factory=dict)
+    # Payment plans and rent deductions from benefits, oldest first (services.agreements).
+    plans: list[PaymentPlan] = field(default_factory=list)
+    deductions: list[BenefitDeduction] = field(default_factory=list)
 
     @property
     def consented_kinds(self) -> set[str]:
@@ -124,4 +130,6 @@ def case_state(session: Session, case: Case, records: CaseRecords) -> CaseState:
         partner_notes=partner_notes(
             session, [a.id for a in open_actions if a.partner_id is not None]
         ),
+        plans=plans_of(session, case.id),
+        deductions=deductions_of(session, case.id),
     )

@@ -37,6 +37,7 @@ from ..models import (
 )
 from ..models.case import LEGAL_STEP_KINDS
 from ..models.types import UTCDateTime, utcnow
+from .agreements import check_plans
 from .audit import record_event
 from .tabular import (
     ARREARS_FIELDS,
@@ -653,6 +654,9 @@ class _ArrearsWriter:
         self.creates: list[tuple[ArrearsRow, _Entry]] = []
         # Cases opened on known tenancies; their "opened" events need the ids of a flush.
         self.reopened: list[Case] = []
+        # The arrears this list gives each known tenancy (0: paid up), for the check of the
+        # payment plans (services.agreements.check_plans).
+        self.listed: dict[int, int] = {}
 
     def apply(self, plan: Sequence[tuple[ArrearsRow, _Entry]]) -> None:
         """Write every planned row and flush."""
@@ -708,6 +712,7 @@ class _ArrearsWriter:
             # An older list imported late: the newer figures stand.
             report.unchanged += 1
             return
+        self.listed[tenancy.id] = row.arrears
         if row.arrears == 0:
             if tenancy.current_arrears > 0:
                 self._clear(entry)
@@ -873,6 +878,7 @@ class _ArrearsWriter:
         tenancy.current_arrears = 0
         tenancy.months_in_arrears = 0.0
         tenancy.arrears_as_of = self.as_of_at
+        self.listed[tenancy.id] = 0
         self.report.cleared += 1
         case = entry.open_case
         if case is None:
@@ -966,7 +972,13 @@ def import_arrears(
     writer.apply(plan)
     rejected_rows = {error.row for error in report.errors}
     writer.clear_absent(index, _protected_keys(table, rejected_rows))
-    _finish(session, report, batch, writer.case_ids(), user, today, audit_address)
+    # The list checks the payment plans of the tenancies it names (kept or broken); their
+    # cases' priorities are refreshed with the others.
+    checked = check_plans(session, writer.listed, list_date)
+    case_ids = writer.case_ids()
+    for chunk in _chunks(sorted(set(checked) - set(case_ids[1]))):
+        refresh_priorities(session, list(chunk), today)
+    _finish(session, report, batch, case_ids, user, today, audit_address)
     return report
 
 

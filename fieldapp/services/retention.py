@@ -5,8 +5,9 @@ person.
 What goes, for a case closed more than `Organisation.retention_months` ago:
 - the free text written about the case: visit notes and next steps, notes on needs,
   descriptions of actions, notes on legal steps, the decisions and named responsible persons
-  of meeting items, and the field values of offline edits and conflicts (they hold phone
-  numbers and names);
+  of meeting items, the field values of offline edits and conflicts (they hold phone
+  numbers and names), the notes on payment plans and rent deductions and the landlord's
+  answer to a request to hold the petition;
 - once every case of the household is so anonymised: the household's name, address, postcode,
   town, phone, position and the search keys made from them, and the tenancies' references.
 
@@ -42,6 +43,7 @@ from ..models import (
     Tenancy,
     Visit,
 )
+from ..models.agreements import BenefitDeduction, HoldRequest, PaymentPlan
 
 
 @dataclass
@@ -140,6 +142,14 @@ def _anonymise_cases(session: Session, ids: list[int], now: datetime) -> None:
         update(MeetingItem).where(MeetingItem.case_id.in_(ids)).values(decision="", responsible="")
     )
     session.execute(update(CaseEdit).where(CaseEdit.case_id.in_(ids)).values(changes={}))
+    # What was written about an agreement: the plan's and the deduction's notes, the landlord's
+    # answer to a request to hold the petition (the amounts, dates and states stay, for the
+    # figures).
+    session.execute(update(PaymentPlan).where(PaymentPlan.case_id.in_(ids)).values(note=""))
+    session.execute(
+        update(BenefitDeduction).where(BenefitDeduction.case_id.in_(ids)).values(note="")
+    )
+    session.execute(update(HoldRequest).where(HoldRequest.case_id.in_(ids)).values(answer_note=""))
     session.execute(
         update(CaseConflict).where(CaseConflict.case_id.in_(ids)).values(proposed={}, current={})
     )

@@ -40,7 +40,9 @@ from ..models import (
     User,
     Visit,
 )
+from ..models.agreements import BenefitDeduction, PaymentPlan
 from ..models.types import utcnow
+from . import agreements
 from .access import may_change
 
 RECORD_MODELS = {
@@ -50,6 +52,8 @@ RECORD_MODELS = {
     "action": Action,
     "case_edit": CaseEdit,
     "action_status": ActionUpdate,
+    "payment_plan": PaymentPlan,
+    "benefit_deduction": BenefitDeduction,
 }
 # What one worker may send in 24 hours: a busy day is about a hundred records; beyond these a
 # runaway phone or a stolen session fills the disk. Refused records stay on the phone.
@@ -92,6 +96,9 @@ FIELD_WORDS = {
     "changes": N_("Changes"),
     "action_id": N_("Action"),
 }
+# A plan's or a deduction's fields (their own messages name them: services.agreements); the
+# names above stay for the records that had them first ("state" is a consent's).
+FIELD_WORDS = {**agreements.FIELD_WORDS, **FIELD_WORDS}
 
 
 def field_word(name: str) -> Wording:
@@ -196,12 +203,14 @@ def sent_today(session: Session, worker: User, now: datetime) -> tuple[int, int]
     the last 24 hours."""
     since = now - timedelta(hours=24)
     records = 0
-    for model in (Visit, Consent, Need, Action, ActionUpdate):
+    by_worker = [(m, m.worker_id) for m in (Visit, Consent, Need, Action, ActionUpdate)]
+    by_worker += [(m, m.created_by_id) for m in (PaymentPlan, BenefitDeduction)]
+    for model, author in by_worker:
         records += (
             session.scalar(
                 select(func.count())
                 .select_from(model)
-                .where(model.worker_id == worker.id, model.received_at >= since)
+                .where(author == worker.id, model.received_at >= since)
             )
             or 0
         )
@@ -519,6 +528,38 @@ def _action_status(session, worker, case, client_uuid, data, at, batched) -> Syn
     return SyncResult(client_uuid, "applied")
 
 
+def _payment_plan(session, worker, case, client_uuid, data, at, batched) -> SyncResult:
+    try:
+        today = at.date()
+        instalments = agreements.monthly_instalments(
+            data.get("instalment_amount"), data.get("first_due_on"),
+            data.get("instalment_count"), today,
+        )  # fmt: skip
+        agreements.create_plan(
+            session, case, worker, arrears_at_start=data.get("arrears_at_start"),
+            instalments=instalments, note=data.get("note", ""), client_uuid=client_uuid,
+            recorded_at=at, today=today,
+        )  # fmt: skip
+    except agreements.AgreementError as error:
+        raise Rejected(error.field, error.args[0]) from None
+    return SyncResult(client_uuid, "applied")
+
+
+def _benefit_deduction(session, worker, case, client_uuid, data, at, batched) -> SyncResult:
+    try:
+        agreements.create_deduction(
+            session, case, worker, worker.organisation_country,
+            benefit=data.get("benefit"), amount=data.get("amount"),
+            starts_on=data.get("starts_on"), state=data.get("state") or "applied",
+            pending_until=data.get("pending_until") or None,
+            confirmed_by=data.get("confirmed_by") or "", note=data.get("note", ""),
+            client_uuid=client_uuid, recorded_at=at, today=at.date(),
+        )  # fmt: skip
+    except agreements.AgreementError as error:
+        raise Rejected(error.field, error.args[0]) from None
+    return SyncResult(client_uuid, "applied")
+
+
 _HANDLERS = {
     "visit": _visit,
     "consent": _consent,
@@ -526,6 +567,8 @@ _HANDLERS = {
     "action": _action,
     "case_edit": _case_edit,
     "action_status": _action_status,
+    "payment_plan": _payment_plan,
+    "benefit_deduction": _benefit_deduction,
 }
 
 

@@ -14,6 +14,7 @@ from ..domain.legal_clock import assess_at_once, clock_deadlines
 from ..domain.organisation import organisation_of
 from ..models import OPEN_STATUSES, Case, Household, LegalStep, Organisation, Team, Tenancy
 from ..models.case import DEADLINE_KINDS
+from .agreements import plan_reasons
 
 # Steps after which an earlier date no longer threatens the home.
 _ENDING_KINDS = ("executed", "withdrawn", "cancelled")
@@ -34,6 +35,9 @@ class TriageInput:
     # Denmark: the day a petition for a household with children was filed, which makes the
     # municipality assess the case at once (retssikkerhedsloven § 5 a).
     assess_at_once_since: date | None = None
+    # The case's payment plan as the last arrears list found it (services.agreements):
+    # {"code": "plan_broken", "value": shortfall in minor units, "due_on": …} or plan_kept.
+    plan: dict | None = None
 
 
 def score(facts: TriageInput) -> tuple[int, list[dict]]:
@@ -70,6 +74,10 @@ def score(facts: TriageInput) -> tuple[int, list[dict]]:
                 {"code": "no_contact", "value": facts.days_without_contact},
             )
         )
+    if facts.plan is not None:
+        # A broken plan is the landlord's reason to petition: it weighs like a month's rent
+        # more; a kept plan lowers nothing (the arrears say the rest) but is shown.
+        points.append((15 if facts.plan["code"] == "plan_broken" else 0, dict(facts.plan)))
     points.sort(key=lambda item: -item[0])
     return min(100, sum(weight for weight, _ in points)), [reason for _, reason in points]
 
@@ -155,6 +163,7 @@ def refresh_priorities(
         if step.kind in ("petition", "executed"):
             history_by_household[household_id].add(step.case_id)
 
+    plans = plan_reasons(session, case_ids)
     changes = []
     fallback_country: str | None = None
     if any(row.country is None for row in cases):  # cases without a team: the first one's
@@ -177,6 +186,7 @@ def refresh_priorities(
             assess_at_once_since=_not_yet_assessed(
                 assess_at_once(country, steps_by_case[row.id], row.children), row.last_contact_at
             ),
+            plan=plans.get(row.id),
         )
         priority, reasons = score(facts)
         new = (priority, reasons, deadline, kind)

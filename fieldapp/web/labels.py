@@ -22,6 +22,7 @@ from ..domain.legal_clock import clock_rows, offered_steps
 from ..domain.organisation import organisation_of
 from ..domain.wording import use_translator
 from ..extensions import db
+from ..models.agreements import deduction_benefits_for
 from ..models.field import CONSENT_SCOPES
 from ..models.parties import COUNTRIES, partner_kinds_for
 
@@ -333,6 +334,51 @@ GEOCODE_PROBLEM_LABELS = {
     "too_far": _l("found too far from the municipality"),
     "failed": _l("the geocoder did not answer; try again later"),
 }
+# Payment plans and rent deductions from benefits (models.agreements). The benefits are the
+# country's own: frivillig trekk from what NAV pays (Norway); the municipality's direct payment
+# of the rent, or help under aktivloven § 81 a / § 81 b (Denmark).
+PLAN_STATE_LABELS = {
+    "active": _l("Running"),
+    "kept": _l("Kept"),
+    "broken": _l("Broken"),
+    "ended": _l("Ended"),
+}
+DEDUCTION_STATE_LABELS = {
+    "applied": _l("Applied for"),
+    "confirmed": _l("Confirmed"),
+    "refused": _l("Refused"),
+    "ended": _l("Ended"),
+}
+CONFIRMER_LABELS = CountryLabels(
+    DK={"landlord": _l("the landlord"), "benefit_office": _l("the benefit office")},
+    NO={"landlord": _l("the landlord"), "benefit_office": _l("the NAV office")},
+)
+BENEFIT_LABELS = CountryLabels(
+    DK={
+        "cash_benefit": _l("Direct payment of the rent from cash benefit (kontanthjælp)"),
+        "section_81a": _l("Direct payment of the rent (aktivloven § 81 a)"),
+        "section_81b": _l("Help to keep the home (aktivloven § 81 b)"),
+        "pension": _l("Direct payment of the rent from the pension (folkepension)"),
+        "early_retirement": _l("Direct payment of the rent from early retirement (førtidspension)"),
+        "other": _l("Other benefit"),
+        "disability": _l("Disability benefit"),
+        "aap": _l("Work assessment allowance"),
+        "old_age_pension": _l("Old-age pension"),
+        "social_assistance": _l("Social assistance"),
+    },
+    NO={
+        "disability": _l("Voluntary deduction from disability benefit (uføretrygd)"),
+        "aap": _l("Voluntary deduction from work assessment allowance (AAP)"),
+        "old_age_pension": _l("Voluntary deduction from old-age pension (alderspensjon)"),
+        "social_assistance": _l("Rent paid from social assistance (sosialhjelp)"),
+        "other": _l("Other benefit"),
+        "cash_benefit": _l("Cash benefit"),
+        "section_81a": _l("Direct payment of the rent"),
+        "section_81b": _l("Help to keep the home"),
+        "pension": _l("Pension"),
+        "early_retirement": _l("Early retirement pension"),
+    },
+)
 SORT_LABELS = {
     "priority": _l("Priority"),
     "deadline": _l("Next deadline"),
@@ -376,6 +422,21 @@ def reasons_text(reasons: list[dict]) -> str:
             parts.append(
                 str(_l("petition %(date)s: assess at once (retssikkerhedsloven § 5 a)", date=filed))
             )
+        elif code == "plan_broken":
+            due = reason.get("due_on")
+            shortfall = money_text(round((value or 0) / 100), _currency())
+            if due:
+                day = babel_format_date(date.fromisoformat(due), "medium")
+                broken = _l(
+                    "payment plan broken: %(amount)s behind since the instalment of %(date)s",
+                    amount=shortfall,
+                    date=day,
+                )
+                parts.append(str(broken))
+            else:
+                parts.append(str(_l("payment plan broken: %(amount)s behind", amount=shortfall)))
+        elif code == "plan_kept":
+            parts.append(str(_l("payment plan kept")))
     return " · ".join(parts)
 
 
@@ -434,6 +495,14 @@ def init_labels(app: Flask) -> None:
         number = safe_phone((phone or "").replace(" ", ""))
         return f"tel:{number}" if number else ""
 
+    @app.template_filter("iso_date")
+    def _iso_date(value: str | None) -> date | None:
+        # A date kept as text in JSON (a plan's instalment) as a date, for format_date.
+        try:
+            return date.fromisoformat(value) if value else None
+        except (TypeError, ValueError):
+            return None
+
     @app.template_filter("format_date")
     def _format_date(value: date | None) -> str:
         return babel_format_date(value, "medium") if value else ""
@@ -475,6 +544,11 @@ def init_labels(app: Flask) -> None:
             "geocode_problem_label": lambda code: GEOCODE_PROBLEM_LABELS.get(code, code),
             "field_label": lambda code: FIELD_LABELS.get(code or "", code or ""),
             "offered_scopes": offered_scopes,
+            "plan_state_labels": PLAN_STATE_LABELS,
+            "deduction_state_labels": DEDUCTION_STATE_LABELS,
+            "confirmer_labels": CONFIRMER_LABELS,
+            "benefit_labels": BENEFIT_LABELS,
+            "offered_benefits": lambda: deduction_benefits_for(current_country()),
         }
 
 

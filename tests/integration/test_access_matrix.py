@@ -72,6 +72,12 @@ POLICY: dict[str, set[str] | str] = {
     "register.assign_one": {"lead"},
     "register.legal_step": {"worker", "lead"},
     "register.correct": {"lead"},  # the household of the team's case (rectification)
+    # payment plans and rent from benefits: whoever may change the case (services.access)
+    "register.add_plan": {"worker", "lead"},
+    "register.end_plan": {"worker", "lead"},
+    "register.add_deduction": {"worker", "lead"},
+    "register.confirm_deduction": {"worker", "lead"},
+    "register.close_deduction": {"worker", "lead"},
     "register.position": {"lead"},
     "register.subject_access": {"lead"},  # the household of the team's case (404 for others)
     "register.subject_access_json": {"lead"},

@@ -21,8 +21,10 @@ CARD_BUDGET = 18  # was 16; how long the phone may keep the card adds the time z
 # (17); 18 was allowed while the first amount looked up the organisation's currency, which
 # now comes with the person (User.organisation_currency): the card is at 17 again
 # Uncompressed; htmx is half of it. Was 75,000 before the service worker sent the outbox
-# itself (Background Sync) with the pages' own outbox modules and the outbox contract.
-JS_BUDGET_BYTES = 110_000
+# itself (Background Sync) with the pages' own outbox modules and the outbox contract; was
+# 110,000 before the contract gained payment plans and rent deductions (sent twice: the
+# pages' copy and the service worker's, about 1,500 bytes).
+JS_BUDGET_BYTES = 112_000
 
 
 @contextmanager
@@ -116,8 +118,9 @@ def test_javascript_goes_compressed_and_within_budget_but_pages_do_not(client):
 # The lead's case page: 19 before its present state; the partners the actions name, the
 # case's meeting decisions and the organisation's today (overdue is by its calendar) add 3;
 # 23 was allowed while the first amount looked up the currency, which now comes with the
-# person (the page is at 22 again).
-CASE_PAGE_BUDGET = 23
+# person (the page is at 22 again). The payment plans and the rent deductions add one
+# statement each, however many there are (24).
+CASE_PAGE_BUDGET = 24
 
 
 def test_the_leads_case_page_stays_within_its_query_budget(demo):

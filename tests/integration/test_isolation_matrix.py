@@ -46,9 +46,19 @@ from fieldapp.models import (
     Visit,
 )
 from fieldapp.services.accounts import create_user
+from fieldapp.models.agreements import BenefitDeduction, PaymentPlan
 from fieldapp.services.demo import DEMO_TEAM, SECOND_TEAM, seed_demo
 from fieldapp.services.meetings import create_meeting
 from fieldapp.usecases import Actor, NotFound, Refused, UnitOfWork
+from fieldapp.usecases.agreements import (
+    NewDeduction,
+    NewPlan,
+    add_deduction,
+    add_plan,
+    close_deduction,
+    confirm_deduction,
+    end_plan,
+)
 from fieldapp.usecases.cases import (
     CaseChange,
     NewLegalStep,
@@ -177,6 +187,16 @@ def team_rows(team_id: int) -> dict[str, object]:
             ActionUpdate,
             ActionUpdate.action_id.in_(select(Action.id).where(Action.case_id.in_(case_ids))),
         ),
+        "plans": s.execute(
+            select(PaymentPlan.id, PaymentPlan.state, PaymentPlan.arrears_at_start)
+            .where(PaymentPlan.case_id.in_(case_ids))
+            .order_by(PaymentPlan.id)
+        ).all(),
+        "deductions": s.execute(
+            select(BenefitDeduction.id, BenefitDeduction.state, BenefitDeduction.confirmed_by)
+            .where(BenefitDeduction.case_id.in_(case_ids))
+            .order_by(BenefitDeduction.id)
+        ).all(),
         "subscriptions": count(PushSubscription, PushSubscription.user_id.in_(users)),
         "staged": count(StagedUpload, StagedUpload.user_id.in_(users)),
         "workers": s.execute(
@@ -268,6 +288,19 @@ class World:
                 select(MeetingItem.id).where(MeetingItem.meeting_id == self.meeting_a).limit(1)
             )
             self.staged_a = staged.id
+            plan = PaymentPlan(
+                client_uuid=str(uuid.uuid4()), case_id=self.case_a, created_by_id=self.lead_a,
+                arrears_at_start=300000, instalments=[{"due_on": TOMORROW.isoformat(),
+                "amount": 100000}], recorded_at=datetime.now(UTC),
+            )  # fmt: skip
+            deduction = BenefitDeduction(
+                client_uuid=str(uuid.uuid4()), case_id=self.case_a, created_by_id=self.lead_a,
+                benefit="section_81a", amount=250000, starts_on=TOMORROW, state="applied",
+                recorded_at=datetime.now(UTC),
+            )  # fmt: skip
+            s.add_all([plan, deduction])
+            s.commit()
+            self.plan_a, self.deduction_a = plan.id, deduction.id
             self._partners(s)
 
     def _partners(self, s) -> None:
@@ -491,6 +524,96 @@ def sync_a_visit_on_a_case(w: World) -> str:
 
 
 @in_app_context
+def add_a_payment_plan(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            new = NewPlan("3.000", "1.000", TOMORROW.isoformat(), "3")
+            add_plan(uow, w.actor(w.lead_b), w.case_a, new)
+
+    return refused(run)
+
+
+@in_app_context
+def add_a_payment_plan_as_worker(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            new = NewPlan("3.000", "1.000", TOMORROW.isoformat(), "3")
+            add_plan(uow, w.actor(w.worker_b), w.case_a, new)
+
+    return refused(run)
+
+
+@in_app_context
+def end_a_payment_plan(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            end_plan(uow, w.actor(w.lead_b), w.case_a, w.plan_a)
+
+    return refused(run)
+
+
+@in_app_context
+def end_a_payment_plan_through_bs_case(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            end_plan(uow, w.actor(w.lead_b), w.case_b, w.plan_a)
+
+    return refused(run)
+
+
+@in_app_context
+def add_a_rent_deduction(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            new = NewDeduction("section_81a", "2.500", TOMORROW.isoformat())
+            add_deduction(uow, w.actor(w.lead_b), w.case_a, new)
+
+    return refused(run)
+
+
+@in_app_context
+def confirm_a_rent_deduction(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            confirm_deduction(
+                uow, w.actor(w.lead_b), w.case_a, w.deduction_a, "landlord",
+                date.today().isoformat(),
+            )  # fmt: skip
+
+    return refused(run)
+
+
+@in_app_context
+def refuse_a_rent_deduction(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            close_deduction(uow, w.actor(w.worker_b), w.case_a, w.deduction_a, "refused")
+
+    return refused(run)
+
+
+@in_app_context
+def sync_a_payment_plan_on_a_case(w: World) -> str:
+    record = {
+        "uuid": str(uuid.uuid4()), "type": "payment_plan", "case_id": w.case_a,
+        "data": {"arrears_at_start": "3.000", "instalment_amount": "1.000",
+                 "first_due_on": TOMORROW.isoformat(), "instalment_count": 3},
+    }  # fmt: skip
+    (result,) = apply_outbox(db.session, w.actor(w.worker_b), [record])
+    return "refused" if result.status == "rejected" else result.status
+
+
+@in_app_context
+def sync_a_rent_deduction_on_a_case(w: World) -> str:
+    record = {
+        "uuid": str(uuid.uuid4()), "type": "benefit_deduction", "case_id": w.case_a,
+        "data": {"benefit": "section_81a", "amount": "2.500", "starts_on": TOMORROW.isoformat()},
+    }  # fmt: skip
+    (result,) = apply_outbox(db.session, w.actor(w.lead_b), [record])
+    return "refused" if result.status == "rejected" else result.status
+
+
+@in_app_context
 def sync_an_edit_of_a_household(w: World) -> str:
     record = {
         "uuid": str(uuid.uuid4()), "type": "case_edit", "case_id": w.case_a,
@@ -617,6 +740,36 @@ WEB: list[tuple[str, str, str, dict | None]] = [
     ("drop a visit", "post", "/routes/stops/{stop_a}/drop", {}),
     ("pin a left-out case", "post", "/routes/cases/{case_a}/pin", {"lat": "56", "lon": "12"}),
     ("forget a left-out booking", "post", "/routes/left-out/{left_out_a}/forget", {}),
+    (
+        "add a payment plan",
+        "post",
+        "/cases/{case_a}/plans",
+        {
+            "arrears_at_start": "3.000",
+            "instalment_amount": "1.000",
+            "first_due_on": "2030-01-01",
+            "instalment_count": "3",
+        },
+    ),
+    ("end a payment plan", "post", "/cases/{case_a}/plans/{plan_a}/end", {}),
+    (
+        "add a rent deduction",
+        "post",
+        "/cases/{case_a}/deductions",
+        {"benefit": "section_81a", "amount": "2.500", "starts_on": "2030-01-01"},
+    ),
+    (
+        "confirm a rent deduction",
+        "post",
+        "/cases/{case_a}/deductions/{deduction_a}/confirm",
+        {"confirmed_by": "landlord", "confirmed_on": "2026-01-01"},
+    ),
+    (
+        "end a rent deduction",
+        "post",
+        "/cases/{case_a}/deductions/{deduction_a}/close",
+        {"state": "ended"},
+    ),
 ]
 
 
@@ -686,6 +839,7 @@ def web(name: str, method: str, path: str, form: dict | None) -> Callable[[World
             meeting_a=w.meeting_a, staged_a=w.staged_a, case_a=w.case_a,
             household_a=w.household_a, batch_a=w.batch_a, stop_a=w.stop_a, worker_b=w.worker_b,
             left_out_a=w.left_out_a, item_a=w.item_a, case_b=w.case_b,
+            plan_a=w.plan_a, deduction_a=w.deduction_a,
         )  # fmt: skip
         url = path.format(**names)
         if method == "get":
@@ -732,6 +886,15 @@ MATRIX: list[tuple[str, Callable[[World], str]]] = [
     ("route: publish the day", publish_a_day_with_a_draft),
     ("case: sync a visit", sync_a_visit_on_a_case),
     ("household: sync an edit", sync_an_edit_of_a_household),
+    ("case: add a payment plan (lead)", add_a_payment_plan),
+    ("case: add a payment plan (worker)", add_a_payment_plan_as_worker),
+    ("plan: end it", end_a_payment_plan),
+    ("plan: end it through B's own case", end_a_payment_plan_through_bs_case),
+    ("case: add a rent deduction", add_a_rent_deduction),
+    ("deduction: confirm it", confirm_a_rent_deduction),
+    ("deduction: refuse it (worker)", refuse_a_rent_deduction),
+    ("case: sync a payment plan", sync_a_payment_plan_on_a_case),
+    ("case: sync a rent deduction", sync_a_rent_deduction_on_a_case),
     ("landlord's list: read the import history", read_import_history),
     ("route: move a visit", move_a_visit),
     ("route: drop a visit", drop_a_visit),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from datetime import date
 from html.parser import HTMLParser
 from importlib.resources import files
 from pathlib import Path
@@ -28,6 +29,8 @@ SCHEMA_NAMES = {
     "action": "ActionRecord",
     "case_edit": "CaseEditRecord",
     "action_status": "ActionStatusRecord",
+    "payment_plan": "PaymentPlanRecord",
+    "benefit_deduction": "BenefitDeductionRecord",
 }
 
 
@@ -241,6 +244,17 @@ def test_the_register_refuses_a_text_one_longer_than_the_contract_allows(
         },
         "need": {"need": contract.RECORD_TYPES["need"].fields["need"].choices[0]},
         "action": {"description": "Call", "owner": "worker"},
+        "payment_plan": {
+            "arrears_at_start": "3.000",
+            "instalment_amount": "1.000",
+            "first_due_on": date.today().isoformat(),
+            "instalment_count": 3,
+        },
+        "benefit_deduction": {
+            "benefit": "other",
+            "amount": "2.500",
+            "starts_on": date.today().isoformat(),
+        },
     }[kind]
     limit = contract.RECORD_TYPES[kind].fields[name].max_length
 

@@ -196,3 +196,53 @@ def test_a_lead_erases_a_household_on_request_unless_a_case_is_open(app, registe
 
         erased = db.session.scalar(select(AuditEvent.detail).where(AuditEvent.action == "erase"))
         assert erased.startswith(reason)
+
+
+def test_the_notes_of_plans_deductions_and_hold_answers_go_with_the_case(app, register, runner):
+    from fieldapp.models import Landlord
+    from fieldapp.models.agreements import BenefitDeduction, HoldRequest, PaymentPlan
+
+    with app.app_context():
+        session = db.session
+        at = datetime(2023, 4, 1, tzinfo=UTC)
+        worker_id = session.scalar(select(User.id).where(User.role == "worker"))
+        landlord_id = session.scalar(select(Landlord.id))
+        for key in ("old", "recent"):
+            session.add_all(
+                [
+                    PaymentPlan(
+                        client_uuid=str(uuid.uuid4()), case_id=register[key],
+                        created_by_id=worker_id, arrears_at_start=900_000, recorded_at=at,
+                        instalments=[{"due_on": "2023-05-01", "amount": 300_000}],
+                        note="Aisha's brother pays half",
+                    ),
+                    BenefitDeduction(
+                        client_uuid=str(uuid.uuid4()), case_id=register[key],
+                        created_by_id=worker_id, benefit="section_81a", amount=250_000,
+                        starts_on=date(2023, 5, 1), recorded_at=at, note="Her pension",
+                    ),
+                    HoldRequest(
+                        case_id=register[key], landlord_id=landlord_id,
+                        requested_by_id=worker_id, until=date(2023, 6, 1),
+                        reason="payment_plan", state="accepted", answer_note="We wait for her",
+                    ),
+                ]
+            )  # fmt: skip
+        session.commit()
+    result = runner.invoke(args=["purge", "--now", NOW.isoformat()])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        session = db.session
+        for model, column in (
+            (PaymentPlan, PaymentPlan.note),
+            (BenefitDeduction, BenefitDeduction.note),
+            (HoldRequest, HoldRequest.answer_note),
+        ):
+            notes = dict(session.execute(select(model.case_id, column)).all())
+            assert notes[register["old"]] == "", model.__name__
+            assert notes[register["recent"]] != "", model.__name__  # within the period
+        # The figures stay: the plan's amounts, the deduction's state, the hold's answer.
+        plan = session.scalar(select(PaymentPlan).where(PaymentPlan.case_id == register["old"]))
+        assert plan.arrears_at_start == 900_000 and plan.instalments
+        hold = session.scalar(select(HoldRequest).where(HoldRequest.case_id == register["old"]))
+        assert hold.state == "accepted"

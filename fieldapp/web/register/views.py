@@ -218,7 +218,11 @@ def _break_glass_grant(case_id: int) -> AuditEvent | None:
 
 
 def _case_page(
-    case: Case, error: str | None = None, status: int = 200, grant: AuditEvent | None = None
+    case: Case,
+    error: str | None = None,
+    status: int = 200,
+    grant: AuditEvent | None = None,
+    agreement_error: dict | None = None,
 ):
     record_event(db.session, current_user, "view", "case", case.id, client_address())
     db.session.commit()
@@ -245,6 +249,7 @@ def _case_page(
         "today": local_today(db.session, current_user),
         "grant": grant,
         "read_only": grant is not None or not may_change(db.session, current_user, case),
+        "agreement_error": agreement_error,
     }
     return render_template("register/case.html", **context), status
 
