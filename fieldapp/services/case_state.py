@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from ..models import Action, Case, Consent, LegalStep, Meeting, MeetingItem, Need, Partner, Visit
-from .partner_work import PartnerNote, partner_notes
 from ..models.agreements import BenefitDeduction, PaymentPlan
 from .agreements import deductions_of, plans_of
+from .partner_work import PartnerNote, partner_notes
 
 OPEN_ACTION_STATUSES = ("agreed", "in_progress")
 

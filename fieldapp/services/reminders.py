@@ -254,7 +254,7 @@ def _due_for(session: Session, organisation: Organisation, now: datetime) -> Ite
                 (worker_id or action.worker_id,),
             )
 
-    yield from _partner_actions_due(session, team_ids, today, now, at_start_of, zone)
+    yield from _partner_actions_due(session, team_ids, today, now, dates.at_start_of, zone)
 
 
 PARTNER_ACTION_DAYS = (1, 0)  # the day before the due date, and the day itself

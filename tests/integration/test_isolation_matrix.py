@@ -45,8 +45,8 @@ from fieldapp.models import (
     User,
     Visit,
 )
-from fieldapp.services.accounts import create_user
 from fieldapp.models.agreements import BenefitDeduction, PaymentPlan
+from fieldapp.services.accounts import create_user
 from fieldapp.services.demo import DEMO_TEAM, SECOND_TEAM, seed_demo
 from fieldapp.services.meetings import create_meeting
 from fieldapp.usecases import Actor, NotFound, Refused, UnitOfWork
