@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -11,11 +11,17 @@ from flask_login import current_user
 from ...extensions import db
 from ...services.audit import record_event
 from ...services.reports import (
+    LIST_DAYS,
     PeriodFigures,
     ReportError,
+    agreement_rows,
+    agreements_csv,
     cost_assumptions,
     cost_avoided,
     current_year,
+    list_cadence,
+    list_rows,
+    lists_csv,
     outcome_figures,
     outcome_rows,
     outcomes_csv,
@@ -100,6 +106,14 @@ def _page(query: ReportQuery, form: AssumptionsForm | None = None, status: int =
         "assumptions": assumptions,
         "form": form,
         "teams": report_teams(db.session),
+        "cadence": list_cadence(
+            db.session,
+            filters.year_from,
+            filters.year_to,
+            landlord_kind=filters.landlord_kind,
+            team_id=filters.team_id,
+        ),
+        "list_days": LIST_DAYS,
         "csv_args": {
             k: v for k, v in query.as_args().items() if k in ("from", "to", "landlord_kind", "team")
         },
@@ -149,26 +163,45 @@ def assumptions():
     return redirect(url_for("reports.outcomes", **query.as_args()), code=303)
 
 
-@bp.get("/reports/outcomes.csv")
-@roles_required("lead")
-def outcomes_csv_file():
-    """One row per year: year, petitions, executed evictions … (see the README)."""
+def _download(stem: str, make_text: Callable[..., str]) -> Response:
+    """A CSV attachment of the filters' years (never cached), or the plain-text 400 that
+    names the bad parameters. make_text(session, from, to, landlord_kind=, team_id=)."""
     query = _read_query(request.args)
-    # The export is always yearly, so a period parameter does not matter here.
+    # The exports are yearly (or per list), so a period parameter does not matter here.
     errors = [message for name, message in query.errors.items() if name != "period"]
     if errors:
-        text = "\n".join(errors) + "\n"
-        return Response(text, status=400, mimetype="text/plain")
+        return Response("\n".join(errors) + "\n", status=400, mimetype="text/plain")
     filters = query.filters
-    rows = outcome_rows(
+    text = make_text(
         db.session,
         filters.year_from,
         filters.year_to,
         landlord_kind=filters.landlord_kind,
         team_id=filters.team_id,
     )
-    response = Response(outcomes_csv(rows), mimetype="text/csv")
-    name = f"outcomes-{filters.year_from}-{filters.year_to}.csv"
+    response = Response(text, mimetype="text/csv")
+    name = f"{stem}-{filters.year_from}-{filters.year_to}.csv"
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.get("/reports/outcomes.csv")
+@roles_required("lead")
+def outcomes_csv_file():
+    """One row per year: year, petitions, executed evictions … (see the README)."""
+    return _download("outcomes", lambda *args, **kw: outcomes_csv(outcome_rows(*args, **kw)))
+
+
+@bp.get("/reports/agreements.csv")
+@roles_required("lead")
+def agreements_csv_file():
+    """One row per year: holds accepted and how they ended, plans kept and broken, deductions."""
+    return _download("agreements", lambda *args, **kw: agreements_csv(agreement_rows(*args, **kw)))
+
+
+@bp.get("/reports/lists.csv")
+@roles_required("lead")
+def lists_csv_file():
+    """One row per landlord's list: its days, the petitions and executed evictions in them."""
+    return _download("lists", lambda *args, **kw: lists_csv(list_rows(list_cadence(*args, **kw))))
