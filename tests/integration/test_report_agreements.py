@@ -367,3 +367,23 @@ def test_bad_filters_on_the_page_still_name_the_parameter_and_show_the_new_table
 def test_only_leads_download_them(client, make_user, auth, register, role, path):
     auth.login(make_user(role, team="Team A").email)
     assert client.get(f"{path}?from=2025&to=2025").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "language, words",
+    [
+        ("da", ["Begæringer i bero efter aftale", "Huslejetræk oprettet", "4 lister"]),
+        ("nb", ["Begjæringer i bero etter avtale", "gjennomførte fravikelser", "4 lister"]),
+    ],
+)
+def test_the_new_figures_speak_danish_and_norwegian(client, register, lead_a, language, words):
+    html = text(
+        client.get(
+            f"/reports?from=2025&to=2025&team={register['Team A']}",
+            headers={"Accept-Language": language},
+        )
+    )
+    assert f'lang="{language}"' in html
+    for word in words:
+        assert word in html
+    assert "utkastelse" not in html
