@@ -213,6 +213,13 @@ def test_the_agreements_of_a_team_per_year_on_the_page_and_in_the_csv(client, re
         ["2026", "1", "1", "0", "0", "0", "0", "0"],
     ]
     assert "Petitions held by agreement" in html
+    # Its chart stacks how the holds ended; the table above is its text equivalent.
+    assert re.search(
+        r'<rect class="series-2"[^>]*><title>2025 · Hold ended in a petition: 1</title>', html
+    )
+    assert re.search(
+        r'<rect class="series-4"[^>]*><title>2025 · Hold still running: 1</title>', html
+    )
     assert "counted in the period of the landlord" in html  # its definition
     response = client.get(f"/reports/agreements.csv?from=2024&to=2026&team={team}")
     assert response.status_code == 200

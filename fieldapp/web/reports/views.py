@@ -41,7 +41,8 @@ def _read_query(args: Mapping[str, str]) -> ReportQuery:
 
 
 def _charts(figures: list[PeriodFigures]) -> list[Chart]:
-    """The three charts of the page: legal steps, evictions by cause, contact rate."""
+    """The four charts of the page: legal steps, evictions by cause, contact rate, and how the
+    petitions held by agreement ended."""
     labels = [item.period.label for item in figures]
 
     def values(name: str) -> list[float | None]:
@@ -73,6 +74,19 @@ def _charts(figures: list[PeriodFigures]) -> list[Chart]:
             [Series("series-1", _("Met before the hearing"), rates)],
             top=100,
             percent=True,
+        ),
+        bar_chart(
+            "chart-holds",
+            _("Petitions held by agreement"),
+            labels,
+            [
+                Series("series-1", _("Hold ended in payment"), values("holds_ended_in_payment")),
+                Series(
+                    "series-2", _("Hold ended in a petition"), values("holds_ended_in_petition")
+                ),
+                Series("series-4", _("Hold still running"), values("holds_running")),
+            ],
+            stacked=True,
         ),
     ]
 
