@@ -396,3 +396,29 @@ def test_the_new_figures_speak_danish_and_norwegian(client, register, lead_a, la
     for word in words:
         assert word in html
     assert "utkastelse" not in html
+
+
+# ---------------------------------------------------------------------------
+# The command line
+# ---------------------------------------------------------------------------
+
+
+def test_the_command_line_gives_the_same_csvs(runner, client, register, lead_a, tmp_path):
+    for name, path in (("agreements", "/reports/agreements.csv"), ("lists", "/reports/lists.csv")):
+        result = runner.invoke(args=["report", name, "--from", "2024", "--to", "2026"])
+        assert result.exit_code == 0, result.output
+        assert result.stdout_bytes.decode() == text(client.get(f"{path}?from=2024&to=2026"))
+    target = tmp_path / "lists.csv"
+    result = runner.invoke(
+        args=["report", "lists", "--from", "2025", "--to", "2025", "--output", str(target)]
+    )
+    assert result.exit_code == 0 and result.stdout == ""
+    assert "Wrote 7 lists" in result.stderr
+    assert target.read_bytes().count(b"\r\n") == 8  # the header and the register's 7 lists
+
+
+@pytest.mark.parametrize("name", ["agreements", "lists"])
+def test_the_command_line_refuses_bad_years_by_name(runner, app, name):
+    result = runner.invoke(args=["report", name, "--from", "2026", "--to", "2025"])
+    assert result.exit_code == 2
+    assert "--from" in result.output
