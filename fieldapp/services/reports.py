@@ -3,7 +3,7 @@
 Every figure is computed from the register (legal steps, cases, tenancies, visits) each time
 it is asked for; nothing is stored as a total. A legal step counts in the period of its own
 date, so a petition filed in 2012 and executed in 2013 is a 2012 petition and a 2013
-eviction. The queries are grouped and few (eleven, whatever the number of cases); the
+eviction. The queries are grouped and few (eight, whatever the number of cases); the
 last steps of the counting (periods, time zones, 24-month windows) happen in Python on rows
 that are already narrowed to the years asked for.
 """
@@ -45,6 +45,7 @@ from .tabular import _spreadsheet_safe
 
 __all__ = [
     "AGREEMENT_CSV_COLUMNS",
+    "AgreementFigures",
     "CSV_COLUMNS",
     "LIST_CSV_COLUMNS",
     "LIST_DAYS",
@@ -59,6 +60,7 @@ __all__ = [
     "Period",
     "PeriodFigures",
     "ReportError",
+    "agreement_figures",
     "agreement_rows",
     "agreements_csv",
     "cost_assumptions",
@@ -276,21 +278,6 @@ class PeriodFigures:
     # first hearing in the period: the contact rate.
     cases_with_hearing: int = 0
     reached_before_hearing: int = 0
-    # Petitions held by agreement: holds the landlord accepted in the period (by the day of
-    # the answer), and of those how many have ended in payment or in a petition.
-    holds_accepted: int = 0
-    holds_ended_in_payment: int = 0
-    holds_ended_in_petition: int = 0
-    # Payment plans whose last check (an arrears list) is dated in the period, by what it found.
-    plans_kept: int = 0
-    plans_broken: int = 0
-    # Rent deductions from benefits confirmed in the period (by the landlord or the office).
-    deductions_set_up: int = 0
-
-    @property
-    def holds_running(self) -> int:
-        """Holds accepted in the period that have not ended yet."""
-        return self.holds_accepted - self.holds_ended_in_payment - self.holds_ended_in_petition
 
     @property
     def withdrawn_or_cancelled(self) -> int:
@@ -317,7 +304,29 @@ class PeriodFigures:
             "repeat_petitions": self.repeat_petitions,
         }
 
-    def agreement_row(self) -> dict[str, int]:
+
+@dataclass
+class AgreementFigures:
+    """What was agreed in one period (see the README's "Outcome statistics")."""
+
+    period: Period
+    # Petitions held by agreement: holds the landlord accepted in the period (by the day of
+    # the answer), and of those how many have ended in payment or in a petition.
+    holds_accepted: int = 0
+    holds_ended_in_payment: int = 0
+    holds_ended_in_petition: int = 0
+    # Payment plans whose last check (an arrears list) is dated in the period, by what it found.
+    plans_kept: int = 0
+    plans_broken: int = 0
+    # Rent deductions from benefits confirmed in the period (by the landlord or the office).
+    deductions_set_up: int = 0
+
+    @property
+    def holds_running(self) -> int:
+        """Holds accepted in the period that have not ended yet."""
+        return self.holds_accepted - self.holds_ended_in_payment - self.holds_ended_in_petition
+
+    def export_row(self) -> dict[str, int]:
         """The agreements' export row (AGREEMENT_CSV_COLUMNS, each a figure of the same name);
         `year` is the period's year."""
         return {"year": self.period.year} | {
@@ -359,11 +368,11 @@ def _steps_query(*columns) -> Select:
 class _Buckets:
     """The figures of each period, found by a day (None outside the years asked for)."""
 
-    def __init__(self, filters: OutcomeFilters) -> None:
+    def __init__(self, filters: OutcomeFilters, kind: type = PeriodFigures) -> None:
         self.kind = filters.period
-        self.figures = {period: PeriodFigures(period) for period in filters.periods()}
+        self.figures = {period: kind(period) for period in filters.periods()}
 
-    def __call__(self, day: date) -> PeriodFigures | None:
+    def __call__(self, day: date):
         return self.figures.get(Period.containing(day, self.kind))
 
     def count_households(self, name: str, households: dict[Period, set[int]]) -> None:
@@ -398,7 +407,6 @@ def outcome_figures(
     _count_repeat_petitions(session, filters, in_years, buckets)
     _count_contacts(session, filters, in_years, buckets, zone, today)
     _count_resolved(session, filters, buckets, zone)
-    _count_agreements(session, filters, buckets, zone)
     return list(buckets.figures.values())
 
 
@@ -592,14 +600,33 @@ def _utc_bounds(filters: OutcomeFilters) -> tuple[datetime, datetime]:
     return since, until
 
 
-def _count_agreements(
-    session: Session, filters: OutcomeFilters, buckets: _Buckets, zone: ZoneInfo
-) -> None:
-    """Holds accepted and how they ended, plans kept and broken, deductions set up (three
-    queries)."""
+def agreement_figures(
+    session: Session,
+    year_from: int,
+    year_to: int,
+    *,
+    period: str = "year",
+    landlord_kind: str | None = None,
+    team_id: int | None = None,
+    within_team_id: int | None = None,
+) -> list[AgreementFigures]:
+    """Holds accepted and how they ended, plans kept and broken, deductions set up, for every
+    period of the years, oldest first (three queries).
+
+    within_team_id (the lead's own team; None: every team) keeps them to that team's cases
+    on top of the team filter: a filter for another team then finds nothing. Raises
+    ReportError for a bad request, as outcome_figures does.
+    """
+    filters = OutcomeFilters(year_from, year_to, period, landlord_kind, team_id)
+    zone = _zone(session)
+    buckets = _Buckets(filters, AgreementFigures)
+
+    def scoped(query: Select, case_id) -> Select:
+        query = _case_scope(filters, query, case_id)
+        return query if within_team_id is None else query.where(Case.team_id == within_team_id)
+
     since, until = _utc_bounds(filters)
-    holds = _case_scope(
-        filters,
+    holds = scoped(
         select(HoldRequest.answered_at, HoldRequest.ended_with).select_from(HoldRequest),
         HoldRequest.case_id,
     ).where(
@@ -616,8 +643,7 @@ def _count_agreements(
             target.holds_ended_in_payment += 1
         elif ended_with == "petition":
             target.holds_ended_in_petition += 1
-    plans = _case_scope(
-        filters,
+    plans = scoped(
         select(PaymentPlan.checked_on, PaymentPlan.state).select_from(PaymentPlan),
         PaymentPlan.case_id,
     ).where(
@@ -630,8 +656,7 @@ def _count_agreements(
             name = "plans_kept" if state == "kept" else "plans_broken"
             setattr(target, name, getattr(target, name) + 1)
     # A deduction that has ended since still was set up; a refused one never was.
-    deductions = _case_scope(
-        filters,
+    deductions = scoped(
         select(BenefitDeduction.confirmed_at).select_from(BenefitDeduction),
         BenefitDeduction.case_id,
     ).where(
@@ -643,6 +668,7 @@ def _count_agreements(
         target = buckets(_local_day(confirmed_at, zone))
         if target is not None:
             target.deductions_set_up += 1
+    return list(buckets.figures.values())
 
 
 # ---------------------------------------------------------------------------
@@ -687,6 +713,7 @@ def list_cadence(
     *,
     landlord_kind: str | None = None,
     team_id: int | None = None,
+    within_team_id: int | None = None,
 ) -> list[LandlordLists]:
     """Petitions and executed evictions per landlord per arrears list (two queries).
 
@@ -696,7 +723,8 @@ def list_cadence(
     day before that landlord's next list in the team, so a step counts in one list at most.
     A step counts in a list when it is a petition or an executed eviction on a tenancy of the
     list's landlord, in a case of the list's team, dated in the days the list covers. Lists
-    dated in the years asked for are shown; raises ReportError for bad years or kind.
+    dated in the years asked for are shown; within_team_id (the lead's own team; None: every
+    team) keeps them to that team's lists. Raises ReportError for bad years or kind.
     """
     filters = OutcomeFilters(year_from, year_to, "year", landlord_kind, team_id)
     zone = _zone(session)
@@ -716,8 +744,9 @@ def list_cadence(
     )
     if landlord_kind is not None:
         batches = batches.where(Landlord.kind == landlord_kind)
-    if team_id is not None:
-        batches = batches.where(ImportBatch.team_id == team_id)
+    for team in (team_id, within_team_id):
+        if team is not None:
+            batches = batches.where(ImportBatch.team_id == team)
     # The list that follows the last one in the years cuts it short, so read a little past.
     since, until = _utc_bounds(filters)
     reach = filters.end + timedelta(days=LIST_DAYS)
@@ -807,9 +836,10 @@ def outcomes_csv(rows: Iterable[dict[str, int]]) -> str:
 def agreement_rows(
     session: Session, year_from: int, year_to: int, **filters: str | int | None
 ) -> list[dict[str, int]]:
-    """One row per year with exactly AGREEMENT_CSV_COLUMNS (filters: landlord_kind, team_id)."""
-    figures = outcome_figures(session, year_from, year_to, **filters)  # type: ignore[arg-type]
-    return [item.agreement_row() for item in figures]
+    """One row per year with exactly AGREEMENT_CSV_COLUMNS (filters: landlord_kind, team_id,
+    within_team_id)."""
+    figures = agreement_figures(session, year_from, year_to, **filters)  # type: ignore[arg-type]
+    return [item.export_row() for item in figures]
 
 
 def agreements_csv(rows: Iterable[dict[str, int]]) -> str:

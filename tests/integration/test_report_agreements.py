@@ -36,6 +36,7 @@ def register(app, make_user, make_case):
     and legal steps inside and outside the lists' days. Returns the team ids by name."""
     lead_a = make_user("lead", email="lead-a@example.org", team="Team A")
     make_user("lead", email="lead-b@example.org", team="Team B")
+    make_user("lead", email="lead-all@example.org", team=None)  # a lead without a team
     with app.app_context():
         db.session.add(Landlord(name=KOMMUNE, kind="municipal"))
         db.session.commit()
@@ -247,11 +248,50 @@ def test_the_agreements_per_quarter_count_by_the_answer_check_and_confirmation(
     ]
 
 
-def test_the_agreements_follow_the_landlord_kind_and_team_filters(client, register, lead_a):
-    html = text(client.get("/reports?from=2025&to=2025"))  # the whole register
-    assert rows_of(html, "table-agreements") == [["2025", "4", "1", "2", "1", "3", "2", "4"]]
+def test_the_agreements_follow_the_landlord_kind_filter_within_the_leads_team(
+    client, register, lead_a
+):
+    html = text(client.get("/reports?from=2025&to=2025"))  # no team filter: still team A's
+    assert rows_of(html, "table-agreements") == [["2025", "3", "1", "1", "1", "3", "1", "3"]]
+    assert "register only (Team A), like the lists below" in html
     html = text(client.get("/reports?from=2025&to=2025&landlord_kind=municipal"))
     assert rows_of(html, "table-agreements") == [["2025", "0", "0", "0", "0", "1", "0", "0"]]
+
+
+def test_a_lead_of_another_team_sees_none_of_it(client, auth, register):
+    auth.login("lead-b@example.org")
+    team_a, team_b = register["Team A"], register["Team B"]
+    # Team B's own: one hold ended in a petition, one broken plan, one deduction, one list
+    # of Nord counting team B's petition and none of team A's steps on the same days.
+    html = text(client.get("/reports?from=2025&to=2025"))
+    assert rows_of(html, "table-agreements") == [["2025", "1", "0", "1", "0", "0", "1", "1"]]
+    assert rows_of(html, "table-lists") == [[NORD, "Team B", "1", "1", "0"]]
+    assert rows_of(html, "table-lists-1") == [["2025-03-03", "2025-03-16", "1", "0"]]
+    assert KOMMUNE not in html
+    csv_text = text(client.get("/reports/lists.csv?from=2025&to=2025"))
+    assert "Team A" not in csv_text and len(csv_text.splitlines()) == 2
+    # Asking for team A's figures finds nothing of them.
+    html = text(client.get(f"/reports?from=2025&to=2025&team={team_a}"))
+    assert rows_of(html, "table-agreements") == [["2025"] + ["0"] * 7]
+    assert 'id="table-lists"' not in html and 'id="lists-empty"' in html
+    for path in ("/reports/agreements.csv", "/reports/lists.csv"):
+        lines = text(client.get(f"{path}?from=2025&to=2025&team={team_a}")).splitlines()
+        assert lines[1:] in ([], ["2025,0,0,0,0,0,0,0"])
+    # Team B's own filter gives the same as no filter.
+    html_b = text(client.get(f"/reports?from=2025&to=2025&team={team_b}"))
+    assert rows_of(html_b, "table-agreements") == [["2025", "1", "0", "1", "0", "0", "1", "1"]]
+
+
+def test_a_lead_without_a_team_sees_every_teams_figures(client, auth, register):
+    auth.login("lead-all@example.org")
+    html = text(client.get("/reports?from=2025&to=2025"))
+    assert rows_of(html, "table-agreements") == [["2025", "4", "1", "2", "1", "3", "2", "4"]]
+    assert [row[:2] for row in rows_of(html, "table-lists")] == [
+        [NORD, "Team A"],
+        [NORD, "Team B"],
+        [KOMMUNE, "Team A"],
+    ]
+    assert "Counted in your own team" not in html
     csv_text = text(
         client.get(f"/reports/agreements.csv?from=2025&to=2025&team={register['Team B']}")
     )
@@ -312,14 +352,10 @@ def test_the_lists_csv_has_one_row_per_list(client, register, lead_a):
     )
 
 
-def test_the_lists_of_another_team_or_landlord_kind_are_not_shown(client, register, lead_a):
-    html = text(client.get(f"/reports?from=2025&to=2025&team={register['Team B']}"))
-    # Team B's own list of Nord counts team B's petition only, none of team A's steps.
-    assert rows_of(html, "table-lists") == [[NORD, "Team B", "1", "1", "0"]]
-    assert rows_of(html, "table-lists-1") == [["2025-03-03", "2025-03-16", "1", "0"]]
-    assert KOMMUNE not in html
+def test_the_lists_follow_the_landlord_kind_filter(client, register, lead_a):
     html = text(client.get("/reports?from=2025&to=2025&landlord_kind=municipal"))
     assert rows_of(html, "table-lists") == [[KOMMUNE, "Team A", "2", "1", "1"]]
+    assert "lists only (Team A)." in html
     # A year without lists says so.
     html = text(client.get("/reports?from=2023&to=2023"))
     assert 'id="table-lists"' not in html and 'id="lists-empty"' in html
@@ -403,7 +439,8 @@ def test_the_new_figures_speak_danish_and_norwegian(client, register, lead_a, la
 # ---------------------------------------------------------------------------
 
 
-def test_the_command_line_gives_the_same_csvs(runner, client, register, lead_a, tmp_path):
+def test_the_command_line_gives_the_same_csvs(runner, client, auth, register, tmp_path):
+    auth.login("lead-all@example.org")  # the command reads the whole register, as this lead
     for name, path in (("agreements", "/reports/agreements.csv"), ("lists", "/reports/lists.csv")):
         result = runner.invoke(args=["report", name, "--from", "2024", "--to", "2026"])
         assert result.exit_code == 0, result.output

@@ -25,6 +25,7 @@ from fieldapp.services.reports import (
     CSV_COLUMNS,
     CostAssumptions,
     ReportError,
+    agreement_figures,
     cost_assumptions,
     cost_avoided,
     list_cadence,
@@ -391,17 +392,21 @@ def test_queries_do_not_grow_with_the_number_of_cases(app, session, make_case, m
     def figures():
         outcome_figures(session, 2012, 2015, period="month")
 
+    def agreements():
+        agreement_figures(session, 2012, 2015, period="month")
+
     def lists():
         assert list_cadence(session, 2012, 2015)
 
     add_cases(3, 0)
     add_lists(2, 0)
-    few, few_lists = count_queries(figures), count_queries(lists)
+    few, few_agreements, few_lists = (count_queries(f) for f in (figures, agreements, lists))
     add_cases(30, 3)
     add_lists(20, 2)
-    # The legal steps (eight) and the agreements (three: holds, plans, deductions).
-    assert count_queries(figures) == few <= 11
-    assert count_queries(lists) == few_lists <= 3  # the organisation's zone, lists, steps
+    assert count_queries(figures) == few <= 8
+    # The organisation's zone, then holds, plans, deductions; lists, then their steps.
+    assert count_queries(agreements) == few_agreements <= 4
+    assert count_queries(lists) == few_lists <= 3
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,10 @@ from ...extensions import db
 from ...services.audit import record_event
 from ...services.reports import (
     LIST_DAYS,
+    AgreementFigures,
     PeriodFigures,
     ReportError,
+    agreement_figures,
     agreement_rows,
     agreements_csv,
     cost_assumptions,
@@ -40,13 +42,16 @@ def _read_query(args: Mapping[str, str]) -> ReportQuery:
     return parse_report_query(args, current_year(), teams)
 
 
-def _charts(figures: list[PeriodFigures]) -> list[Chart]:
+def _charts(figures: list[PeriodFigures], agreements: list[AgreementFigures]) -> list[Chart]:
     """The four charts of the page: legal steps, evictions by cause, contact rate, and how the
     petitions held by agreement ended."""
     labels = [item.period.label for item in figures]
 
     def values(name: str) -> list[float | None]:
         return [getattr(item, name) for item in figures]
+
+    def held(name: str) -> list[float | None]:
+        return [getattr(item, name) for item in agreements]
 
     rates = [
         None if item.contact_rate is None else round(item.contact_rate * 100, 1) for item in figures
@@ -80,11 +85,9 @@ def _charts(figures: list[PeriodFigures]) -> list[Chart]:
             _("Petitions held by agreement"),
             labels,
             [
-                Series("series-1", _("Hold ended in payment"), values("holds_ended_in_payment")),
-                Series(
-                    "series-2", _("Hold ended in a petition"), values("holds_ended_in_petition")
-                ),
-                Series("series-4", _("Hold still running"), values("holds_running")),
+                Series("series-1", _("Hold ended in payment"), held("holds_ended_in_payment")),
+                Series("series-2", _("Hold ended in a petition"), held("holds_ended_in_petition")),
+                Series("series-4", _("Hold still running"), held("holds_running")),
             ],
             stacked=True,
         ),
@@ -102,6 +105,17 @@ def _page(query: ReportQuery, form: AssumptionsForm | None = None, status: int =
         landlord_kind=filters.landlord_kind,
         team_id=filters.team_id,
     )
+    # What was agreed and the landlords' lists are the lead's own team's records (all teams'
+    # for a lead without a team), whatever the team filter says.
+    agreements = agreement_figures(
+        db.session,
+        filters.year_from,
+        filters.year_to,
+        period=filters.period,
+        landlord_kind=filters.landlord_kind,
+        team_id=filters.team_id,
+        within_team_id=current_user.team_id,
+    )
     assumptions = cost_assumptions(db.session, current_user.team_id)
     if form is None:
         form = AssumptionsForm(
@@ -115,7 +129,9 @@ def _page(query: ReportQuery, form: AssumptionsForm | None = None, status: int =
         "query": query,
         "filters": filters,
         "figures": figures,
-        "charts": _charts(figures),
+        "agreements": agreements,
+        "own_team": current_user.team,
+        "charts": _charts(figures, agreements),
         "estimate": cost_avoided(figures, assumptions),
         "assumptions": assumptions,
         "form": form,
@@ -126,6 +142,7 @@ def _page(query: ReportQuery, form: AssumptionsForm | None = None, status: int =
             filters.year_to,
             landlord_kind=filters.landlord_kind,
             team_id=filters.team_id,
+            within_team_id=current_user.team_id,
         ),
         "list_days": LIST_DAYS,
         "csv_args": {
@@ -177,9 +194,9 @@ def assumptions():
     return redirect(url_for("reports.outcomes", **query.as_args()), code=303)
 
 
-def _download(stem: str, make_text: Callable[..., str]) -> Response:
+def _download(stem: str, make_text: Callable[..., str], **scope: int | None) -> Response:
     """A CSV attachment of the filters' years (never cached), or the plain-text 400 that
-    names the bad parameters. make_text(session, from, to, landlord_kind=, team_id=)."""
+    names the bad parameters. make_text(session, from, to, landlord_kind=, team_id=, **scope)."""
     query = _read_query(request.args)
     # The exports are yearly (or per list), so a period parameter does not matter here.
     errors = [message for name, message in query.errors.items() if name != "period"]
@@ -192,6 +209,7 @@ def _download(stem: str, make_text: Callable[..., str]) -> Response:
         filters.year_to,
         landlord_kind=filters.landlord_kind,
         team_id=filters.team_id,
+        **scope,
     )
     response = Response(text, mimetype="text/csv")
     name = f"{stem}-{filters.year_from}-{filters.year_to}.csv"
@@ -211,11 +229,19 @@ def outcomes_csv_file():
 @roles_required("lead")
 def agreements_csv_file():
     """One row per year: holds accepted and how they ended, plans kept and broken, deductions."""
-    return _download("agreements", lambda *args, **kw: agreements_csv(agreement_rows(*args, **kw)))
+    return _download(
+        "agreements",
+        lambda *args, **kw: agreements_csv(agreement_rows(*args, **kw)),
+        within_team_id=current_user.team_id,
+    )
 
 
 @bp.get("/reports/lists.csv")
 @roles_required("lead")
 def lists_csv_file():
     """One row per landlord's list: its days, the petitions and executed evictions in them."""
-    return _download("lists", lambda *args, **kw: lists_csv(list_rows(list_cadence(*args, **kw))))
+    return _download(
+        "lists",
+        lambda *args, **kw: lists_csv(list_rows(list_cadence(*args, **kw))),
+        within_team_id=current_user.team_id,
+    )
