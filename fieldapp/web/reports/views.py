@@ -37,6 +37,11 @@ from .charts import Chart, Series, bar_chart
 from .forms import AssumptionsForm, ReportQuery, parse_assumptions, parse_report_query
 
 
+def _scope(filters, **more: int | None) -> dict:
+    """The landlord-kind and team filters as the report functions take them (and more)."""
+    return {"landlord_kind": filters.landlord_kind, "team_id": filters.team_id, **more}
+
+
 def _read_query(args: Mapping[str, str]) -> ReportQuery:
     teams = {team.id for team in report_teams(db.session)}
     return parse_report_query(args, current_year(), teams)
@@ -97,25 +102,12 @@ def _charts(figures: list[PeriodFigures], agreements: list[AgreementFigures]) ->
 def _page(query: ReportQuery, form: AssumptionsForm | None = None, status: int = 200):
     """Render the reports page for the filters (bad parameters already fell back)."""
     filters = query.filters
-    figures = outcome_figures(
-        db.session,
-        filters.year_from,
-        filters.year_to,
-        period=filters.period,
-        landlord_kind=filters.landlord_kind,
-        team_id=filters.team_id,
-    )
+    years = (db.session, filters.year_from, filters.year_to)
+    figures = outcome_figures(*years, period=filters.period, **_scope(filters))
     # What was agreed and the landlords' lists are the lead's own team's records (all teams'
-    # for a lead without a team), whatever the team filter says.
-    agreements = agreement_figures(
-        db.session,
-        filters.year_from,
-        filters.year_to,
-        period=filters.period,
-        landlord_kind=filters.landlord_kind,
-        team_id=filters.team_id,
-        within_team_id=current_user.team_id,
-    )
+    # for a lead without a team), within the filters.
+    own = _scope(filters, within_team_id=current_user.team_id)
+    agreements = agreement_figures(*years, period=filters.period, **own)
     assumptions = cost_assumptions(db.session, current_user.team_id)
     if form is None:
         form = AssumptionsForm(
@@ -136,14 +128,7 @@ def _page(query: ReportQuery, form: AssumptionsForm | None = None, status: int =
         "assumptions": assumptions,
         "form": form,
         "teams": report_teams(db.session),
-        "cadence": list_cadence(
-            db.session,
-            filters.year_from,
-            filters.year_to,
-            landlord_kind=filters.landlord_kind,
-            team_id=filters.team_id,
-            within_team_id=current_user.team_id,
-        ),
+        "cadence": list_cadence(*years, **own),
         "list_days": LIST_DAYS,
         "csv_args": {
             k: v for k, v in query.as_args().items() if k in ("from", "to", "landlord_kind", "team")
@@ -203,14 +188,7 @@ def _download(stem: str, make_text: Callable[..., str], **scope: int | None) -> 
     if errors:
         return Response("\n".join(errors) + "\n", status=400, mimetype="text/plain")
     filters = query.filters
-    text = make_text(
-        db.session,
-        filters.year_from,
-        filters.year_to,
-        landlord_kind=filters.landlord_kind,
-        team_id=filters.team_id,
-        **scope,
-    )
+    text = make_text(db.session, filters.year_from, filters.year_to, **_scope(filters, **scope))
     response = Response(text, mimetype="text/csv")
     name = f"{stem}-{filters.year_from}-{filters.year_to}.csv"
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
