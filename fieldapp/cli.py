@@ -485,51 +485,42 @@ def report() -> None:
     """Outcome statistics from the register (see the README's "Outcome statistics")."""
 
 
-@report.command("outcomes")
-@click.option("--from", "year_from", type=int, required=True, help="The first year, e.g. 2012.")
-@click.option("--to", "year_to", type=int, required=True, help="The last year, e.g. 2014.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["csv", "json", "xlsx"]),
-    default="csv",
-    show_default=True,
+_YEARS_OPTIONS = (
+    click.option("--from", "year_from", type=int, required=True, help="The first year, e.g. 2012."),
+    click.option("--to", "year_to", type=int, required=True, help="The last year, e.g. 2014."),
 )
-@click.option(
+_OUTPUT_OPTION = click.option(
     "--output",
     type=click.Path(dir_okay=False, writable=True),
     default=None,
-    help="Write to this file instead of standard output (required for xlsx).",
+    help="Write to this file instead of standard output (an xlsx workbook needs one).",
 )
-@with_appcontext
-def report_outcomes(year_from: int, year_to: int, output_format: str, output: str | None) -> None:
-    """One row per year: petitions, executed evictions, withdrawn, resolved without eviction,
-    evicted with children, rehoused, repeat petitions."""
-    from .services.reports import (
-        ReportError,
-        outcome_rows,
-        outcomes_csv,
-        outcomes_json,
-        outcomes_xlsx,
-    )
 
-    if output_format == "xlsx" and output is None:
-        raise click.UsageError("--format xlsx writes a workbook; give the file with --output.")
+
+def _years_and_output(command):
+    """--from, --to and --output, as every report command has them."""
+    for option in reversed((*_YEARS_OPTIONS, _OUTPUT_OPTION)):
+        command = option(command)
+    return command
+
+
+def _read_report(make_rows, year_from: int, year_to: int) -> list:
+    """The report's rows from the register (read only); a bad year exits 2 naming the option."""
+    from .services.reports import ReportError
+
     try:
         check_schema_current()
-        rows = outcome_rows(db.session, year_from, year_to)
+        return make_rows(db.session, year_from, year_to)
     except SchemaBehind as error:
         raise click.ClickException(str(error)) from None
     except ReportError as error:
         raise click.BadParameter(str(error), param_hint=f"--{error.field}") from None
     finally:
         db.session.rollback()  # the report only reads
-    if output_format == "xlsx":
-        data = outcomes_xlsx(rows)
-    elif output_format == "json":
-        data = (outcomes_json(rows) + "\n").encode()
-    else:
-        data = outcomes_csv(rows).encode()
+
+
+def _write_report(data: bytes, output: str | None, what: str) -> None:
+    """To standard output, or to the file (saying what was written on standard error)."""
     if output is None:
         stream = click.get_binary_stream("stdout")
         stream.write(data)
@@ -540,7 +531,58 @@ def report_outcomes(year_from: int, year_to: int, output_format: str, output: st
             handle.write(data)
     except OSError as error:
         raise click.ClickException(f"Cannot write {output}: {error.strerror or error}.") from None
-    click.echo(f"Wrote {len(rows)} years ({year_from}–{year_to}) to {output}.", err=True)
+    click.echo(f"Wrote {what} to {output}.", err=True)
+
+
+@report.command("outcomes")
+@_years_and_output
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["csv", "json", "xlsx"]),
+    default="csv",
+    show_default=True,
+)
+@with_appcontext
+def report_outcomes(year_from: int, year_to: int, output_format: str, output: str | None) -> None:
+    """One row per year: petitions, executed evictions, withdrawn, resolved without eviction,
+    evicted with children, rehoused, repeat petitions."""
+    from .services.reports import outcome_rows, outcomes_csv, outcomes_json, outcomes_xlsx
+
+    if output_format == "xlsx" and output is None:
+        raise click.UsageError("--format xlsx writes a workbook; give the file with --output.")
+    rows = _read_report(outcome_rows, year_from, year_to)
+    if output_format == "xlsx":
+        data = outcomes_xlsx(rows)
+    elif output_format == "json":
+        data = (outcomes_json(rows) + "\n").encode()
+    else:
+        data = outcomes_csv(rows).encode()
+    _write_report(data, output, f"{len(rows)} years ({year_from}–{year_to})")
+
+
+@report.command("agreements")
+@_years_and_output
+@with_appcontext
+def report_agreements(year_from: int, year_to: int, output: str | None) -> None:
+    """One row per year, as CSV: petitions held by agreement and how the holds ended, payment
+    plans kept and broken, rent deductions set up."""
+    from .services.reports import agreement_rows, agreements_csv
+
+    rows = _read_report(agreement_rows, year_from, year_to)
+    _write_report(agreements_csv(rows).encode(), output, f"{len(rows)} years")
+
+
+@report.command("lists")
+@_years_and_output
+@with_appcontext
+def report_lists(year_from: int, year_to: int, output: str | None) -> None:
+    """One row per landlord's arrears list, as CSV: its days, and the petitions and executed
+    evictions dated in them (Drammen's 14-day cadence)."""
+    from .services.reports import list_cadence, list_rows, lists_csv
+
+    rows = _read_report(lambda *years: list_rows(list_cadence(*years)), year_from, year_to)
+    _write_report(lists_csv(rows).encode(), output, f"{len(rows)} lists")
 
 
 @click.command("geocode")

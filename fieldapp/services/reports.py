@@ -27,19 +27,30 @@ from ..models import (
     CASE_CAUSES,
     LANDLORD_KINDS,
     ArrearsRecord,
+    BenefitDeduction,
     Case,
+    HoldRequest,
     Household,
+    ImportBatch,
     Landlord,
     LegalStep,
     Organisation,
+    PaymentPlan,
     Team,
     Tenancy,
     Visit,
 )
 from ..models.types import utcnow
+from .tabular import _spreadsheet_safe
 
 __all__ = [
+    "AGREEMENT_CSV_COLUMNS",
+    "AgreementFigures",
     "CSV_COLUMNS",
+    "LIST_CSV_COLUMNS",
+    "LIST_DAYS",
+    "LandlordLists",
+    "ListFigures",
     "PERIODS",
     "REPEAT_WINDOW_MONTHS",
     "CostAssumptions",
@@ -49,9 +60,15 @@ __all__ = [
     "Period",
     "PeriodFigures",
     "ReportError",
+    "agreement_figures",
+    "agreement_rows",
+    "agreements_csv",
     "cost_assumptions",
     "cost_avoided",
     "current_year",
+    "list_cadence",
+    "list_rows",
+    "lists_csv",
     "outcome_figures",
     "outcome_rows",
     "outcomes_csv",
@@ -73,6 +90,29 @@ CSV_COLUMNS = (
     "rehoused",
     "repeat_petitions",
 )
+# The agreements' yearly export (a second CSV, so the first one's readers keep working).
+AGREEMENT_CSV_COLUMNS = (
+    "year",
+    "holds_accepted",
+    "holds_ended_in_payment",
+    "holds_ended_in_petition",
+    "holds_running",
+    "plans_kept",
+    "plans_broken",
+    "deductions_set_up",
+)
+# Drammen's cadence: one row per landlord's list (a third CSV).
+LIST_CSV_COLUMNS = (
+    "landlord",
+    "landlord_kind",
+    "team",
+    "list_date",
+    "last_day",
+    "petitions",
+    "executed_evictions",
+)
+# A landlord's arrears list covers this many days from its date (Drammen's fortnight).
+LIST_DAYS = 14
 # A household petitioned again within this many months of an earlier petition: the
 # revolving door.
 REPEAT_WINDOW_MONTHS = 24
@@ -265,6 +305,35 @@ class PeriodFigures:
         }
 
 
+@dataclass
+class AgreementFigures:
+    """What was agreed in one period (see the README's "Outcome statistics")."""
+
+    period: Period
+    # Petitions held by agreement: holds the landlord accepted in the period (by the day of
+    # the answer), and of those how many have ended in payment or in a petition.
+    holds_accepted: int = 0
+    holds_ended_in_payment: int = 0
+    holds_ended_in_petition: int = 0
+    # Payment plans whose last check (an arrears list) is dated in the period, by what it found.
+    plans_kept: int = 0
+    plans_broken: int = 0
+    # Rent deductions from benefits confirmed in the period (by the landlord or the office).
+    deductions_set_up: int = 0
+
+    @property
+    def holds_running(self) -> int:
+        """Holds accepted in the period that have not ended yet."""
+        return self.holds_accepted - self.holds_ended_in_payment - self.holds_ended_in_petition
+
+    def export_row(self) -> dict[str, int]:
+        """The agreements' export row (AGREEMENT_CSV_COLUMNS, each a figure of the same name);
+        `year` is the period's year."""
+        return {"year": self.period.year} | {
+            name: getattr(self, name) for name in AGREEMENT_CSV_COLUMNS[1:]
+        }
+
+
 _STEP_FIELDS = {
     "petition": "petitions",
     "hearing": "hearings",
@@ -299,11 +368,11 @@ def _steps_query(*columns) -> Select:
 class _Buckets:
     """The figures of each period, found by a day (None outside the years asked for)."""
 
-    def __init__(self, filters: OutcomeFilters) -> None:
+    def __init__(self, filters: OutcomeFilters, kind: type = PeriodFigures) -> None:
         self.kind = filters.period
-        self.figures = {period: PeriodFigures(period) for period in filters.periods()}
+        self.figures = {period: kind(period) for period in filters.periods()}
 
-    def __call__(self, day: date) -> PeriodFigures | None:
+    def __call__(self, day: date):
         return self.figures.get(Period.containing(day, self.kind))
 
     def count_households(self, name: str, households: dict[Period, set[int]]) -> None:
@@ -494,9 +563,7 @@ def _count_resolved(
     session: Session, filters: OutcomeFilters, buckets: _Buckets, zone: ZoneInfo
 ) -> None:
     """Cases closed in each period with an outcome other than evicted (one query)."""
-    # A day's margin either side of the years: closing times are UTC, periods are local.
-    since = datetime.combine(filters.start - timedelta(days=1), time(), tzinfo=UTC)
-    until = datetime.combine(filters.end + timedelta(days=2), time(), tzinfo=UTC)
+    since, until = _utc_bounds(filters)
     query = filters.scope(
         select(Case.closed_at, Case.outcome)
         .join(Tenancy, Case.tenancy_id == Tenancy.id)
@@ -515,6 +582,225 @@ def _count_resolved(
             continue
         target.resolved_without_eviction += 1
         target.resolved_by_outcome[outcome] = target.resolved_by_outcome.get(outcome, 0) + 1
+
+
+def _case_scope(filters: OutcomeFilters, query: Select, case_id) -> Select:
+    """Join a record's case, tenancy and landlord, and narrow it to the filters."""
+    return filters.scope(
+        query.join(Case, case_id == Case.id)
+        .join(Tenancy, Case.tenancy_id == Tenancy.id)
+        .join(Landlord, Tenancy.landlord_id == Landlord.id)
+    )
+
+
+def _utc_bounds(filters: OutcomeFilters) -> tuple[datetime, datetime]:
+    """A day's margin either side of the years: timestamps are UTC, periods are local."""
+    since = datetime.combine(filters.start - timedelta(days=1), time(), tzinfo=UTC)
+    until = datetime.combine(filters.end + timedelta(days=2), time(), tzinfo=UTC)
+    return since, until
+
+
+def agreement_figures(
+    session: Session,
+    year_from: int,
+    year_to: int,
+    *,
+    period: str = "year",
+    landlord_kind: str | None = None,
+    team_id: int | None = None,
+    within_team_id: int | None = None,
+) -> list[AgreementFigures]:
+    """Holds accepted and how they ended, plans kept and broken, deductions set up, for every
+    period of the years, oldest first (three queries).
+
+    within_team_id (the lead's own team; None: every team) keeps them to that team's cases
+    on top of the team filter: a filter for another team then finds nothing. Raises
+    ReportError for a bad request, as outcome_figures does.
+    """
+    filters = OutcomeFilters(year_from, year_to, period, landlord_kind, team_id)
+    zone = _zone(session)
+    buckets = _Buckets(filters, AgreementFigures)
+
+    def scoped(query: Select, case_id) -> Select:
+        query = _case_scope(filters, query, case_id)
+        return query if within_team_id is None else query.where(Case.team_id == within_team_id)
+
+    since, until = _utc_bounds(filters)
+    holds = scoped(
+        select(HoldRequest.answered_at, HoldRequest.ended_with).select_from(HoldRequest),
+        HoldRequest.case_id,
+    ).where(
+        HoldRequest.state == "accepted",
+        HoldRequest.answered_at >= since,
+        HoldRequest.answered_at < until,
+    )
+    for answered_at, ended_with in session.execute(holds):
+        target = buckets(_local_day(answered_at, zone))
+        if target is None:
+            continue
+        target.holds_accepted += 1
+        if ended_with == "payment":
+            target.holds_ended_in_payment += 1
+        elif ended_with == "petition":
+            target.holds_ended_in_petition += 1
+    plans = scoped(
+        select(PaymentPlan.checked_on, PaymentPlan.state).select_from(PaymentPlan),
+        PaymentPlan.case_id,
+    ).where(
+        PaymentPlan.state.in_(("kept", "broken")),
+        PaymentPlan.checked_on.between(filters.start, filters.end),
+    )
+    for checked_on, state in session.execute(plans):
+        target = buckets(checked_on)
+        if target is not None:
+            name = "plans_kept" if state == "kept" else "plans_broken"
+            setattr(target, name, getattr(target, name) + 1)
+    # A deduction that has ended since still was set up; a refused one never was.
+    deductions = scoped(
+        select(BenefitDeduction.confirmed_at).select_from(BenefitDeduction),
+        BenefitDeduction.case_id,
+    ).where(
+        BenefitDeduction.state.in_(("confirmed", "ended")),
+        BenefitDeduction.confirmed_at >= since,
+        BenefitDeduction.confirmed_at < until,
+    )
+    for (confirmed_at,) in session.execute(deductions):
+        target = buckets(_local_day(confirmed_at, zone))
+        if target is not None:
+            target.deductions_set_up += 1
+    return list(buckets.figures.values())
+
+
+# ---------------------------------------------------------------------------
+# Drammen's cadence: petitions and executed evictions per landlord per list
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class ListFigures:
+    """One arrears list of a landlord: the days it covers and the steps dated in them."""
+
+    list_date: date
+    last_day: date
+    petitions: int = 0
+    executed_evictions: int = 0
+
+
+@dataclass
+class LandlordLists:
+    """A landlord's lists in a team's register, oldest first."""
+
+    landlord_id: int
+    landlord: str
+    landlord_kind: str
+    team_id: int | None
+    team: str
+    lists: list[ListFigures] = field(default_factory=list)
+
+    @property
+    def petitions(self) -> int:
+        return sum(item.petitions for item in self.lists)
+
+    @property
+    def executed_evictions(self) -> int:
+        return sum(item.executed_evictions for item in self.lists)
+
+
+def list_cadence(
+    session: Session,
+    year_from: int,
+    year_to: int,
+    *,
+    landlord_kind: str | None = None,
+    team_id: int | None = None,
+    within_team_id: int | None = None,
+) -> list[LandlordLists]:
+    """Petitions and executed evictions per landlord per arrears list (two queries).
+
+    A list is a landlord's arrears import into a team's register, dated by its as-of date
+    (the day it was imported when the file had none); imports of the same landlord and team
+    on the same date are one list. A list covers LIST_DAYS days from its date, cut short the
+    day before that landlord's next list in the team, so a step counts in one list at most.
+    A step counts in a list when it is a petition or an executed eviction on a tenancy of the
+    list's landlord, in a case of the list's team, dated in the days the list covers. Lists
+    dated in the years asked for are shown; within_team_id (the lead's own team; None: every
+    team) keeps them to that team's lists. Raises ReportError for bad years or kind.
+    """
+    filters = OutcomeFilters(year_from, year_to, "year", landlord_kind, team_id)
+    zone = _zone(session)
+    batches = (
+        select(
+            ImportBatch.landlord_id,
+            ImportBatch.team_id,
+            ImportBatch.as_of,
+            ImportBatch.created_at,
+            Landlord.name,
+            Landlord.kind,
+            Team.name,
+        )
+        .join(Landlord, ImportBatch.landlord_id == Landlord.id)
+        .outerjoin(Team, ImportBatch.team_id == Team.id)
+        .where(ImportBatch.kind == "arrears")
+    )
+    if landlord_kind is not None:
+        batches = batches.where(Landlord.kind == landlord_kind)
+    for team in (team_id, within_team_id):
+        if team is not None:
+            batches = batches.where(ImportBatch.team_id == team)
+    # The list that follows the last one in the years cuts it short, so read a little past.
+    since, until = _utc_bounds(filters)
+    reach = filters.end + timedelta(days=LIST_DAYS)
+    batches = batches.where(
+        ((ImportBatch.as_of >= filters.start) & (ImportBatch.as_of <= reach))
+        | (
+            ImportBatch.as_of.is_(None)
+            & (ImportBatch.created_at >= since)
+            & (ImportBatch.created_at < until + timedelta(days=LIST_DAYS))
+        )
+    )
+    dates: dict[tuple[int, int | None], set[date]] = defaultdict(set)
+    owners: dict[tuple[int, int | None], LandlordLists] = {}
+    for landlord_id, batch_team, as_of, created_at, name, kind, team_name in session.execute(
+        batches
+    ):
+        key = (landlord_id, batch_team)
+        dates[key].add(as_of or _local_day(created_at, zone))
+        owners.setdefault(key, LandlordLists(landlord_id, name, kind, batch_team, team_name or ""))
+    if not owners:
+        return []
+    windows: dict[tuple[int, int | None], list[ListFigures]] = {}
+    for key, days in dates.items():
+        ordered = sorted(days)
+        items = []
+        for day, following in zip(ordered, [*ordered[1:], None], strict=True):
+            last = day + timedelta(days=LIST_DAYS - 1)
+            if following is not None:
+                last = min(last, following - timedelta(days=1))
+            if filters.start <= day <= filters.end:
+                items.append(ListFigures(day, last))
+        if items:
+            windows[key] = items
+    landlord_ids = {landlord for landlord, _ in windows}
+    steps = _steps_query(Tenancy.landlord_id, Case.team_id, LegalStep.kind, LegalStep.date).where(
+        LegalStep.kind.in_(("petition", "executed")),
+        LegalStep.date.between(filters.start, reach),
+        Tenancy.landlord_id.in_(landlord_ids),
+    )
+    for landlord_id, case_team, kind, day in session.execute(steps):
+        for item in windows.get((landlord_id, case_team), ()):
+            if item.list_date <= day <= item.last_day:
+                if kind == "petition":
+                    item.petitions += 1
+                else:
+                    item.executed_evictions += 1
+                break
+    result = []
+    for key, items in windows.items():
+        owner = owners[key]
+        owner.lists = items
+        result.append(owner)
+    result.sort(key=lambda o: (o.landlord.casefold(), o.team.casefold(), o.landlord_id))
+    return result
 
 
 def report_teams(session: Session) -> list[Team]:
@@ -544,8 +830,49 @@ def outcome_rows(
 
 def outcomes_csv(rows: Iterable[dict[str, int]]) -> str:
     """The rows as CSV text: a header line, then one line per year (\\r\\n line ends)."""
+    return _csv(CSV_COLUMNS, rows)
+
+
+def agreement_rows(
+    session: Session, year_from: int, year_to: int, **filters: str | int | None
+) -> list[dict[str, int]]:
+    """One row per year with exactly AGREEMENT_CSV_COLUMNS (filters: landlord_kind, team_id,
+    within_team_id)."""
+    figures = agreement_figures(session, year_from, year_to, **filters)  # type: ignore[arg-type]
+    return [item.export_row() for item in figures]
+
+
+def agreements_csv(rows: Iterable[dict[str, int]]) -> str:
+    """The agreements' rows as CSV text: a header line, then one line per year."""
+    return _csv(AGREEMENT_CSV_COLUMNS, rows)
+
+
+def list_rows(lists: Iterable[LandlordLists]) -> list[dict[str, object]]:
+    """One row per landlord's list with exactly LIST_CSV_COLUMNS (dates as YYYY-MM-DD)."""
+    return [
+        {
+            # Names are typed by people (a private landlord's, a team's): never a formula.
+            "landlord": _spreadsheet_safe(owner.landlord),
+            "landlord_kind": owner.landlord_kind,
+            "team": _spreadsheet_safe(owner.team),
+            "list_date": item.list_date.isoformat(),
+            "last_day": item.last_day.isoformat(),
+            "petitions": item.petitions,
+            "executed_evictions": item.executed_evictions,
+        }
+        for owner in lists
+        for item in owner.lists
+    ]
+
+
+def lists_csv(rows: Iterable[dict[str, object]]) -> str:
+    """The lists' rows as CSV text: a header line, then one line per list."""
+    return _csv(LIST_CSV_COLUMNS, rows)
+
+
+def _csv(columns: Sequence[str], rows: Iterable[dict]) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\r\n")
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()

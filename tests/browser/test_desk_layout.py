@@ -34,6 +34,8 @@ NOT_PAGES = {
     "meetings.minutes": "a PDF file",
     "register.subject_access_json": "JSON",
     "reports.outcomes_csv_file": "a CSV file",
+    "reports.agreements_csv_file": "a CSV file",
+    "reports.lists_csv_file": "a CSV file",
 }
 # The worker's phone pages keep the phone column (a lead opens them too): tests/browser's
 # phone tests look at them on a phone-sized screen.

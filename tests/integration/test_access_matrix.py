@@ -110,6 +110,8 @@ POLICY: dict[str, set[str] | str] = {
     "reports.outcomes": LEADS,
     "reports.assumptions": LEADS,
     "reports.outcomes_csv_file": LEADS,
+    "reports.agreements_csv_file": LEADS,  # aggregate figures, filtered like the page
+    "reports.lists_csv_file": LEADS,
     # reminders: everyone sees their own devices; workers, leads and partners subscribe
     "push.settings": LOGGED_IN - {"dpo", "landlord"},
     "push.subscribe": FIELD | {"partner"},

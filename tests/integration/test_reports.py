@@ -86,8 +86,8 @@ def test_lead_sees_the_yearly_table_charts_and_definitions(client, drammen_regis
     assert [row[6] for row in evicted] == ["5", "3", "0"]  # with children
     contact = table_rows(html, "table-contact")
     assert [row[1] for row in contact] == ["0", "2", "2"]  # petitioned again within 24 months
-    # Three charts, drawn on the server as SVG with a bar per figure and period.
-    assert html.count('<svg class="bars"') == 3
+    # Four charts, drawn on the server as SVG with a bar per figure and period.
+    assert html.count('<svg class="bars"') == 4
     assert (
         len(re.findall(r'<rect class="series-1"[^>]*><title>2012 · Petitions: 74</title>', html))
         == 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, select
@@ -12,6 +12,7 @@ from fieldapp.models import (
     ArrearsRecord,
     Case,
     Household,
+    ImportBatch,
     Landlord,
     LegalStep,
     Organisation,
@@ -24,8 +25,10 @@ from fieldapp.services.reports import (
     CSV_COLUMNS,
     CostAssumptions,
     ReportError,
+    agreement_figures,
     cost_assumptions,
     cost_avoided,
+    list_cadence,
     outcome_figures,
     outcome_rows,
     update_cost_assumptions,
@@ -360,7 +363,20 @@ def test_queries_do_not_grow_with_the_number_of_cases(app, session, make_case, m
             )
         session.commit()
 
-    def count_queries() -> int:
+    def add_lists(n: int, start: int) -> None:
+        landlord = session.scalar(select(Landlord))
+        for k in range(start, start + n):
+            session.add(
+                ImportBatch(
+                    kind="arrears",
+                    landlord_id=landlord.id,
+                    file_hash=f"{k:064d}",
+                    as_of=date(2013, 1, 1) + timedelta(days=14 * k),
+                )
+            )
+        session.commit()
+
+    def count_queries(report) -> int:
         statements: list[str] = []
 
         def remember(conn, cursor, statement, *args):
@@ -368,15 +384,29 @@ def test_queries_do_not_grow_with_the_number_of_cases(app, session, make_case, m
 
         event.listen(db.engine, "before_cursor_execute", remember)
         try:
-            outcome_figures(session, 2012, 2015, period="month")
+            report()
         finally:
             event.remove(db.engine, "before_cursor_execute", remember)
         return len(statements)
 
+    def figures():
+        outcome_figures(session, 2012, 2015, period="month")
+
+    def agreements():
+        agreement_figures(session, 2012, 2015, period="month")
+
+    def lists():
+        assert list_cadence(session, 2012, 2015)
+
     add_cases(3, 0)
-    few = count_queries()
+    add_lists(2, 0)
+    few, few_agreements, few_lists = (count_queries(f) for f in (figures, agreements, lists))
     add_cases(30, 3)
-    assert count_queries() == few <= 8
+    add_lists(20, 2)
+    assert count_queries(figures) == few <= 8
+    # The organisation's zone, then holds, plans, deductions; lists, then their steps.
+    assert count_queries(agreements) == few_agreements <= 4
+    assert count_queries(lists) == few_lists <= 3
 
 
 @pytest.mark.parametrize(
