@@ -257,7 +257,9 @@ def test_demo_seed_has_every_state_and_the_demo_logins_work(app, client):
         outcomes = set(db.session.scalars(select(Case.outcome).where(Case.outcome.is_not(None))))
         assert statuses == set(CASE_STATUSES) and outcomes == set(CASE_OUTCOMES)
         roles = db.session.execute(select(User.role, func.count()).group_by(User.role)).all()
-        assert dict(roles) == {"lead": 2, "worker": 4, "admin": 1, "dpo": 1}
+        assert dict(roles) == {
+            "lead": 2, "worker": 4, "admin": 1, "dpo": 1, "partner": 1, "landlord": 1,
+        }  # fmt: skip
         # The second team's register is its own: its households belong to it alone.
         nord = db.session.scalar(select(Team.id).where(Team.name == "Boligsocialt team Nord"))
         mine = select(func.count()).select_from(Household).where(Household.team_id == nord)
@@ -272,6 +274,8 @@ def test_demo_seed_has_every_state_and_the_demo_logins_work(app, client):
         ("dpo@example.org", "/audit"),
         ("lead.nord@example.org", "/dashboard"),
         ("worker.nord@example.org", "/today"),
+        ("partner@example.org", "/partner/"),
+        ("landlord@example.org", "/landlord/"),
     ]:
         response = auth.login(email, "demo")
         assert response.headers["Location"] == page, email
@@ -289,6 +293,10 @@ def test_db_upgrade_then_demo_from_an_empty_database(tmp_path):
     seeded = fieldapp_command("demo", "--no-serve", database_url=url)
     assert seeded.returncode == 0, seeded.stderr
     assert "worker@example.org" in seeded.stdout and "password: demo" in seeded.stdout
+    for login in ("partner@example.org", "landlord@example.org"):
+        assert any(
+            login in line and "password: demo" in line for line in seeded.stdout.splitlines()
+        )
 
 
 def test_flask_routes_and_shell_work_on_an_up_to_date_database(tmp_path):
