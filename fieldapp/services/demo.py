@@ -478,22 +478,24 @@ PARTNER_LOGIN = ("partner@example.org", "Lone Dahl (Gældsrådgivningen)")
 LANDLORD_LOGIN = ("landlord@example.org", "Kim Brandt (Boligselskabet Nordkysten)")
 DEBT_COUNSELLING = "Gældsrådgivningen"
 # (case number, state, scopes, days before today): the consents of today's demo, oldest first
-# per case. The housing association's cases are 27, 30, 33, 36, 39, 42, 45, 48, 51, 57 …; 64
-# is the second team's (neither login sees it).
+# per case. The housing association's cases are 3, 6, … 27, 30, 33, 36, 39, 42 (open), 45 …
+# 60 (closed), all worker@example.org's; 64 is the second team's (neither login sees it).
+# The top of that worker's day (12, 21, 36, 24, 42: the browser tests' door flows start there)
+# is left as it was: no consent, action or agreement.
 _OUTSIDE_CONSENTS: tuple[tuple[int, str, tuple[str, ...], int], ...] = (
     (25, "given", ("debt_counselling", "benefits_office"), 20),
     (26, "given", ("debt_counselling",), 12),
     (27, "given", ("debt_counselling", "landlord"), 30),
     (28, "given", ("job_centre",), 9),
     (30, "given", ("landlord",), 15),
-    (33, "declined", (), 10),
+    (33, "given", ("debt_counselling", "landlord", "benefits_office"), 40),
     (34, "given", ("debt_counselling", "job_centre"), 25),
     (35, "declined", (), 18),
-    (36, "given", ("debt_counselling", "landlord", "benefits_office"), 40),
     (39, "given", ("debt_counselling", "landlord"), 35),
     (39, "withdrawn", (), 4),
     (45, "given", ("debt_counselling", "landlord"), 50),
     (48, "given", ("landlord",), 60),
+    (54, "declined", (), 20),
     (57, "given", ("landlord",), 70),
     (64, "given", ("debt_counselling", "landlord"), 14),
 )
@@ -507,9 +509,9 @@ _OUTSIDE_ACTIONS: tuple[tuple[int, str, str, str, str, int], ...] = (
     (27, "debt_counselling", "Møde om gældssanering", "debt_counselling", "agreed", -2),
     (34, "debt_counselling", "Budgetsamtale med lejer og bisidder", "budget", "agreed", 12),
     (34, "job_centre", "Afklaringssamtale på jobcentret", "job_centre", "agreed", 7),
-    (36, "debt_counselling", "Hjælp med ansøgning efter § 81 b", "rent_from_benefits", "agreed",
+    (33, "debt_counselling", "Hjælp med ansøgning efter § 81 b", "rent_from_benefits", "agreed",
      1),
-    (36, "debt_counselling", "Oversigt over kreditorer", "debt_counselling", "done", -10),
+    (33, "debt_counselling", "Oversigt over kreditorer", "debt_counselling", "done", -10),
     (39, "debt_counselling", "Gældsrådgivning: første samtale", "debt_counselling", "agreed", 3),
 )  # fmt: skip
 # The plan check's findings, as the arrears list writes them on a plan (services.agreements
@@ -596,7 +598,7 @@ def seed_outside(session: Session, town: _Town, password: str, seed: int) -> Non
     kept = {"code": PLAN_KEPT, "list_as_of": last_list.isoformat()}
     missed = {"code": PLAN_BROKEN, "list_as_of": last_list.isoformat(),
               "due_on": (last_list - timedelta(days=12)).isoformat()}  # fmt: skip
-    plan(36, "active", 6, 6, None)
+    plan(33, "active", 6, 6, None)
     plan(27, "kept", 45, 8, kept)
     plan(48, "kept", 120, 4, kept)  # paid off: the case closed with the plan
     plan(34, "broken", 50, 6, missed)
@@ -615,7 +617,7 @@ def seed_outside(session: Session, town: _Town, password: str, seed: int) -> Non
         )  # fmt: skip
 
     deduction(26, "section_81a", "applied", 5, pending_until=today + timedelta(days=10))
-    deduction(36, "cash_benefit", "confirmed", 30, confirmed_by="landlord")
+    deduction(33, "cash_benefit", "confirmed", 30, confirmed_by="landlord")
     deduction(25, "pension", "confirmed", 18, confirmed_by="benefit_office")
     deduction(30, "section_81b", "refused", 14, note="Afslag: indtægt over grænsen.")
     deduction(51, "cash_benefit", "ended", 60, confirmed_by="benefit_office")
@@ -638,7 +640,7 @@ def seed_outside(session: Session, town: _Town, password: str, seed: int) -> Non
             )
         )  # fmt: skip
 
-    hold(36, "requested", "payment_plan", 2)
+    hold(33, "requested", "payment_plan", 2)
     hold(27, "accepted", "debt_counselling", 20, answer_note="Vi afventer gældsrådgivningen.")
     hold(48, "accepted", "payment_plan", 60, ended_with="payment")
     hold(57, "accepted", "benefit_application", 60, ended_with="petition")
