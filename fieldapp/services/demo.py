@@ -557,7 +557,7 @@ def seed_outside(session: Session, town: _Town, password: str, seed: int) -> Non
         session.add(
             Consent(
                 client_uuid=_uuid(rng), case_id=case.id, worker_id=by(case), state=state,
-                scopes=list(scopes), method="signature" if state == "given" else "paper",
+                scopes=list(scopes), method="verbal_witness", witness=lead.name,
                 text_id=texts["da"].id if "da" in texts else None, language="da",
                 recorded_at=at(case, days_ago), received_at=at(case, days_ago, 16),
             )
