@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -10,7 +11,20 @@ import pytest
 from sqlalchemy import func, select
 
 from fieldapp.extensions import db
-from fieldapp.models import Case, Household, Landlord, Organisation, Partner, Team, User
+from fieldapp.models import (
+    Action,
+    BenefitDeduction,
+    Case,
+    Consent,
+    HoldRequest,
+    Household,
+    Landlord,
+    Organisation,
+    Partner,
+    PaymentPlan,
+    Team,
+    User,
+)
 from fieldapp.models.case import CASE_OUTCOMES, CASE_STATUSES
 from fieldapp.services.accounts import AccountError, create_user
 from fieldapp.services.demo import seed_demo
@@ -281,6 +295,17 @@ def test_demo_seed_has_every_state_and_the_demo_logins_work(app, client):
         assert response.headers["Location"] == page, email
         assert client.get(page).status_code == 200
         auth.logout()
+    # The browser tests' door flows record a first consent and action on the top cards of
+    # worker@example.org's day: the partner's and landlord's demo data stays off them.
+    auth.login("worker@example.org", "demo")
+    day = client.get("/today").get_data(as_text=True)
+    top = [int(n) for n in re.findall(r'data-offline-url="/field/cases/(\d+)"', day)][:3]
+    assert len(top) == 3, day[:500]
+    with app.app_context():
+        for model in (Consent, Action, PaymentPlan, BenefitDeduction, HoldRequest):
+            assert not db.session.scalar(
+                select(func.count()).select_from(model).where(model.case_id.in_(top))
+            ), model.__name__
 
 
 def test_db_upgrade_then_demo_from_an_empty_database(tmp_path):
