@@ -106,7 +106,7 @@ def demo(host: str, port: int, no_serve: bool, without_history: bool) -> None:
         )
     click.echo(f"Log in at http://{host}:{port}/login with one of:")
     for email, role in DEMO_LOGINS:
-        click.echo(f"  {email:<22} {role:<7} password: {current_app.config['DEMO_PASSWORD']}")
+        click.echo(f"  {email:<22} {role:<8} password: {current_app.config['DEMO_PASSWORD']}")
     if not no_serve:
         _serve(host, port)
 

@@ -151,6 +151,12 @@ def _outside_organisation(
 ) -> tuple[Partner | None, Landlord | None]:
     """The partner or landlord a partner or landlord account is bound to, by name; refused
     when the role needs one and it is missing or unknown, or another role names one."""
+    if role == "partner" and landlord_name:
+        raise AccountError(
+            "A partner account names its partner organisation (--partner), not a landlord."
+        )
+    if role == "landlord" and partner_name:
+        raise AccountError("A landlord account names its landlord (--landlord), not a partner.")
     if role == "partner":
         return _named(session, Partner, partner_name, "partner organisation", "--partner"), None
     if role == "landlord":

@@ -14,16 +14,20 @@ from sqlalchemy.orm import Session
 from ..config import Config
 from ..domain.registers import address_key
 from ..models import (
+    Action,
     ArrearsRecord,
+    BenefitDeduction,
     Case,
     CaseEvent,
     Consent,
+    HoldRequest,
     Household,
     ImportBatch,
     Landlord,
     LegalStep,
     Organisation,
     Partner,
+    PaymentPlan,
     Team,
     Tenancy,
     User,
@@ -46,6 +50,8 @@ DEMO_LOGINS: list[tuple[str, str]] = [
     ("dpo@example.org", "dpo"),
     ("lead.nord@example.org", "lead"),
     ("worker.nord@example.org", "worker"),
+    ("partner@example.org", "partner"),
+    ("landlord@example.org", "landlord"),
 ]
 DEMO_TEAM = "Boligsocialt team"
 DEMO_HOUSEHOLDS = 60
@@ -304,6 +310,7 @@ def seed_demo(
         _seed_case(session, rng, nord_town, DEMO_HOUSEHOLDS + offset, status, outcome)
     session.flush()
     ensure_consent_texts(session)
+    seed_outside(session, town, password, seed)
     if history:
         seed_history(session, [town, nord_town], today, now, consent_months, seed)
         # The cost estimate's baseline: the evictions of the year before outreach began.
@@ -456,6 +463,195 @@ def _legal_story(rng, number, status, outcome) -> list[tuple[str, int]]:
     if number % 5 == 0:
         return [("petition", -rng.randint(2, 15))]
     return []
+
+
+# ---------------------------------------------------------------------------
+# The partner and the landlord in the loop (issue #21)
+# ---------------------------------------------------------------------------
+#
+# partner@example.org works for the debt counselling service and landlord@example.org for the
+# housing association, both with the first team. Their tenants are today's cases, by number
+# (the tenancy's DEMO-nnnn): the housing association is the landlord of every third one. Some
+# tenants consent, some declined or withdrew, some were never asked; the agreements hang on
+# those cases, every state of each occurring at least once.
+PARTNER_LOGIN = ("partner@example.org", "Lone Dahl (Gældsrådgivningen)")
+LANDLORD_LOGIN = ("landlord@example.org", "Kim Brandt (Boligselskabet Nordkysten)")
+DEBT_COUNSELLING = "Gældsrådgivningen"
+# (case number, state, scopes, days before today): the consents of today's demo, oldest first
+# per case. The housing association's cases are 3, 6, … 27, 30, 33, 36, 39, 42 (open), 45 …
+# 60 (closed), all worker@example.org's; 64 is the second team's (neither login sees it).
+# The top of that worker's day (12, 21, 36, 24, 42: the browser tests' door flows start there)
+# is left as it was: no consent, action or agreement.
+_OUTSIDE_CONSENTS: tuple[tuple[int, str, tuple[str, ...], int], ...] = (
+    (25, "given", ("debt_counselling", "benefits_office"), 20),
+    (26, "given", ("debt_counselling",), 12),
+    (27, "given", ("debt_counselling", "landlord"), 30),
+    (28, "given", ("job_centre",), 9),
+    (30, "given", ("landlord",), 15),
+    (33, "given", ("debt_counselling", "landlord", "benefits_office"), 40),
+    (34, "given", ("debt_counselling", "job_centre"), 25),
+    (35, "declined", (), 18),
+    (39, "given", ("debt_counselling", "landlord"), 35),
+    (39, "withdrawn", (), 4),
+    (45, "given", ("debt_counselling", "landlord"), 50),
+    (48, "given", ("landlord",), 60),
+    (54, "declined", (), 20),
+    (57, "given", ("landlord",), 70),
+    (64, "given", ("debt_counselling", "landlord"), 14),
+)
+# (case number, partner kind, description, need, status, due in days): the actions agreed
+# with the tenant for a partner. Those for the debt counselling service on consented cases
+# are the partner login's; the job centre's and the withdrawn case's are not.
+_OUTSIDE_ACTIONS: tuple[tuple[int, str, str, str, str, int], ...] = (
+    (25, "debt_counselling", "Gennemgå budget og gæld med lejer", "debt_counselling", "agreed", 2),
+    (26, "debt_counselling", "Kontakt kreditorer om en afdragsordning", "debt_counselling",
+     "in_progress", 4),
+    (27, "debt_counselling", "Møde om gældssanering", "debt_counselling", "agreed", -2),
+    (34, "debt_counselling", "Budgetsamtale med lejer og bisidder", "budget", "agreed", 12),
+    (34, "job_centre", "Afklaringssamtale på jobcentret", "job_centre", "agreed", 7),
+    (33, "debt_counselling", "Hjælp med ansøgning efter § 81 b", "rent_from_benefits", "agreed",
+     1),
+    (33, "debt_counselling", "Oversigt over kreditorer", "debt_counselling", "done", -10),
+    (39, "debt_counselling", "Gældsrådgivning: første samtale", "debt_counselling", "agreed", 3),
+)  # fmt: skip
+# The plan check's findings, as the arrears list writes them on a plan (services.agreements
+# words them): the code and its values.
+PLAN_KEPT = "arrears_falling"
+PLAN_BROKEN = "instalment_missed"
+
+
+def seed_outside(session: Session, town: _Town, password: str, seed: int) -> None:
+    """The two outside logins and what they see: consents, the partner's actions, payment
+    plans, rent deductions and requests to hold a petition (rows written directly, as the rest
+    of the demo is). A random of its own, so the rest of the demo draws as it did."""
+    rng = random.Random(seed + 2)
+    today, lead = town.today, town.lead
+    association = town.landlords[0]
+    create_user(
+        session, PARTNER_LOGIN[0], password, "partner", town.team.name, PARTNER_LOGIN[1],
+        demo_password=password, partner_name=DEBT_COUNSELLING,
+    )  # fmt: skip
+    landlord = create_user(
+        session, LANDLORD_LOGIN[0], password, "landlord", town.team.name, LANDLORD_LOGIN[1],
+        demo_password=password, landlord_name=association.name,
+    )  # fmt: skip
+    # Today's cases by number (the history, seeded after, has none yet).
+    cases = {
+        int(reference.removeprefix("DEMO-")): case
+        for case, reference in session.execute(
+            select(Case, Tenancy.reference).join(Tenancy, Tenancy.id == Case.tenancy_id)
+        )
+    }
+    texts = current_consent_texts(session)
+    partners = {kind: id_ for kind, id_ in session.execute(select(Partner.kind, Partner.id))}
+
+    def by(case: Case) -> int:
+        return case.assigned_worker_id or lead.id
+
+    def at(case: Case, days_ago: int, hour: int = 11) -> datetime:
+        """That many days before today, but never before the day after the case opened."""
+        return max(_at(today - timedelta(days=days_ago), hour), case.opened_at + timedelta(1))
+
+    for number, state, scopes, days_ago in _OUTSIDE_CONSENTS:
+        case = cases[number]
+        session.add(
+            Consent(
+                client_uuid=_uuid(rng), case_id=case.id, worker_id=by(case), state=state,
+                scopes=list(scopes), method="verbal_witness", witness=lead.name,
+                text_id=texts["da"].id if "da" in texts else None, language="da",
+                recorded_at=at(case, days_ago), received_at=at(case, days_ago, 16),
+            )
+        )  # fmt: skip
+    for number, kind, description, need, status, due in _OUTSIDE_ACTIONS:
+        case = cases[number]
+        session.add(
+            Action(
+                client_uuid=_uuid(rng), case_id=case.id, worker_id=by(case),
+                description=description, need=need, owner="partner", partner_id=partners[kind],
+                due_on=today + timedelta(days=due), status=status, recorded_at=at(case, 14),
+                received_at=at(case, 14, 16),
+            )
+        )  # fmt: skip
+
+    last_list = town.list_dates[1]
+
+    def plan(number: int, state: str, started: int, months: int, detail: dict | None) -> None:
+        """Agreed `started` days ago, instalments monthly from two weeks later; `detail`: what
+        the last arrears list found (a kept or broken plan)."""
+        case = cases[number]
+        owed = case.tenancy.current_arrears
+        amount = -(-owed // months // 100) * 100
+        first = at(case, started).date() + timedelta(days=14)
+        session.add(
+            PaymentPlan(
+                client_uuid=_uuid(rng), case_id=case.id, created_by_id=by(case),
+                arrears_at_start=owed, note="Aftalt med lejer og udlejer.", state=state,
+                instalments=[
+                    {"due_on": (first + timedelta(days=30 * i)).isoformat(), "amount": amount}
+                    for i in range(months)
+                ],
+                checked_on=last_list if detail else None, check_detail=detail or {},
+                recorded_at=at(case, started), received_at=at(case, started, 16),
+            )
+        )  # fmt: skip
+
+    kept = {"code": PLAN_KEPT, "list_as_of": last_list.isoformat()}
+    missed = {"code": PLAN_BROKEN, "list_as_of": last_list.isoformat(),
+              "due_on": (last_list - timedelta(days=12)).isoformat()}  # fmt: skip
+    plan(33, "active", 6, 6, None)
+    plan(27, "kept", 45, 8, kept)
+    plan(48, "kept", 120, 4, kept)  # paid off: the case closed with the plan
+    plan(34, "broken", 50, 6, missed)
+    plan(39, "ended", 35, 6, None)  # stopped when the tenant withdrew the consent
+
+    def deduction(number: int, benefit: str, state: str, days_ago: int, **answer) -> None:
+        case = cases[number]
+        session.add(
+            BenefitDeduction(
+                client_uuid=_uuid(rng), case_id=case.id, created_by_id=by(case),
+                benefit=benefit, amount=case.tenancy.monthly_rent, state=state,
+                starts_on=_month_start(at(case, days_ago).date() + timedelta(days=20)),
+                confirmed_at=at(case, days_ago - 5) if answer.get("confirmed_by") else None,
+                recorded_at=at(case, days_ago), received_at=at(case, days_ago, 16), **answer,
+            )
+        )  # fmt: skip
+
+    deduction(26, "section_81a", "applied", 5, pending_until=today + timedelta(days=10))
+    deduction(33, "cash_benefit", "confirmed", 30, confirmed_by="landlord")
+    deduction(25, "pension", "confirmed", 18, confirmed_by="benefit_office")
+    deduction(30, "section_81b", "refused", 14, note="Afslag: indtægt over grænsen.")
+    deduction(51, "cash_benefit", "ended", 60, confirmed_by="benefit_office")
+
+    def hold(number: int, state: str, reason: str, days_ago: int, **answer) -> None:
+        """Asked days_ago (after the case opened), until four weeks later; an accepted hold
+        of a closed case ended as the case closed."""
+        case = cases[number]
+        asked = at(case, days_ago, 10)
+        answered = state in ("accepted", "declined")
+        ended = state == "accepted" and case.closed_at is not None
+        session.add(
+            HoldRequest(
+                case_id=case.id, landlord_id=case.tenancy.landlord_id,
+                requested_by_id=by(case), requested_at=asked,
+                until=asked.date() + timedelta(days=28), reason=reason, state=state,
+                answered_by_id=landlord.id if answered else None,
+                answered_at=asked + timedelta(days=2) if answered else None,
+                ended_on=case.closed_at.date() if ended else None, **answer,
+            )
+        )  # fmt: skip
+
+    hold(33, "requested", "payment_plan", 2)
+    hold(27, "accepted", "debt_counselling", 20, answer_note="Vi afventer gældsrådgivningen.")
+    hold(48, "accepted", "payment_plan", 60, ended_with="payment")
+    hold(57, "accepted", "benefit_application", 60, ended_with="petition")
+    hold(30, "declined", "rent_deduction", 12, answer_note="Restancen er for stor.")
+    hold(45, "withdrawn", "payment_plan", 30)
+    # Another landlord's case: the landlord login never sees it.
+    hold(34, "requested", "payment_plan", 3)
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
 
 
 # ---------------------------------------------------------------------------

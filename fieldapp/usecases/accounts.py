@@ -13,9 +13,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from ..models import Invitation, User
+from ..domain.wording import N_, Wording
+from ..models import Invitation, Landlord, Partner, Team, User
 from ..models.types import utcnow
 from ..services.accounts import (
     AccountError,
@@ -83,9 +84,52 @@ def _grant_line(uow: UnitOfWork, actor: Actor, user: User, how: str) -> None:
         )  # fmt: skip
 
 
+# The organisation a partner or landlord account is bound to, as the admin page's two
+# choices name them (both are on the page; only the one of the chosen role may be set):
+# (role, model, missing, set for another role, unknown name).
+_BINDINGS = (
+    (
+        "partner",
+        Partner,
+        N_("Partner: choose the partner this person works for."),
+        N_("Partner: %(value)s is chosen, but only a partner's account belongs to a partner."),
+        N_("Partner: there is no partner named %(value)s."),
+    ),
+    (
+        "landlord",
+        Landlord,
+        N_("Landlord: choose the landlord this person works for."),
+        N_("Landlord: %(value)s is chosen, but only a landlord's account belongs to a landlord."),
+        N_("Landlord: there is no landlord named %(value)s."),
+    ),
+)
+CHOOSE_TEAM = N_("Team: choose the team this person works with.")
+
+
+def check_binding(uow: UnitOfWork, person: NewPerson) -> None:
+    """Refused, naming the field and its value: a partner account without its partner (or
+    with a landlord), a landlord account without its landlord (or with a partner), any other
+    role with either, a name that is not there, and a partner or landlord without a team when
+    the organisation has more than one."""
+    chosen = {"partner": (person.partner_name or "").strip(),
+              "landlord": (person.landlord_name or "").strip()}  # fmt: skip
+    for role, model, missing, other_role, unknown in _BINDINGS:
+        value = chosen[role]
+        if person.role == role and not value:
+            raise Refused(Wording(missing))
+        if person.role != role and value:
+            raise Refused(Wording(other_role, value=value))
+        if value and uow.session.scalar(select(model.id).where(model.name == value)) is None:
+            raise Refused(Wording(unknown, value=value))
+    if person.role in CONSENTED_ROLES and not person.team_name:
+        if uow.session.scalar(select(func.count()).select_from(Team)) > 1:
+            raise Refused(Wording(CHOOSE_TEAM))
+
+
 def _account_without_password(uow: UnitOfWork, actor: Actor, person: NewPerson) -> User:
     if actor.role not in ("admin", "operator"):
         raise Refused("Only an administrator adds people.")
+    check_binding(uow, person)
     try:
         return create_user(
             uow.session, person.email, "", person.role, person.team_name, person.name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -10,7 +11,20 @@ import pytest
 from sqlalchemy import func, select
 
 from fieldapp.extensions import db
-from fieldapp.models import Case, Household, Landlord, Organisation, Partner, Team, User
+from fieldapp.models import (
+    Action,
+    BenefitDeduction,
+    Case,
+    Consent,
+    HoldRequest,
+    Household,
+    Landlord,
+    Organisation,
+    Partner,
+    PaymentPlan,
+    Team,
+    User,
+)
 from fieldapp.models.case import CASE_OUTCOMES, CASE_STATUSES
 from fieldapp.services.accounts import AccountError, create_user
 from fieldapp.services.demo import seed_demo
@@ -75,6 +89,165 @@ def test_create_user_refuses_a_duplicate(app, runner, make_user):
     assert result.exit_code == 1 and "already exists" in result.output
 
 
+@pytest.fixture
+def organisations(app, make_user):
+    """Team A (its lead), a debt counselling partner, a job centre and two landlords."""
+    make_user("lead", team="Team A")
+    with app.app_context():
+        db.session.add_all(
+            [
+                Partner(name="Gældsrådgivningen", kind="debt_counselling"),
+                Partner(name="Jobcentret", kind="job_centre"),
+                Landlord(name="Boligselskabet Nord"),
+                Landlord(name="Privat Udlejer ApS", kind="private"),
+            ]
+        )
+        db.session.commit()
+
+
+@pytest.mark.parametrize(
+    ("role", "option", "name", "column", "model"),
+    [
+        ("partner", "--partner", "Gældsrådgivningen", "partner_id", Partner),
+        ("landlord", "--landlord", "Boligselskabet Nord", "landlord_id", Landlord),
+    ],
+)
+def test_create_user_binds_a_partner_or_landlord_to_its_organisation(
+    app, runner, organisations, role, option, name, column, model
+):
+    result = runner.invoke(
+        args=["create-user", "kim@example.org", "--role", role, option, name, "--team", "Team A"],
+        input="a long enough password\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert f"Created {role} kim@example.org in team Team A" in result.output
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == "kim@example.org"))
+        bound = db.session.scalar(select(model.id).where(model.name == name))
+        assert user.role == role and getattr(user, column) == bound and user.team.name == "Team A"
+        other = "landlord_id" if column == "partner_id" else "partner_id"
+        assert getattr(user, other) is None
+        assert user.password_hash.startswith("$argon2id$")
+
+
+def test_a_partner_without_team_works_with_the_only_team(app, runner, organisations):
+    result = runner.invoke(
+        args=["create-user", "kim@example.org", "--role", "partner", "--partner", "Jobcentret"],
+        input="a long enough password\n",
+    )
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == "kim@example.org"))
+        assert user.team.name == "Team A" and user.partner_id is not None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--role", "partner", "--partner", "Ukendt Rådgivning"],
+            "There is no partner organisation named 'Ukendt Rådgivning' "
+            "(known: Gældsrådgivningen, Jobcentret).",
+        ),
+        (
+            ["--role", "landlord", "--landlord", "Ukendt"],
+            "There is no landlord named 'Ukendt' (known: Boligselskabet Nord, Privat Udlejer ApS).",
+        ),
+        (
+            ["--role", "partner"],
+            "A partner account needs its partner organisation (--partner).",
+        ),
+        (
+            ["--role", "landlord"],
+            "A landlord account needs its landlord (--landlord).",
+        ),
+        (
+            ["--role", "worker", "--partner", "Gældsrådgivningen"],
+            "Only a partner or landlord account names one, not a worker.",
+        ),
+        (
+            ["--role", "lead", "--landlord", "Boligselskabet Nord"],
+            "Only a partner or landlord account names one, not a lead.",
+        ),
+        (
+            ["--role", "partner", "--partner", "Jobcentret", "--landlord", "Boligselskabet Nord"],
+            "A partner account names its partner organisation (--partner), not a landlord.",
+        ),
+        (
+            ["--role", "landlord", "--landlord", "Boligselskabet Nord", "--partner", "Jobcentret"],
+            "A landlord account names its landlord (--landlord), not a partner.",
+        ),
+    ],
+)
+def test_create_user_refuses_a_binding_that_does_not_fit(app, runner, organisations, args, message):
+    result = runner.invoke(
+        args=["create-user", "kim@example.org", *args, "--team", "Team A"],
+        input="a long enough password\n",
+    )
+    assert result.exit_code == 1, result.output
+    assert message in result.output
+    with app.app_context():
+        assert db.session.scalar(select(User).where(User.email == "kim@example.org")) is None
+
+
+@pytest.mark.parametrize(
+    ("role", "option", "name"),
+    [("partner", "--partner", "Jobcentret"), ("landlord", "--landlord", "Boligselskabet Nord")],
+)
+def test_a_partner_or_landlord_without_team_is_refused_when_there_are_two(
+    app, runner, organisations, make_user, role, option, name
+):
+    make_user("lead", team="Team B")
+    result = runner.invoke(
+        args=["create-user", "kim@example.org", "--role", role, option, name],
+        input="a long enough password\n",
+    )
+    assert result.exit_code == 1, result.output
+    assert "Choose the team this person works with (--team)." in result.output
+    with app.app_context():
+        assert db.session.scalar(select(User).where(User.email == "kim@example.org")) is None
+        assert db.session.scalar(select(func.count()).select_from(Team)) == 2
+
+
+def test_create_user_partner_with_a_piped_password_as_a_real_process(tmp_path):
+    """The operator's way: `echo … | fieldapp create-user … --role partner --partner NAME`;
+    the account then logs in with that password (and lands on the partner's page)."""
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    assert fieldapp_command("db", "upgrade", database_url=url).returncode == 0
+    setup = fieldapp_command(
+        "shell",
+        database_url=url,
+        stdin="db.session.add(models.Partner(name='Gældsrådgivningen', kind='debt_counselling'))"
+        "; db.session.add(models.Team(name='Team A', organisation=models.Organisation("
+        "name='Kommune'))); db.session.commit()\n",
+    )
+    assert setup.returncode == 0, setup.stderr
+    created = fieldapp_command(
+        "create-user", "Kim@Example.org", "--role", "partner", "--partner", "Gældsrådgivningen",
+        database_url=url, stdin="piped partner password\n",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    assert "Created partner kim@example.org" in created.stdout
+    check = fieldapp_command(
+        "shell",
+        database_url=url,
+        stdin="from argon2 import PasswordHasher\n"
+        "u = db.session.query(models.User).one()\n"
+        "p = db.session.get(models.Partner, u.partner_id)\n"
+        "ok = PasswordHasher().verify(u.password_hash, 'piped partner password')\n"
+        "print('bound', u.role, p.name, u.team.name, ok)\n",
+    )
+    assert "bound partner Gældsrådgivningen Team A True" in check.stdout, check.stderr
+    refused = fieldapp_command(
+        "create-user", "ole@example.org", "--role", "partner", "--partner", "Nobody",
+        database_url=url, stdin="piped partner password\n",
+    )  # fmt: skip
+    assert refused.returncode == 1
+    assert "There is no partner organisation named 'Nobody' (known: Gældsrådgivningen)." in (
+        refused.stderr
+    )
+
+
 def test_demo_password_only_opens_a_demo_database(app, client):
     with app.app_context():
         with pytest.raises(AccountError, match="at least 12"):
@@ -98,7 +271,9 @@ def test_demo_seed_has_every_state_and_the_demo_logins_work(app, client):
         outcomes = set(db.session.scalars(select(Case.outcome).where(Case.outcome.is_not(None))))
         assert statuses == set(CASE_STATUSES) and outcomes == set(CASE_OUTCOMES)
         roles = db.session.execute(select(User.role, func.count()).group_by(User.role)).all()
-        assert dict(roles) == {"lead": 2, "worker": 4, "admin": 1, "dpo": 1}
+        assert dict(roles) == {
+            "lead": 2, "worker": 4, "admin": 1, "dpo": 1, "partner": 1, "landlord": 1,
+        }  # fmt: skip
         # The second team's register is its own: its households belong to it alone.
         nord = db.session.scalar(select(Team.id).where(Team.name == "Boligsocialt team Nord"))
         mine = select(func.count()).select_from(Household).where(Household.team_id == nord)
@@ -113,11 +288,24 @@ def test_demo_seed_has_every_state_and_the_demo_logins_work(app, client):
         ("dpo@example.org", "/audit"),
         ("lead.nord@example.org", "/dashboard"),
         ("worker.nord@example.org", "/today"),
+        ("partner@example.org", "/partner/"),
+        ("landlord@example.org", "/landlord/"),
     ]:
         response = auth.login(email, "demo")
         assert response.headers["Location"] == page, email
         assert client.get(page).status_code == 200
         auth.logout()
+    # The browser tests' door flows record a first consent and action on the top cards of
+    # worker@example.org's day: the partner's and landlord's demo data stays off them.
+    auth.login("worker@example.org", "demo")
+    day = client.get("/today").get_data(as_text=True)
+    top = [int(n) for n in re.findall(r'data-offline-url="/field/cases/(\d+)"', day)][:3]
+    assert len(top) == 3, day[:500]
+    with app.app_context():
+        for model in (Consent, Action, PaymentPlan, BenefitDeduction, HoldRequest):
+            assert not db.session.scalar(
+                select(func.count()).select_from(model).where(model.case_id.in_(top))
+            ), model.__name__
 
 
 def test_db_upgrade_then_demo_from_an_empty_database(tmp_path):
@@ -130,6 +318,10 @@ def test_db_upgrade_then_demo_from_an_empty_database(tmp_path):
     seeded = fieldapp_command("demo", "--no-serve", database_url=url)
     assert seeded.returncode == 0, seeded.stderr
     assert "worker@example.org" in seeded.stdout and "password: demo" in seeded.stdout
+    for login in ("partner@example.org", "landlord@example.org"):
+        assert any(
+            login in line and "password: demo" in line for line in seeded.stdout.splitlines()
+        )
 
 
 def test_flask_routes_and_shell_work_on_an_up_to_date_database(tmp_path):

@@ -16,13 +16,30 @@ from sqlalchemy import func, select
 
 from fieldapp.extensions import db
 from fieldapp.models import (
+    Action,
     ArrearsRecord,
+    BenefitDeduction,
     Case,
+    Consent,
+    HoldRequest,
     Household,
     ImportBatch,
+    Landlord,
+    Partner,
+    PaymentPlan,
     Team,
     Tenancy,
+    User,
 )
+from fieldapp.models.agreements import (
+    DEDUCTION_CONFIRMERS,
+    DEDUCTION_STATES,
+    HOLD_ENDINGS,
+    HOLD_STATES,
+    PLAN_STATES,
+)
+from fieldapp.models.case import OPEN_STATUSES
+from fieldapp.services.access import landlord_cases_query, landlord_consented, partner_case_ids
 from fieldapp.services.demo import DEMO_HOUSEHOLDS, DEMO_TEAM, SECOND_TEAM, seed_demo
 from fieldapp.services.meetings import agenda_reasons
 from fieldapp.services.reports import outcome_figures
@@ -46,6 +63,7 @@ def test_the_demo_tells_five_years_and_retention_changes_none_of_it(app):
         )
         db.session.commit()
     check_the_reports_tell_five_years_of_outreach_in_both_teams_registers(app)
+    check_the_partner_and_the_landlord_see_their_part(app)
     check_retention_has_nothing_to_do_and_later_changes_no_figure(app)
 
 
@@ -134,6 +152,96 @@ def check_the_reports_tell_five_years_of_outreach_in_both_teams_registers(story)
         client.logout()
     client.login("lead.nord@example.org", "demo")
     assert client.client.get(f"/cases/{first_team_case}").status_code in (403, 404)
+
+
+def latest_consents() -> dict[int, Consent]:
+    """Each case's latest consent, worked out here from every row (not by services.access)."""
+    latest: dict[int, Consent] = {}
+    for consent in db.session.scalars(select(Consent).order_by(Consent.recorded_at, Consent.id)):
+        latest[consent.case_id] = consent
+    return latest
+
+
+def check_the_partner_and_the_landlord_see_their_part(story) -> None:
+    """partner@example.org (the debt counselling service) sees exactly the first team's open
+    cases whose tenant's current consent covers debt counselling; landlord@example.org (the
+    housing association) has tenants of whom only some consented to the landlord; every state
+    of a plan, a deduction and a hold request is there to see."""
+    with story.app_context():
+        s = db.session
+        partner = s.scalar(select(User).where(User.email == "partner@example.org"))
+        landlord = s.scalar(select(User).where(User.email == "landlord@example.org"))
+        first = s.scalar(select(Team.id).where(Team.name == DEMO_TEAM))
+        assert partner.role == "partner" and landlord.role == "landlord"
+        assert partner.team_id == first and landlord.team_id == first
+        debt = s.get(Partner, partner.partner_id)
+        association = s.get(Landlord, landlord.landlord_id)
+        assert debt.kind == "debt_counselling" and association.kind == "housing_association"
+
+        latest = latest_consents()
+        expected = sorted(
+            case.id
+            for case in s.scalars(select(Case).where(Case.id.in_(list(latest))))
+            if case.team_id == first
+            and case.status in OPEN_STATUSES
+            and latest[case.id].state == "given"
+            and "debt_counselling" in latest[case.id].scopes
+        )
+        seen = partner_case_ids(s, partner)
+        assert seen == expected and len(seen) >= 3, (seen, expected)
+        # The demo has consents the partner must not follow: withdrawn, closed, other team's,
+        # other partners' only.
+        ever_debt = {
+            c.case_id for c in s.scalars(select(Consent)) if "debt_counselling" in c.scopes
+        }
+        assert ever_debt - set(seen), "every debt counselling consent is a case the partner sees"
+        states = {consent.state for consent in latest.values()}
+        assert {"given", "declined", "withdrawn"} <= states, states
+        # Their actions: on their cases, some due within the week, one overdue.
+        actions = list(
+            s.scalars(select(Action).where(Action.partner_id == debt.id, Action.case_id.in_(seen)))
+        )
+        assert {a.case_id for a in actions} == set(seen)
+        open_due = [a.due_on for a in actions if a.status in ("agreed", "in_progress")]
+        assert any(TODAY <= due <= TODAY + timedelta(days=7) for due in open_due), open_due
+        assert any(due < TODAY for due in open_due), open_due
+        others = s.scalars(select(Action).where(Action.partner_id != debt.id)).all()
+        assert others, "another partner's action, which the partner must not see"
+
+        tenants = [case.id for case in s.scalars(landlord_cases_query(landlord))]
+        consented = landlord_consented(s, tenants)
+        assert consented and consented < set(tenants), (consented, tenants)
+        never_asked = set(tenants) - set(latest)
+        assert never_asked, "a tenant of the landlord who was never asked"
+
+        plans = s.scalars(select(PaymentPlan)).all()
+        assert {plan.state for plan in plans} == set(PLAN_STATES)
+        for plan in plans:
+            assert plan.instalments and plan.arrears_at_start > 0
+            if plan.state in ("kept", "broken"):
+                assert plan.checked_on and plan.check_detail.get("code"), plan.id
+        deductions = s.scalars(select(BenefitDeduction)).all()
+        assert {d.state for d in deductions} == set(DEDUCTION_STATES)
+        confirmed = [d for d in deductions if d.state == "confirmed"]
+        assert {d.confirmed_by for d in confirmed} == set(DEDUCTION_CONFIRMERS)
+        assert all(d.confirmed_at and d.confirmed_at >= d.recorded_at for d in confirmed)
+        applied = [d for d in deductions if d.state == "applied"]
+        assert all(d.pending_until and d.pending_until > TODAY for d in applied), applied
+        holds = s.scalars(select(HoldRequest)).all()
+        assert {h.state for h in holds} == set(HOLD_STATES)
+        accepted = [h for h in holds if h.state == "accepted"]
+        assert {h.ended_with for h in accepted} == {*HOLD_ENDINGS, None}
+        own = [h for h in holds if h.landlord_id == association.id]
+        assert {h.state for h in own} == set(HOLD_STATES), "every state for the login to see"
+        answered = [h for h in own if h.state in ("accepted", "declined")]
+        assert all(h.answered_by_id == landlord.id and h.answered_at for h in answered)
+        for hold in holds:
+            case = s.get(Case, hold.case_id)
+            assert case.tenancy.landlord_id == hold.landlord_id and case.team_id == first
+            assert hold.requested_at >= case.opened_at
+        for row in [*plans, *deductions]:
+            case = s.get(Case, row.case_id)
+            assert case.team_id == first and row.recorded_at >= case.opened_at
 
 
 def check_retention_has_nothing_to_do_and_later_changes_no_figure(story) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ...domain.organisation import organisation_of
 from ...extensions import db
-from ...models import ROLES, ConsentText, Team, User
+from ...models import ROLES, ConsentText, Landlord, Partner, Team, User
 from ...services.fieldwork import LANGUAGES, current_consent_texts
 from ...usecases import Actor, NotFound, Refused, UnitOfWork
 from ...usecases.accounts import (
@@ -36,6 +36,17 @@ def _page(
 ):
     users = db.session.scalars(select(User).order_by(User.role, User.email)).all()
     teams = db.session.scalars(select(Team).order_by(Team.name)).all()
+    partners = db.session.scalars(select(Partner).order_by(Partner.name)).all()
+    landlords = db.session.scalars(select(Landlord).order_by(Landlord.name)).all()
+    # Whom each partner or landlord account works for, by the account's id.
+    names = {("partner", p.id): p.name for p in partners}
+    names.update({("landlord", ll.id): ll.name for ll in landlords})
+    works_for = {
+        user.id: names.get(("partner", user.partner_id))
+        or names.get(("landlord", user.landlord_id))
+        for user in users
+        if user.partner_id or user.landlord_id
+    }
     organisation = organisation_of(db.session)
     response = current_app.make_response(
         (
@@ -43,6 +54,9 @@ def _page(
                 "admin/users.html",
                 users=users,
                 teams=teams,
+                partners=partners,
+                landlords=landlords,
+                works_for=works_for,
                 roles=ROLES,
                 error=error,
                 form=form or {},
@@ -79,6 +93,8 @@ def add_user():
         form.get("role", ""),
         team_name=form.get("team") or None,
         name=form.get("name", "").strip(),
+        partner_name=form.get("partner") or None,
+        landlord_name=form.get("landlord") or None,
     )
     through_provider = form.get("login") == "organisation" and _sso_enabled()
     try:
