@@ -36,6 +36,7 @@ from ..models import (
 from ..models.types import utcnow
 from . import gazetteer
 from .accounts import create_user
+from .agreements import check_plan, expected_arrears
 from .fieldwork import current_consent_texts, ensure_consent_texts
 from .retention import purge
 from .tabular import normalise_name, normalise_phone
@@ -514,10 +515,6 @@ _OUTSIDE_ACTIONS: tuple[tuple[int, str, str, str, str, int], ...] = (
     (33, "debt_counselling", "Oversigt over kreditorer", "debt_counselling", "done", -10),
     (39, "debt_counselling", "Gældsrådgivning: første samtale", "debt_counselling", "agreed", 3),
 )  # fmt: skip
-# The plan check's findings, as the arrears list writes them on a plan (services.agreements
-# words them): the code and its values.
-PLAN_KEPT = "arrears_falling"
-PLAN_BROKEN = "instalment_missed"
 
 
 def seed_outside(session: Session, town: _Town, password: str, seed: int) -> None:
@@ -575,33 +572,34 @@ def seed_outside(session: Session, town: _Town, password: str, seed: int) -> Non
 
     last_list = town.list_dates[1]
 
-    def plan(number: int, state: str, started: int, months: int, detail: dict | None) -> None:
-        """Agreed `started` days ago, instalments monthly from two weeks later; `detail`: what
-        the last arrears list found (a kept or broken plan)."""
+    def plan(number: int, state: str, started: int, months: int, found: str | None) -> None:
+        """Agreed `started` days ago, instalments monthly from two weeks later; `found`: what
+        the last arrears list showed, checked as a real list is (services.agreements):
+        "kept" (the arrears as expected), "paid_off" (none left), "broken" (an instalment
+        more than expected)."""
         case = cases[number]
         owed = case.tenancy.current_arrears
         amount = -(-owed // months // 100) * 100
         first = at(case, started).date() + timedelta(days=14)
-        session.add(
-            PaymentPlan(
-                client_uuid=_uuid(rng), case_id=case.id, created_by_id=by(case),
-                arrears_at_start=owed, note="Aftalt med lejer og udlejer.", state=state,
-                instalments=[
-                    {"due_on": (first + timedelta(days=30 * i)).isoformat(), "amount": amount}
-                    for i in range(months)
-                ],
-                checked_on=last_list if detail else None, check_detail=detail or {},
-                recorded_at=at(case, started), received_at=at(case, started, 16),
-            )
+        row = PaymentPlan(
+            client_uuid=_uuid(rng), case_id=case.id, created_by_id=by(case),
+            arrears_at_start=owed, note="Aftalt med lejer og udlejer.", state=state,
+            instalments=[
+                {"due_on": (first + timedelta(days=30 * i)).isoformat(), "amount": amount}
+                for i in range(months)
+            ],
+            check_detail={}, recorded_at=at(case, started), received_at=at(case, started, 16),
         )  # fmt: skip
+        if found is not None:
+            expected = expected_arrears(row, last_list)
+            listed = {"kept": expected, "paid_off": 0, "broken": expected + amount}[found]
+            check_plan(row, listed, last_list)
+        session.add(row)
 
-    kept = {"code": PLAN_KEPT, "list_as_of": last_list.isoformat()}
-    missed = {"code": PLAN_BROKEN, "list_as_of": last_list.isoformat(),
-              "due_on": (last_list - timedelta(days=12)).isoformat()}  # fmt: skip
     plan(33, "active", 6, 6, None)
-    plan(27, "kept", 45, 8, kept)
-    plan(48, "kept", 120, 4, kept)  # paid off: the case closed with the plan
-    plan(34, "broken", 50, 6, missed)
+    plan(27, "active", 45, 8, "kept")
+    plan(48, "active", 120, 4, "paid_off")  # paid off: the case closed with the plan
+    plan(34, "active", 50, 6, "broken")
     plan(39, "ended", 35, 6, None)  # stopped when the tenant withdrew the consent
 
     def deduction(number: int, benefit: str, state: str, days_ago: int, **answer) -> None:
