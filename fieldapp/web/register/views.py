@@ -35,6 +35,7 @@ from ...services.cases import (
     list_cases,
     other_cases_of_household,
 )
+from ...services.holds import hold_context
 from ...services.sync import open_conflicts
 from ...services.tabular import parse_clock
 from ...services.worklist import dashboard_figures, local_today
@@ -245,6 +246,7 @@ def _case_page(
         "today": local_today(db.session, current_user),
         "grant": grant,
         "read_only": grant is not None or not may_change(db.session, current_user, case),
+        **hold_context(db.session, case),
     }
     return render_template("register/case.html", **context), status
 
