@@ -42,6 +42,8 @@ from fieldapp.models import (
     User,
     Visit,
 )
+from fieldapp.models.agreements import HoldRequest
+from fieldapp.services.accounts import create_user
 from fieldapp.services.demo import DEMO_TEAM, SECOND_TEAM, seed_demo
 from fieldapp.services.meetings import create_meeting
 from fieldapp.usecases import Actor, NotFound, Refused, UnitOfWork
@@ -55,6 +57,7 @@ from fieldapp.usecases.cases import (
     place_pin,
     resolve_conflict_of_team,
 )
+from fieldapp.usecases.holds import NewHold, answer, ask_to_hold
 from fieldapp.usecases.households import (
     ErasureRequest,
     erase_household_on_request,
@@ -74,6 +77,7 @@ from fieldapp.usecases.meetings import (
     plan_meeting,
     remove_from_meeting,
 )
+from fieldapp.usecases.outside import landlord_tenants
 from fieldapp.usecases.routes import book_visit, drop_visit, move_visit, plan_routes, publish_day
 from fieldapp.usecases.sync import apply_outbox
 from tests.support import AuthActions
@@ -160,6 +164,17 @@ def team_rows(team_id: int) -> dict[str, object]:
         ),
         "subscriptions": count(PushSubscription, PushSubscription.user_id.in_(users)),
         "staged": count(StagedUpload, StagedUpload.user_id.in_(users)),
+        "holds": s.execute(
+            select(
+                HoldRequest.id,
+                HoldRequest.state,
+                HoldRequest.answered_by_id,
+                HoldRequest.answer_note,
+                HoldRequest.ended_with,
+            )
+            .where(HoldRequest.case_id.in_(case_ids))
+            .order_by(HoldRequest.id)
+        ).all(),
         "workers": s.execute(
             select(User.id, User.role, User.active, User.team_id)
             .where(User.team_id == team_id)
@@ -235,6 +250,12 @@ class World:
                 counts={"new": 1}, errors=[error],
             )  # fmt: skip
             s.add(batch)
+            hold = HoldRequest(
+                case_id=self.case_a, landlord_id=case.tenancy.landlord_id,
+                requested_by_id=self.worker_a, until=TOMORROW + timedelta(days=30),
+                reason="payment_plan",
+            )  # fmt: skip
+            s.add(hold)
             left_out = RouteLeftOut(
                 day=self.route_a.day, team_id=self.team_a, case_id=self.case_a,
                 reason="booking_not_met", window_start=datetime.now(UTC),
@@ -243,12 +264,26 @@ class World:
             s.add(left_out)
             s.commit()
             self.batch_a, self.left_out_a = batch.id, left_out.id
+            self.hold_a = hold.id
             self.route_a = self.route_a.id
             self.stop_a, self.conflict_a = stop.id, conflict.id
             self.item_a = s.scalar(
                 select(MeetingItem.id).where(MeetingItem.meeting_id == self.meeting_a).limit(1)
             )
             self.staged_a = staged.id
+            # Landlords' people made now, so the rows compare A's users before and after.
+            s.add(Landlord(name="Udlejer Syd ApS", kind="private"))
+            s.flush()
+            self.other_landlords = [
+                create_user(
+                    s, f"{name}@landlord.example", "correct horse battery", "landlord",
+                    team, landlord_name=landlord,
+                ).id
+                for name, landlord, team in (
+                    ("syd", "Udlejer Syd ApS", DEMO_TEAM), ("nord", self.landlord, SECOND_TEAM),
+                )
+            ]  # fmt: skip
+            s.commit()
 
     def actor(self, user_id: int) -> Actor:
         return Actor.person(db.session.get(User, user_id), "192.0.2.66")
@@ -554,6 +589,8 @@ WEB: list[tuple[str, str, str, dict | None]] = [
     ("drop a visit", "post", "/routes/stops/{stop_a}/drop", {}),
     ("pin a left-out case", "post", "/routes/cases/{case_a}/pin", {"lat": "56", "lon": "12"}),
     ("forget a left-out booking", "post", "/routes/left-out/{left_out_a}/forget", {}),
+    ("ask a hold", "post", "/cases/{case_a}/holds", {"until": "{until}", "reason": "rehousing"}),
+    ("withdraw a hold", "post", "/cases/{case_a}/holds/{hold_a}/withdraw", {}),
 ]
 
 
@@ -565,7 +602,8 @@ def web(name: str, method: str, path: str, form: dict | None) -> Callable[[World
         names = dict(
             meeting_a=w.meeting_a, staged_a=w.staged_a, case_a=w.case_a,
             household_a=w.household_a, batch_a=w.batch_a, stop_a=w.stop_a, worker_b=w.worker_b,
-            left_out_a=w.left_out_a, item_a=w.item_a, case_b=w.case_b,
+            left_out_a=w.left_out_a, item_a=w.item_a, case_b=w.case_b, hold_a=w.hold_a,
+            until=(TOMORROW + timedelta(days=9)).isoformat(),
         )  # fmt: skip
         url = path.format(**names)
         if method == "get":
@@ -597,6 +635,86 @@ def remove_a_subscription(w: World) -> str:
     return "refused" if removed.status_code == 404 and deleted.status_code == 404 else "leak"
 
 
+def _other_landlords(w: World) -> list[Actor]:
+    """A person of another landlord in team A, and one of A's landlord working with team B."""
+    return [w.actor(user_id) for user_id in w.other_landlords]
+
+
+def _all_refused_or_none(outcomes: set[str]) -> str:
+    return "no effect" if outcomes <= {"refused", "no effect"} else ", ".join(sorted(outcomes))
+
+
+@in_app_context
+def ask_a_hold_as_worker_of_b(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            ask_to_hold(uow, w.actor(w.worker_b), w.case_a, NewHold(TOMORROW, "payment_plan"))
+
+    return refused(run)
+
+
+@in_app_context
+def answer_a_hold_as_another_landlord(w: World) -> str:
+    outcomes = set()
+    for actor in _other_landlords(w):
+
+        def run(actor=actor):
+            with UnitOfWork(db.session) as uow:
+                answer(uow, actor, w.hold_a, True, "yes")
+
+        outcomes.add(refused(run))
+    return _all_refused_or_none(outcomes)
+
+
+@in_app_context
+def see_flags_as_another_landlord(w: World) -> str:
+    for actor in _other_landlords(w):
+        with UnitOfWork(db.session) as uow:
+            rows = landlord_tenants(uow, actor)
+        if any(row.case_id == w.case_a or row.reference == w.reference_a for row in rows):
+            return "leak"
+    return "no effect"
+
+
+@in_app_context
+def upload_a_list_as_another_landlord(w: World) -> str:
+    row = [w.reference_a, "X", *w.address_a, "Helsingør", "0,00", date.today().strftime("%d-%m-%Y")]
+    data = csv_bytes(
+        ["Lejemålsnr.", "Navn", "Adresse", "Postnr.", "By", "Restance", "Opgjort pr."], [row]
+    )
+    landlord = db.session.scalar(select(Landlord).where(Landlord.name == w.landlord))
+    outcomes = set()
+    for actor in _other_landlords(w):
+
+        def run(actor=actor):
+            with UnitOfWork(db.session) as uow:
+                import_arrears_list(
+                    uow, actor, ArrearsUpload(data, "l.csv", landlord, complete_list=True)
+                )
+
+        outcomes.add(refused(run))
+    return _all_refused_or_none(outcomes)
+
+
+@in_app_context
+def upload_legal_steps_as_another_landlord(w: World) -> str:
+    data = csv_bytes(
+        ["Udlejer", "Lejemålsnr.", "Hændelse", "Dato"],
+        [
+            [w.landlord, w.reference_a, "petition", date.today().strftime("%d-%m-%Y")],
+            ["", w.reference_a, "petition", date.today().strftime("%d-%m-%Y")],
+        ],
+    )
+    # A's landlord's person of team B imports into B's register (team_rows: A unchanged);
+    # the other landlord's person of team A previews (a real import would be their batch).
+    for actor in _other_landlords(w):
+        with UnitOfWork(db.session, dry_run=actor.team_id == w.team_a) as uow:
+            report = import_legal_steps_file(uow, actor, data, "f.csv")
+        if actor.team_id == w.team_a and (report.new or report.rejected != 2):
+            return f"{report.new} steps added, {report.rejected} rejected"
+    return "no effect"
+
+
 MATRIX: list[tuple[str, Callable[[World], str]]] = [
     ("tenancy: import an arrears list", import_arrears_naming_a_tenancy),
     ("tenancy: import legal steps", import_legal_steps_naming_a_tenancy),
@@ -624,6 +742,17 @@ MATRIX: list[tuple[str, Callable[[World], str]]] = [
     ("meeting: take an item off its meeting", remove_from_a_meeting),
     ("meeting: find its case to add", search_for_a_case_to_add),
     ("subscription: remove it", remove_a_subscription),
+    ("hold: ask on its case (worker of B)", ask_a_hold_as_worker_of_b),
+    ("hold: answer its request (another landlord)", answer_a_hold_as_another_landlord),
+    ("hold: see its flags (another landlord)", see_flags_as_another_landlord),
+    (
+        "landlord: upload a list for its tenancy (another landlord)",
+        upload_a_list_as_another_landlord,
+    ),
+    (
+        "landlord: upload legal steps for its tenancy (another landlord)",
+        upload_legal_steps_as_another_landlord,
+    ),
     *[(f"web: {name}", web(name, method, path, form)) for name, method, path, form in WEB],
 ]
 
