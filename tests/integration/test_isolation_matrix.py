@@ -256,6 +256,14 @@ class World:
                 reason="payment_plan",
             )  # fmt: skip
             s.add(hold)
+            # The tenant consents to the landlord: only the person's landlord keeps them out.
+            s.add(
+                Consent(
+                    client_uuid=str(uuid.uuid4()), case_id=self.case_a, worker_id=self.worker_a,
+                    state="given", scopes=["landlord"], method="signature", language="da",
+                    recorded_at=datetime.now(UTC) + timedelta(seconds=1),
+                )
+            )  # fmt: skip
             left_out = RouteLeftOut(
                 day=self.route_a.day, team_id=self.team_a, case_id=self.case_a,
                 reason="booking_not_met", window_start=datetime.now(UTC),
