@@ -326,6 +326,8 @@ def test_a_hold_is_asked_answered_and_shown_on_the_case(app, make_case, people):
     case_page = auth.client.get(f"/cases/{case_id}").get_data(as_text=True)
     assert 'data-state="accepted"' in case_page and "Vi venter til da" in case_page
     assert "Bo Udlejer" in case_page  # who answered
+    card = auth.client.get(f"/field/cases/{case_id}").get_data(as_text=True)
+    assert 'id="card-hold"' in card and "Vi venter til da" in card  # and on the worker's card
     # Answered once: a second answer is refused, and the flag stays for the landlord.
     twice = landlord.post(
         f"/landlord/holds/{hold_id}/answer", {"answer": "decline"}, page="/landlord/"
