@@ -157,13 +157,24 @@ def _save_mapping(uow: UnitOfWork, upload: ArrearsUpload, report: ImportReport) 
 
 
 def import_legal_steps_file(
-    uow: UnitOfWork, actor: Actor, data: bytes, filename: str, *, today: date | None = None
+    uow: UnitOfWork,
+    actor: Actor,
+    data: bytes,
+    filename: str,
+    *,
+    today: date | None = None,
+    landlord_name: str | None = None,
 ) -> ImportReport:
     """Import (or preview) a file of legal steps into the actor's team's register: a row
     names a tenancy of this team, or opens one of its own; another team's is never found.
-    A landlord person's file is about their own tenancies only (others' rows rejected)."""
+    A landlord person's file is about their own tenancies only (others' rows rejected); so
+    is a file imported with landlord_name (the command line's --landlord)."""
     _require_importer(actor)
     landlord = own_landlord(uow.session, actor)  # a landlord: only their own tenancies
+    if landlord is None and landlord_name:  # an operator importing one landlord's own file
+        landlord = find_landlord(uow.session, landlord_name)
+        if landlord is None:
+            raise Refused(f"There is no landlord named {landlord_name!r}.")
     try:
         return import_legal_steps(
             uow.session,

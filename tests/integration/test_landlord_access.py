@@ -511,3 +511,22 @@ def test_an_accepted_hold_ends_in_payment_when_the_case_closes_paid_up(app, make
         close_case(db.session, db.session.get(Case, case_id), "paid_up", None)
         db.session.commit()
     assert ending(app, hold_id) == ("payment", TODAY)
+
+
+def test_the_command_line_imports_one_landlords_own_legal_steps(app, runner, make_case, tmp_path):
+    own = make_case(landlord=OWN, reference="N-1")
+    foreign = make_case(landlord=OTHER, reference="S-9")
+    path = tmp_path / "trin.csv"
+    path.write_bytes(
+        csv_bytes(
+            ["Udlejer", "Lejemålsnr.", "Hændelse", "Dato"],
+            [["", "N-1", "petition", "01-11-2026"], ["", "S-9", "petition", "01-11-2026"]],
+        )
+    )
+    unknown = runner.invoke(args=["import-legal-steps", str(path), "--landlord", "Ingen"])
+    assert unknown.exit_code != 0 and "'Ingen'" in unknown.output
+    result = runner.invoke(args=["import-legal-steps", str(path), "--landlord", OWN])
+    assert "1 new" in result.output and "1 rejected" in result.output
+    with app.app_context():
+        assert db.session.execute(select(LegalStep.case_id)).scalars().all() == [own]
+        assert db.session.get(Case, foreign).legal_steps == []
