@@ -171,12 +171,15 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def hold_context(session: Session, case: Case) -> dict:
-    """What the case page and the card show of holds: the requests (newest first), whether a
-    new one may be asked (the tenant's consent covers the landlord, none open) and the
-    answerers' names."""
+def hold_context(session: Session, case: Case, consented: bool | None = None) -> dict:
+    """What the case page shows of holds: the requests (newest first), whether a new one may
+    be asked (the tenant's consent covers the landlord, none open) and the answerers' names.
+    consented: whether the tenant's current consent covers the landlord, when the page has
+    read the consent already (None: read it here)."""
     from .access import landlord_consented
 
+    if consented is None:
+        consented = case.id in landlord_consented(session, [case.id])
     holds = list(
         session.scalars(
             select(HoldRequest)
@@ -193,6 +196,6 @@ def hold_context(session: Session, case: Case) -> dict:
     return {
         "holds": holds,
         "hold_answerers": {k: v for k, v in names.items()},
-        "hold_consented": case.id in landlord_consented(session, [case.id]),
+        "hold_consented": consented,
         "hold_open": any(h.state in OPEN_HOLD_STATES and h.ended_with is None for h in holds),
     }

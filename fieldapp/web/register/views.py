@@ -246,7 +246,8 @@ def _case_page(
         "today": local_today(db.session, current_user),
         "grant": grant,
         "read_only": grant is not None or not may_change(db.session, current_user, case),
-        **hold_context(db.session, case),
+        # The page has the tenant's current consent already (state): no second read of it.
+        **hold_context(db.session, case, consented="landlord" in state.consented_kinds),
     }
     return render_template("register/case.html", **context), status
 
