@@ -530,3 +530,61 @@ def test_the_command_line_imports_one_landlords_own_legal_steps(app, runner, mak
     with app.app_context():
         assert db.session.execute(select(LegalStep.case_id)).scalars().all() == [own]
         assert db.session.get(Case, foreign).legal_steps == []
+
+
+def test_an_answer_through_htmx_comes_back_on_the_page_and_is_audited(app, make_case, people):
+    worker = people["worker"]
+    case_id = make_case(landlord=OWN, worker_id=worker.id)
+    give_consent(app, case_id, worker.id, ["landlord"])
+    assert ask(login(app, worker), case_id, (TODAY + timedelta(days=9)).isoformat()).status_code
+    with app.app_context():
+        hold_id = db.session.scalar(select(HoldRequest.id))
+    landlord = login(app, people["landlord"])
+    token = re.search(
+        r'name="csrf_token" value="([^"]+)"',
+        landlord.client.get("/landlord/").get_data(as_text=True),
+    ).group(1)
+    headers = {"HX-Request": "true"}
+    wrong = landlord.client.post(
+        f"/landlord/holds/{hold_id}/answer", data={"answer": "", "csrf_token": token},
+        headers=headers,
+    )  # fmt: skip
+    assert wrong.status_code == 200 and 'role="alert"' in wrong.get_data(as_text=True)
+    done = landlord.client.post(
+        f"/landlord/holds/{hold_id}/answer", data={"answer": "decline", "csrf_token": token},
+        headers=headers,
+    )  # fmt: skip
+    assert done.status_code == 200 and 'id="landlord-notice"' in done.get_data(as_text=True)
+    assert [state for state, *_ in holds(app, case_id)] == ["declined"]
+    with app.app_context():
+        lines = db.session.execute(
+            select(AuditEvent.user_id, AuditEvent.action, AuditEvent.detail)
+            .where(AuditEvent.object_type == "hold_request")
+            .order_by(AuditEvent.id)
+        ).all()
+    assert lines == [(worker.id, "create", ""), (people["landlord"].id, "update", "declined")]
+
+
+@pytest.mark.parametrize(("country", "words"), [("DK", "benefits office"), ("NO", "NAV")])
+def test_the_reasons_are_in_the_countrys_words(app, make_case, people, country, words):
+    from fieldapp.models import Organisation
+
+    worker = people["worker"]
+    case_id = make_case(landlord=OWN, worker_id=worker.id)
+    give_consent(app, case_id, worker.id, ["landlord"])
+    with app.app_context():
+        for organisation in db.session.scalars(select(Organisation)):
+            organisation.country = country
+        db.session.commit()
+    page = login(app, worker).client.get(f"/cases/{case_id}").get_data(as_text=True)
+    form = page[page.index('id="hold-form"') :]
+    assert f"An application to {'the ' if country == 'DK' else ''}{words}" in form
+
+
+def test_a_landlord_account_bound_to_no_landlord_has_no_import_pages(app, make_user, people):
+    with app.app_context():
+        user = db.session.get(User, people["landlord"].id)
+        user.landlord_id = None
+        db.session.commit()
+    auth = login(app, people["landlord"])
+    assert auth.client.get("/imports").status_code == 403

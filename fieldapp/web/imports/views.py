@@ -54,6 +54,15 @@ STAGED_FOR = timedelta(hours=24)
 SHOWN_ERRORS = 100
 
 
+@bp.before_request
+def _landlord_is_bound():
+    """A landlord's account not bound to a landlord and a team has no lists to send."""
+    if getattr(current_user, "role", None) == "landlord" and (
+        current_user.landlord_id is None or current_user.team_id is None
+    ):
+        abort(403)
+
+
 def _form_page(error: str | None = None, status: int = 200, form: dict | None = None):
     if htmx:
         status = 200  # htmx swaps only 2xx answers; the message must reach the lead
