@@ -380,13 +380,18 @@ def test_wrong_hold_input_is_named_and_nothing_stored(
     assert holds(app, case_id) == []
 
 
-def test_wrong_answers_and_other_landlords_are_refused(app, make_case, people):
-    worker = people["worker"]
+def _requested_hold(app, make_case, worker) -> tuple[int, int]:
+    """A consented case of the landlord with a request waiting for their answer."""
     case_id = make_case(landlord=OWN, worker_id=worker.id)
     give_consent(app, case_id, worker.id, ["landlord"])
     assert ask(login(app, worker), case_id, (TODAY + timedelta(days=9)).isoformat()).status_code
     with app.app_context():
-        hold_id = db.session.scalar(select(HoldRequest.id))
+        return case_id, db.session.scalar(select(HoldRequest.id))
+
+
+def test_wrong_answers_and_other_landlords_are_refused(app, make_case, people):
+    worker = people["worker"]
+    case_id, hold_id = _requested_hold(app, make_case, worker)
     url = f"/landlord/holds/{hold_id}/answer"
     other = login(app, people["other_landlord"])
     assert other.post(url, {"answer": "accept"}, page="/landlord/").status_code == 404
@@ -534,11 +539,7 @@ def test_the_command_line_imports_one_landlords_own_legal_steps(app, runner, mak
 
 def test_an_answer_through_htmx_comes_back_on_the_page_and_is_audited(app, make_case, people):
     worker = people["worker"]
-    case_id = make_case(landlord=OWN, worker_id=worker.id)
-    give_consent(app, case_id, worker.id, ["landlord"])
-    assert ask(login(app, worker), case_id, (TODAY + timedelta(days=9)).isoformat()).status_code
-    with app.app_context():
-        hold_id = db.session.scalar(select(HoldRequest.id))
+    case_id, hold_id = _requested_hold(app, make_case, worker)
     landlord = login(app, people["landlord"])
     token = re.search(
         r'name="csrf_token" value="([^"]+)"',
