@@ -75,6 +75,9 @@ def request_hold(
 ) -> HoldRequest:
     """Ask the case's landlord to hold a petition; one open request per case."""
     check_hold(until, reason, today)
+    # The case's row locked (PostgreSQL; SQLite has one writer anyway): two leads asking at
+    # once make one request, the other is told there is one.
+    session.execute(select(Case.id).where(Case.id == case.id).with_for_update())
     if open_hold(session, case.id) is not None:
         raise HoldError(Wording(N_("This case already has an open request to hold a petition.")))
     landlord_id = session.scalar(select(Tenancy.landlord_id).where(Tenancy.id == case.tenancy_id))

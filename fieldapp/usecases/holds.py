@@ -8,9 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
-
 from ..domain.wording import N_, Wording
+from ..models import Case
 from ..models.agreements import HoldRequest
 from ..services.access import landlord_consented, landlord_may_see
 from ..services.audit import record_event
@@ -55,8 +54,14 @@ def ask_to_hold(
     return hold
 
 
+def _locked_hold(uow: UnitOfWork, hold_id: int) -> HoldRequest | None:
+    """The request, its row locked and read afresh: an answer and a withdrawal at the same
+    moment are applied one after the other, and the second sees the first."""
+    return uow.session.get(HoldRequest, hold_id, with_for_update=True, populate_existing=True)
+
+
 def _hold_of_case(uow: UnitOfWork, case_id: int, hold_id: int) -> HoldRequest:
-    hold = uow.session.get(HoldRequest, hold_id)
+    hold = _locked_hold(uow, hold_id)
     if hold is None or hold.case_id != case_id:
         raise NotFound("No such request.")
     return hold
@@ -81,11 +86,9 @@ def answer(
     """The landlord accepts or declines a request made to them, on a case of their own whose
     tenant's consent still covers the landlord. Another landlord's request: not found."""
     _landlord(actor)
-    hold = uow.session.get(HoldRequest, hold_id)
+    hold = _locked_hold(uow, hold_id)
     if hold is None or hold.landlord_id != actor.landlord_id:
         raise NotFound("No such request.")
-    from ..models import Case
-
     case = uow.session.get(Case, hold.case_id)
     if case is None or not landlord_may_see(uow.session, actor.user, case):
         raise NotFound("No such request.")
@@ -98,15 +101,3 @@ def answer(
     record_event(uow.session, actor.user, "update", "hold_request", case.id, actor.address,
                  "accepted" if accept else "declined")  # fmt: skip
     return hold
-
-
-def holds_of_case(uow: UnitOfWork, actor: Actor, case_id: int) -> list[HoldRequest]:
-    """The case's hold requests, newest first, for the case page and the card."""
-    case = case_in_scope(uow, actor, case_id, change=False)
-    return list(
-        uow.session.scalars(
-            select(HoldRequest)
-            .where(HoldRequest.case_id == case.id)
-            .order_by(HoldRequest.id.desc())
-        )
-    )
