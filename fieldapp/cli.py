@@ -453,11 +453,22 @@ def import_arrears_command(
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Show what the import would do; store nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print only the report as JSON.")
+@click.option(
+    "--landlord",
+    "landlord_name",
+    default=None,
+    help="The file is this landlord's own: rows about other landlords' tenancies are rejected.",
+)
 @_team_option
 @_operator_option
 @with_appcontext
 def import_legal_steps_command(
-    file: str, dry_run: bool, as_json: bool, team_name: str | None, operator: str | None
+    file: str,
+    dry_run: bool,
+    as_json: bool,
+    landlord_name: str | None,
+    team_name: str | None,
+    operator: str | None,
 ) -> None:
     """Import legal steps (petitions, hearings, evictions) of any number of landlords."""
     from .usecases import Refused, UnitOfWork
@@ -469,8 +480,9 @@ def import_legal_steps_command(
     try:
         with UnitOfWork(db.session, dry_run=dry_run) as uow:
             report = import_legal_steps_file(
-                uow, actor, data, click.format_filename(file, shorten=True)
-            )
+                uow, actor, data, click.format_filename(file, shorten=True),
+                landlord_name=landlord_name,
+            )  # fmt: skip
     except Refused as error:
         raise ImportRefused(f"{click.format_filename(file)} refused: {error}") from None
     notes = []

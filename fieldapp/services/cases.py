@@ -31,6 +31,7 @@ from ..models import (
     User,
 )
 from .case_state import case_records
+from .holds import end_holds
 from .tabular import SEARCH_FOLDS, normalise_address, normalise_name, search_fold
 from .triage import refresh_priorities
 
@@ -312,6 +313,7 @@ def add_legal_step(
     session.flush()
     session.expire(case, ["legal_steps"])
     refresh_priorities(session, [case.id], today)
+    end_holds(session, [case.id], today)  # a petition after an accepted hold ends it
     return step
 
 
@@ -326,6 +328,7 @@ def close_case(session: Session, case: Case, outcome: str, by: User | None) -> N
             detail={"outcome": outcome},
         )
     )
+    end_holds(session, [case.id])  # closed as paid: an accepted hold ended in payment
 
 
 def update_case(

@@ -39,6 +39,7 @@ from ..models.case import LEGAL_STEP_KINDS
 from ..models.types import UTCDateTime, utcnow
 from .agreements import check_plans
 from .audit import record_event
+from .holds import end_holds
 from .tabular import (
     ARREARS_FIELDS,
     LEGAL_STEP_FIELDS,
@@ -425,6 +426,9 @@ def _finish(
     for chunk in _chunks(open_ids):
         refresh_priorities(session, list(chunk), today)
     if batch is not None:
+        # An accepted hold on a case this list or file touched may have ended (paid, or a
+        # petition after all): services.holds decides, for the figures.
+        end_holds(session, report.case_ids, today)
         batch.counts = report.counts()
         batch.errors = [asdict(error) for error in report.errors]
         record_event(
@@ -1057,14 +1061,9 @@ def _load_steps(session: Session, plans: Iterable[_LandlordPlan]) -> None:
             by_id[tenancy_id].steps.add((kind, day))
 
 
-def _plan_legal_steps(
-    session: Session, rows: Sequence[LegalStepRow], team_id: int | None
-) -> tuple[list[tuple[LegalStepRow, _LandlordPlan, _Entry]], list[RowError], list[_LandlordPlan]]:
-    """Match every row to a landlord (stored or new) and a tenancy (stored or new)."""
+def _within_widths(rows: Sequence[LegalStepRow]) -> tuple[list[LegalStepRow], list[RowError]]:
+    """The rows whose values fit their columns, and the errors of those that do not."""
     errors: list[RowError] = []
-    by_name: dict[str, _LandlordPlan] = {}
-    by_id: dict[int, _LandlordPlan] = {}
-    stored = {_name_key(landlord.name): landlord for landlord in session.scalars(select(Landlord))}
     accepted: list[LegalStepRow] = []
     for row in rows:
         row_errors = _width_errors(
@@ -1082,6 +1081,77 @@ def _plan_legal_steps(
             errors.extend(row_errors)
         else:
             accepted.append(row)
+    return accepted, errors
+
+
+def _settle_entry(
+    owner: _LandlordPlan, entry: _Entry | None, ref_key: str, address_key: str, row: LegalStepRow
+) -> _Entry:
+    """The row's tenancy entry: a new one (not stored yet) when none was found; a found one
+    stored without a reference gets the row's."""
+    if entry is None:
+        entry = _Entry(None, ref_key, address_key, "")
+        owner.index.add(entry)
+    elif ref_key and not entry.ref_key:
+        entry.ref_key, entry.new_reference = ref_key, row.tenancy_ref
+        owner.index.by_ref[ref_key] = entry
+    return entry
+
+
+def _plan_own_legal_steps(
+    session: Session, rows: Sequence[LegalStepRow], team_id: int | None, landlord: Landlord
+) -> tuple[list[tuple[LegalStepRow, _LandlordPlan, _Entry]], list[RowError], list[_LandlordPlan]]:
+    """A landlord's own file: every row is about one of their own tenancies (stored, or new
+    to the register). A row naming another landlord, or the reference or address of another
+    landlord's tenancy in the team's register, is rejected and never applied."""
+    accepted, errors = _within_widths(rows)
+    own = _LandlordPlan(landlord.name, landlord, _TenancyIndex.load(session, landlord.id, team_id))
+    own_key = _name_key(landlord.name)
+    others = (
+        select(Tenancy.reference, Household.address_key)
+        .join(Household, Tenancy.household_id == Household.id)
+        .where(Tenancy.landlord_id != landlord.id, in_register(Tenancy.team_id, team_id))
+    )
+    foreign_refs: set[str] = set()
+    foreign_addresses: set[str] = set()
+    refs = sorted({row.tenancy_ref for row in accepted if row.tenancy_ref})
+    keys = sorted({_address_key(row.address, row.postcode) for row in accepted} - {""})
+    for chunk in _chunks(refs):
+        for reference, _key in session.execute(others.where(Tenancy.reference.in_(chunk))):
+            foreign_refs.add(_ref_key(reference))
+    for chunk in _chunks(keys):
+        for _reference, key in session.execute(others.where(Household.address_key.in_(chunk))):
+            foreign_addresses.add(key)
+    plan: list[tuple[LegalStepRow, _LandlordPlan, _Entry]] = []
+    for row in sorted(accepted, key=lambda r: (r.date, _STEP_ORDER.get(r.step, 99), r.row)):
+        ref_key = _ref_key(row.tenancy_ref)
+        address_key = _address_key(row.address, row.postcode)
+        if _name_key(row.landlord) not in ("", own_key):
+            reason = Wording(N_("names another landlord: send steps only for your own tenancies"))
+            errors.append(RowError(row.row, "landlord", row.landlord, reason))
+            continue
+        entry = own.index.find(ref_key, address_key, None)
+        foreign = (ref_key and ref_key in foreign_refs) or (
+            address_key and address_key in foreign_addresses
+        )
+        if entry is None and foreign:
+            reason = Wording(N_("is not one of your tenancies"))
+            field, value = ("tenancy_ref", row.tenancy_ref) if row.tenancy_ref else (
+                "address", row.address)  # fmt: skip
+            errors.append(RowError(row.row, field, value, reason))
+            continue
+        plan.append((row, own, _settle_entry(own, entry, ref_key, address_key, row)))
+    return plan, errors, [own]
+
+
+def _plan_legal_steps(
+    session: Session, rows: Sequence[LegalStepRow], team_id: int | None
+) -> tuple[list[tuple[LegalStepRow, _LandlordPlan, _Entry]], list[RowError], list[_LandlordPlan]]:
+    """Match every row to a landlord (stored or new) and a tenancy (stored or new)."""
+    accepted, errors = _within_widths(rows)
+    by_name: dict[str, _LandlordPlan] = {}
+    by_id: dict[int, _LandlordPlan] = {}
+    stored = {_name_key(landlord.name): landlord for landlord in session.scalars(select(Landlord))}
     for row in accepted:
         key = _name_key(row.landlord)
         if not key or key in by_name:
@@ -1124,13 +1194,7 @@ def _plan_legal_steps(
                 errors.append(RowError(row.row, "landlord", "", reason))
                 continue
             owner, entry = found[0]
-        if entry is None:
-            entry = _Entry(None, ref_key, address_key, "")
-            owner.index.add(entry)
-        elif ref_key and not entry.ref_key:
-            entry.ref_key, entry.new_reference = ref_key, row.tenancy_ref
-            owner.index.by_ref[ref_key] = entry
-        plan.append((row, owner, entry))
+        plan.append((row, owner, _settle_entry(owner, entry, ref_key, address_key, row)))
     owners = list(dict.fromkeys([*by_id.values(), *by_name.values()]))
     return plan, errors, owners
 
@@ -1145,10 +1209,13 @@ def import_legal_steps(
     today: date | None = None,
     team_id: int | None = None,
     audit_address: str = "",
+    landlord: Landlord | None = None,
 ) -> ImportReport:
     """Import a file of legal steps (several landlords) into one team's register (team_id,
     else the user's team, else the only team): add steps, open and close that team's cases.
-    A row naming another team's tenancy finds nothing of it.
+    A row naming another team's tenancy finds nothing of it. landlord: the file is that
+    landlord's own (a landlord person's upload): rows about other landlords' tenancies are
+    rejected.
 
     Unknown landlords, tenancies and households are created. A step already on a case of the
     tenancy (same kind and date) is left alone, so the same content imported twice adds
@@ -1175,7 +1242,10 @@ def import_legal_steps(
         unmapped=list(table.unmapped),
     )
     previous = _previous_batch(session, "legal_steps", None, report.file_hash, team_id)
-    plan, own_errors, owners = _plan_legal_steps(session, rows, team_id)
+    if landlord is None:
+        plan, own_errors, owners = _plan_legal_steps(session, rows, team_id)
+    else:  # a landlord's own file: only their own tenancies
+        plan, own_errors, owners = _plan_own_legal_steps(session, rows, team_id, landlord)
     report.errors = _sorted_errors([*errors, *own_errors])
     report.rejected = len({error.row for error in report.errors})
     if previous is not None:

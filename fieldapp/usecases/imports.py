@@ -9,12 +9,14 @@ from datetime import date
 from sqlalchemy import func, select
 
 from ..domain.registers import in_register
-from ..models import ImportBatch, Landlord, Tenancy
+from ..domain.wording import N_, Wording
+from ..models import ImportBatch, Landlord, Tenancy, User
 from ..services.imports import ImportReport, find_landlord, import_arrears, import_legal_steps
 from ..services.tabular import FileRefused
 from . import Actor, Refused, UnitOfWork
 
-IMPORTERS = ("lead", "operator")
+IMPORTERS = ("lead", "operator", "landlord")
+NOT_YOUR_LANDLORD = N_("You can send only your own lists (the landlord you are bound to).")
 
 
 class PartialList(Refused):
@@ -53,6 +55,17 @@ def _require_importer(actor: Actor) -> None:
         raise Refused("Only a team lead imports lists.")
     if actor.role == "lead" and actor.team_id is None and actor.user is not None:
         raise Refused("You belong to no team, so there is no register to import into.")
+    if actor.role == "landlord" and (
+        actor.user is None or actor.landlord_id is None or actor.team_id is None
+    ):
+        raise Refused(Wording(NOT_YOUR_LANDLORD))
+
+
+def own_landlord(session, actor: Actor) -> Landlord | None:
+    """The landlord a landlord person's lists are fixed to (None for anyone else)."""
+    if actor.role != "landlord" or actor.landlord_id is None:
+        return None
+    return session.get(Landlord, actor.landlord_id)
 
 
 def list_imports(actor: Actor, session, limit: int = 20) -> list[ImportBatch]:
@@ -62,7 +75,19 @@ def list_imports(actor: Actor, session, limit: int = 20) -> list[ImportBatch]:
         .where(in_register(ImportBatch.team_id, actor.team_id))
         .order_by(ImportBatch.created_at.desc())
     )
+    if actor.role == "landlord":
+        query = query.where(own_uploads(actor))
     return list(session.scalars(query.limit(limit)))
+
+
+def own_uploads(actor: Actor):
+    """For a landlord person: the imports made by people of their landlord (their rows are
+    the landlord's own data); a condition on ImportBatch. Nothing for a landlord unbound."""
+    people = select(User.id).where(
+        User.landlord_id == actor.landlord_id, User.landlord_id.is_not(None),
+        User.team_id == actor.team_id,
+    )  # fmt: skip
+    return ImportBatch.created_by_id.in_(people)
 
 
 def in_arrears(uow: UnitOfWork, actor: Actor, landlord: Landlord) -> int:
@@ -89,6 +114,8 @@ def import_arrears_list(
     list date, a list that would clear many tenancies without complete_list (not on a dry
     run: the preview shows the warning instead)."""
     _require_importer(actor)
+    if actor.role == "landlord" and upload.landlord.id != actor.landlord_id:
+        raise Refused(Wording(NOT_YOUR_LANDLORD))  # a landlord's list is fixed to their own
     before = in_arrears(uow, actor, upload.landlord)
     try:
         report = import_arrears(
@@ -130,11 +157,24 @@ def _save_mapping(uow: UnitOfWork, upload: ArrearsUpload, report: ImportReport) 
 
 
 def import_legal_steps_file(
-    uow: UnitOfWork, actor: Actor, data: bytes, filename: str, *, today: date | None = None
+    uow: UnitOfWork,
+    actor: Actor,
+    data: bytes,
+    filename: str,
+    *,
+    today: date | None = None,
+    landlord_name: str | None = None,
 ) -> ImportReport:
     """Import (or preview) a file of legal steps into the actor's team's register: a row
-    names a tenancy of this team, or opens one of its own; another team's is never found."""
+    names a tenancy of this team, or opens one of its own; another team's is never found.
+    A landlord person's file is about their own tenancies only (others' rows rejected); so
+    is a file imported with landlord_name (the command line's --landlord)."""
     _require_importer(actor)
+    landlord = own_landlord(uow.session, actor)  # a landlord: only their own tenancies
+    if landlord is None and landlord_name:  # an operator importing one landlord's own file
+        landlord = find_landlord(uow.session, landlord_name)
+        if landlord is None:
+            raise Refused(f"There is no landlord named {landlord_name!r}.")
     try:
         return import_legal_steps(
             uow.session,
@@ -145,6 +185,7 @@ def import_legal_steps_file(
             today=today,
             team_id=actor.team_id,
             audit_address=actor.address,
+            landlord=landlord,
         )
     except FileRefused as error:
         raise Refused(str(error)) from None

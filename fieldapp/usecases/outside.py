@@ -16,10 +16,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from ..domain.wording import N_, Wording
-from ..models import Action, Case, Meeting, MeetingItem, Partner, Tenancy
+from ..models import OPEN_STATUSES, Action, Case, Meeting, MeetingItem, Partner, Tenancy
+from ..models.agreements import HoldRequest
 from ..models.field import ACTION_STATUSES
-from ..services.access import landlord_cases_query, partner_case_ids, partner_may_read
+from ..services.access import (
+    landlord_cases_query,
+    landlord_consented,
+    partner_case_ids,
+    partner_may_read,
+)
 from ..services.audit import record_event
+from ..services.flags import Flags, case_flags
+from ..services.holds import latest_holds
 from ..services.meetings import AgendaLine, agenda_for
 from ..services.partner_work import (
     NOTE_LIMIT,
@@ -229,10 +237,12 @@ def partner_cases(uow: UnitOfWork, actor: Actor) -> list[Case]:
 
 
 def landlord_cases(uow: UnitOfWork, actor: Actor) -> list[Case]:
-    """The landlord person's own tenants with a case in their team's register."""
+    """The landlord person's own tenants with an open case in their team's register (a
+    closed case is no longer the municipality's work, and says nothing to the landlord)."""
     _landlord(actor)
     cases = uow.session.scalars(
         landlord_cases_query(actor.user)
+        .where(Case.status.in_(OPEN_STATUSES))
         .options(joinedload(Case.tenancy).joinedload(Tenancy.household))
         .order_by(Case.opened_at.desc())
     ).all()
@@ -241,3 +251,41 @@ def landlord_cases(uow: UnitOfWork, actor: Actor) -> list[Case]:
         f"{len(cases)} cases",
     )  # fmt: skip
     return list(cases)
+
+
+@dataclass(frozen=True)
+class TenantRow:
+    """One line of the landlord's page: their tenancy reference and tenant's name; where the
+    tenant consented to the landlord, the flags and the request waiting for an answer."""
+
+    case_id: int
+    reference: str
+    name: str
+    consented: bool
+    flags: Flags | None
+    waiting: HoldRequest | None
+
+
+def landlord_tenants(uow: UnitOfWork, actor: Actor) -> list[TenantRow]:
+    """The landlord person's own tenants with a case in their team's register, with status
+    flags only where the tenant's current consent covers the landlord (services.flags).
+    A fixed number of queries for the whole list; audited as one read."""
+    cases = landlord_cases(uow, actor)
+    ids = [case.id for case in cases]
+    consented = landlord_consented(uow.session, ids) if ids else set()
+    flags = case_flags(uow.session, sorted(consented))
+    holds = latest_holds(uow.session, sorted(consented))
+    rows = []
+    for case in cases:
+        hold = holds.get(case.id)
+        rows.append(
+            TenantRow(
+                case_id=case.id,
+                reference=case.tenancy.reference or "",
+                name=case.tenancy.household.name,
+                consented=case.id in consented,
+                flags=flags.get(case.id),
+                waiting=hold if hold is not None and hold.state == "requested" else None,
+            )
+        )
+    return rows

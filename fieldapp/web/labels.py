@@ -379,6 +379,37 @@ BENEFIT_LABELS = CountryLabels(
         "early_retirement": _l("Early retirement pension"),
     },
 )
+# Why the landlord is asked to hold a petition (models.agreements.HOLD_REASONS), in each
+# country's words: the benefit office is NAV in Norway; a deduction is "trekk" there and a
+# direct payment of the rent in Denmark.
+_HOLD_REASONS_EVERYWHERE = {
+    "payment_plan": _l("A payment plan is being agreed"),
+    "debt_counselling": _l("The tenant is in debt counselling"),
+    "treatment": _l("The tenant is in treatment"),
+    "rehousing": _l("The tenant is moving to a cheaper home"),
+}
+HOLD_REASON_LABELS = CountryLabels(
+    DK={
+        **_HOLD_REASONS_EVERYWHERE,
+        "benefit_application": _l("An application to the benefits office is being decided"),
+        "rent_deduction": _l("Direct payment of the rent from a benefit is being set up"),
+    },
+    NO={
+        **_HOLD_REASONS_EVERYWHERE,
+        "benefit_application": _l("An application to NAV is being decided"),
+        "rent_deduction": _l("Deduction of the rent from a benefit (trekk) is being set up"),
+    },
+)
+HOLD_STATE_LABELS = {
+    "requested": _l("Waiting for the landlord's answer"),
+    "accepted": _l("Accepted by the landlord"),
+    "declined": _l("Declined by the landlord"),
+    "withdrawn": _l("Withdrawn"),
+}
+HOLD_ENDING_LABELS = {
+    "payment": _l("Ended in payment"),
+    "petition": _l("Ended in a petition"),
+}
 SORT_LABELS = {
     "priority": _l("Priority"),
     "deadline": _l("Next deadline"),
@@ -549,6 +580,9 @@ def init_labels(app: Flask) -> None:
             "confirmer_labels": CONFIRMER_LABELS,
             "benefit_labels": BENEFIT_LABELS,
             "offered_benefits": lambda: deduction_benefits_for(current_country()),
+            "hold_reason_labels": HOLD_REASON_LABELS,
+            "hold_state_label": lambda code: HOLD_STATE_LABELS.get(code, code),
+            "hold_ending_label": lambda code: HOLD_ENDING_LABELS.get(code or "", code or ""),
         }
 
 

@@ -82,14 +82,17 @@ POLICY: dict[str, set[str] | str] = {
     "register.subject_access": {"lead"},  # the household of the team's case (404 for others)
     "register.subject_access_json": {"lead"},
     "register.erase": {"lead"},
-    "imports.upload": LEADS,
-    "imports.stage": LEADS,
-    "imports.confirm": LEADS,
-    "imports.repreview": LEADS,
+    "imports.upload": LEADS | {"landlord"},  # a landlord: their own lists only
+    "imports.stage": LEADS | {"landlord"},  # a landlord: fixed to their own landlord
+    "imports.confirm": LEADS | {"landlord"},  # own staged file only (404 for others)
+    "imports.repreview": LEADS | {"landlord"},
     "imports.geocode": LEADS,
-    "imports.staged_rejected_rows": LEADS,  # only the lead's own staged file (404 for others)
-    "imports.batch_rejected_rows": LEADS,  # only their own team's imports (404 for others)
-    "imports.batch_report": LEADS,  # the result of an import, at its own address (own team)
+    "imports.staged_rejected_rows": LEADS
+    | {"landlord"},  # only the lead's own staged file (404 for others)
+    "imports.batch_rejected_rows": LEADS
+    | {"landlord"},  # only their own team's imports (404 for others)
+    "imports.batch_report": LEADS
+    | {"landlord"},  # the result of an import, at its own address (own team)
     "routes.plan_page": LEADS,
     "routes.plan": LEADS,
     "routes.publish": LEADS,
@@ -145,6 +148,10 @@ POLICY: dict[str, set[str] | str] = {
     "partner.meetings": {"partner"},
     "partner.meeting": {"partner"},  # only a meeting of their team with them at the table
     "landlord.tenants": {"landlord"},
+    "landlord.answer_hold": {"landlord"},  # only a request to their own landlord (else 404)
+    # hold the petition: the case's worker or the team's lead (the colleague is refused)
+    "register.ask_hold": {"worker", "lead"},
+    "register.withdraw_hold": {"worker", "lead"},
 }
 
 MISSING_ID = 999_999

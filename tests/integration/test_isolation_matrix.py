@@ -45,7 +45,7 @@ from fieldapp.models import (
     User,
     Visit,
 )
-from fieldapp.models.agreements import BenefitDeduction, PaymentPlan
+from fieldapp.models.agreements import BenefitDeduction, HoldRequest, PaymentPlan
 from fieldapp.services.accounts import create_user
 from fieldapp.services.demo import DEMO_TEAM, SECOND_TEAM, seed_demo
 from fieldapp.services.meetings import create_meeting
@@ -69,6 +69,7 @@ from fieldapp.usecases.cases import (
     place_pin,
     resolve_conflict_of_team,
 )
+from fieldapp.usecases.holds import NewHold, answer, ask_to_hold
 from fieldapp.usecases.households import (
     ErasureRequest,
     erase_household_on_request,
@@ -90,6 +91,7 @@ from fieldapp.usecases.meetings import (
 )
 from fieldapp.usecases.outside import (
     ActionChange,
+    landlord_tenants,
     partner_case,
     partner_meeting,
     update_partner_action,
@@ -199,6 +201,17 @@ def team_rows(team_id: int) -> dict[str, object]:
         ).all(),
         "subscriptions": count(PushSubscription, PushSubscription.user_id.in_(users)),
         "staged": count(StagedUpload, StagedUpload.user_id.in_(users)),
+        "holds": s.execute(
+            select(
+                HoldRequest.id,
+                HoldRequest.state,
+                HoldRequest.answered_by_id,
+                HoldRequest.answer_note,
+                HoldRequest.ended_with,
+            )
+            .where(HoldRequest.case_id.in_(case_ids))
+            .order_by(HoldRequest.id)
+        ).all(),
         "workers": s.execute(
             select(User.id, User.role, User.active, User.team_id)
             .where(User.team_id == team_id)
@@ -274,6 +287,20 @@ class World:
                 counts={"new": 1}, errors=[error],
             )  # fmt: skip
             s.add(batch)
+            hold = HoldRequest(
+                case_id=self.case_a, landlord_id=case.tenancy.landlord_id,
+                requested_by_id=self.worker_a, until=TOMORROW + timedelta(days=30),
+                reason="payment_plan",
+            )  # fmt: skip
+            s.add(hold)
+            # The tenant consents to the landlord: only the person's landlord keeps them out.
+            s.add(
+                Consent(
+                    client_uuid=str(uuid.uuid4()), case_id=self.case_a, worker_id=self.worker_a,
+                    state="given", scopes=["landlord"], method="signature", language="da",
+                    recorded_at=datetime.now(UTC) + timedelta(seconds=1),
+                )
+            )  # fmt: skip
             left_out = RouteLeftOut(
                 day=self.route_a.day, team_id=self.team_a, case_id=self.case_a,
                 reason="booking_not_met", window_start=datetime.now(UTC),
@@ -282,6 +309,7 @@ class World:
             s.add(left_out)
             s.commit()
             self.batch_a, self.left_out_a = batch.id, left_out.id
+            self.hold_a = hold.id
             self.route_a = self.route_a.id
             self.stop_a, self.conflict_a = stop.id, conflict.id
             self.item_a = s.scalar(
@@ -301,6 +329,19 @@ class World:
             s.add_all([plan, deduction])
             s.commit()
             self.plan_a, self.deduction_a = plan.id, deduction.id
+            # Landlords' people made now, so the rows compare A's users before and after.
+            s.add(Landlord(name="Udlejer Syd ApS", kind="private"))
+            s.flush()
+            self.other_landlords = [
+                create_user(
+                    s, f"{name}@landlord.example", "correct horse battery", "landlord",
+                    team, landlord_name=landlord,
+                ).id
+                for name, landlord, team in (
+                    ("syd", "Udlejer Syd ApS", DEMO_TEAM), ("nord", self.landlord, SECOND_TEAM),
+                )
+            ]  # fmt: skip
+            s.commit()
             self._partners(s)
 
     def _partners(self, s) -> None:
@@ -770,6 +811,8 @@ WEB: list[tuple[str, str, str, dict | None]] = [
         "/cases/{case_a}/deductions/{deduction_a}/close",
         {"state": "ended"},
     ),
+    ("ask a hold", "post", "/cases/{case_a}/holds", {"until": "{until}", "reason": "rehousing"}),
+    ("withdraw a hold", "post", "/cases/{case_a}/holds/{hold_a}/withdraw", {}),
 ]
 
 
@@ -839,7 +882,8 @@ def web(name: str, method: str, path: str, form: dict | None) -> Callable[[World
             meeting_a=w.meeting_a, staged_a=w.staged_a, case_a=w.case_a,
             household_a=w.household_a, batch_a=w.batch_a, stop_a=w.stop_a, worker_b=w.worker_b,
             left_out_a=w.left_out_a, item_a=w.item_a, case_b=w.case_b,
-            plan_a=w.plan_a, deduction_a=w.deduction_a,
+            plan_a=w.plan_a, deduction_a=w.deduction_a, hold_a=w.hold_a,
+            until=(TOMORROW + timedelta(days=9)).isoformat(),
         )  # fmt: skip
         url = path.format(**names)
         if method == "get":
@@ -869,6 +913,86 @@ def remove_a_subscription(w: World) -> str:
         headers={"X-Doorstep-Push": "1"},
     )
     return "refused" if removed.status_code == 404 and deleted.status_code == 404 else "leak"
+
+
+def _other_landlords(w: World) -> list[Actor]:
+    """A person of another landlord in team A, and one of A's landlord working with team B."""
+    return [w.actor(user_id) for user_id in w.other_landlords]
+
+
+def _all_refused_or_none(outcomes: set[str]) -> str:
+    return "no effect" if outcomes <= {"refused", "no effect"} else ", ".join(sorted(outcomes))
+
+
+@in_app_context
+def ask_a_hold_as_worker_of_b(w: World) -> str:
+    def run():
+        with UnitOfWork(db.session) as uow:
+            ask_to_hold(uow, w.actor(w.worker_b), w.case_a, NewHold(TOMORROW, "payment_plan"))
+
+    return refused(run)
+
+
+@in_app_context
+def answer_a_hold_as_another_landlord(w: World) -> str:
+    outcomes = set()
+    for actor in _other_landlords(w):
+
+        def run(actor=actor):
+            with UnitOfWork(db.session) as uow:
+                answer(uow, actor, w.hold_a, True, "yes")
+
+        outcomes.add(refused(run))
+    return _all_refused_or_none(outcomes)
+
+
+@in_app_context
+def see_flags_as_another_landlord(w: World) -> str:
+    for actor in _other_landlords(w):
+        with UnitOfWork(db.session) as uow:
+            rows = landlord_tenants(uow, actor)
+        if any(row.case_id == w.case_a or row.reference == w.reference_a for row in rows):
+            return "leak"
+    return "no effect"
+
+
+@in_app_context
+def upload_a_list_as_another_landlord(w: World) -> str:
+    row = [w.reference_a, "X", *w.address_a, "Helsingør", "0,00", date.today().strftime("%d-%m-%Y")]
+    data = csv_bytes(
+        ["Lejemålsnr.", "Navn", "Adresse", "Postnr.", "By", "Restance", "Opgjort pr."], [row]
+    )
+    landlord = db.session.scalar(select(Landlord).where(Landlord.name == w.landlord))
+    outcomes = set()
+    for actor in _other_landlords(w):
+
+        def run(actor=actor):
+            with UnitOfWork(db.session) as uow:
+                import_arrears_list(
+                    uow, actor, ArrearsUpload(data, "l.csv", landlord, complete_list=True)
+                )
+
+        outcomes.add(refused(run))
+    return _all_refused_or_none(outcomes)
+
+
+@in_app_context
+def upload_legal_steps_as_another_landlord(w: World) -> str:
+    data = csv_bytes(
+        ["Udlejer", "Lejemålsnr.", "Hændelse", "Dato"],
+        [
+            [w.landlord, w.reference_a, "petition", date.today().strftime("%d-%m-%Y")],
+            ["", w.reference_a, "petition", date.today().strftime("%d-%m-%Y")],
+        ],
+    )
+    # A's landlord's person of team B imports into B's register (team_rows: A unchanged);
+    # the other landlord's person of team A previews (a real import would be their batch).
+    for actor in _other_landlords(w):
+        with UnitOfWork(db.session, dry_run=actor.team_id == w.team_a) as uow:
+            report = import_legal_steps_file(uow, actor, data, "f.csv")
+        if actor.team_id == w.team_a and (report.new or report.rejected != 2):
+            return f"{report.new} steps added, {report.rejected} rejected"
+    return "no effect"
 
 
 MATRIX: list[tuple[str, Callable[[World], str]]] = [
@@ -927,6 +1051,17 @@ MATRIX: list[tuple[str, Callable[[World], str]]] = [
         sync_a_partners_action_status,
     ),
     ("meeting: the partner's person in team B opens it", partner_opens_a_meeting("partner_b")),
+    ("hold: ask on its case (worker of B)", ask_a_hold_as_worker_of_b),
+    ("hold: answer its request (another landlord)", answer_a_hold_as_another_landlord),
+    ("hold: see its flags (another landlord)", see_flags_as_another_landlord),
+    (
+        "landlord: upload a list for its tenancy (another landlord)",
+        upload_a_list_as_another_landlord,
+    ),
+    (
+        "landlord: upload legal steps for its tenancy (another landlord)",
+        upload_legal_steps_as_another_landlord,
+    ),
     *[(f"web: {name}", web(name, method, path, form)) for name, method, path, form in WEB],
 ]
 

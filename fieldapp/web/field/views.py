@@ -15,6 +15,7 @@ from ...models import NEEDS, Case, Partner, Tenancy
 from ...services.access import may_change, may_read
 from ...services.audit import record_event
 from ...services.fieldwork import case_card, current_consent_texts
+from ...services.holds import latest_holds
 from ...services.triage import live_deadlines
 from ...services.worklist import (
     keep_card_until,
@@ -112,6 +113,7 @@ def card(case_id: int):
             coming=live_deadlines(case.legal_steps, days.today),
             today=days.today,
             scope_names=lambda codes: ", ".join(str(SCOPE_LABELS.get(c, c)) for c in codes),
+            hold=latest_holds(db.session, [case.id]).get(case.id),  # the landlord's answer
         )
     )
     if keep_until is not None:

@@ -38,26 +38,44 @@ from ...usecases.imports import (
     in_arrears,
     list_imports,
     mass_clear,
+    own_landlord,
+    own_uploads,
 )
 from ..security import client_address, is_number, roles_required
 from . import bp
 
 KINDS = ("arrears", "legal_steps")
+# A landlord person uses the same pages for their own lists: the landlord fixed to theirs
+# (User.landlord_id: never a form field), the team to theirs, the history to their uploads.
+IMPORTING = ("lead", "landlord")
 STAGED_FOR = timedelta(hours=24)
 # Rejected rows the preview and report pages list; the rest are counted and downloadable,
 # so a list of 100,000 bad rows gives a page of the same size as one of 100.
 SHOWN_ERRORS = 100
 
 
+@bp.before_request
+def _landlord_is_bound():
+    """A landlord's account not bound to a landlord and a team has no lists to send."""
+    if getattr(current_user, "role", None) == "landlord" and (
+        current_user.landlord_id is None or current_user.team_id is None
+    ):
+        abort(403)
+
+
 def _form_page(error: str | None = None, status: int = 200, form: dict | None = None):
     if htmx:
         status = 200  # htmx swaps only 2xx answers; the message must reach the lead
-    batches = list_imports(Actor.person(current_user), db.session)
-    names = {landlord.id: landlord.name for landlord in landlords(db.session)}
+    actor = Actor.person(current_user)
+    batches = list_imports(actor, db.session)
+    fixed = own_landlord(db.session, actor)
+    choices = [fixed] if fixed is not None else landlords(db.session)
+    names = {landlord.id: landlord.name for landlord in choices}
     return (
         render_template(
             "imports/upload.html",
-            landlords=landlords(db.session),
+            landlords=choices,
+            fixed_landlord=fixed,
             kinds=LANDLORD_KINDS,
             batches=batches,
             landlord_names=names,
@@ -69,7 +87,7 @@ def _form_page(error: str | None = None, status: int = 200, form: dict | None = 
 
 
 @bp.get("")
-@roles_required("lead")
+@roles_required(*IMPORTING)
 def upload():
     """The upload form and the latest imports."""
     return _form_page()
@@ -94,6 +112,10 @@ def _parse_upload_form() -> tuple[dict, str | None]:
             return values, _(
                 "List date: %(value)r is not a date (YYYY-MM-DD).", value=values["as_of"]
             )
+    if current_user.role == "landlord":
+        # Their own landlord, whatever the form says (a forged landlord id changes nothing).
+        values.update(landlord=str(current_user.landlord_id), new_landlord="")
+        return values, None
     if values["kind"] == "arrears":
         if values["new_landlord"]:
             if values["new_landlord_kind"] not in LANDLORD_KINDS:
@@ -107,7 +129,7 @@ def _parse_upload_form() -> tuple[dict, str | None]:
 
 
 @bp.post("")
-@roles_required("lead")
+@roles_required(*IMPORTING)
 def stage():
     """Keep the uploaded file and show what importing it would do; nothing is stored yet."""
     values, problem = _parse_upload_form()
@@ -239,14 +261,14 @@ def _preview(staged: StagedUpload, mapping: dict[str, str] | None, error: str | 
 
 
 @bp.post("/<staged_id>/preview")
-@roles_required("lead")
+@roles_required(*IMPORTING)
 def repreview(staged_id: str):
     """Show the preview again with the lead's own column choices."""
     return _preview(_staged(staged_id), _mapping_from_form())
 
 
 @bp.post("/<staged_id>/confirm")
-@roles_required("lead")
+@roles_required(*IMPORTING)
 def confirm(staged_id: str):
     """Import the previewed file for real and save the confirmed column mapping."""
     staged = _staged(staged_id)
@@ -276,6 +298,7 @@ def confirm(staged_id: str):
 
 
 def _report_page(report, kind: str):
+    landlord = current_user.role == "landlord"
     errors_url = None
     if report.batch_id is not None:
         errors_url = url_for("imports.batch_rejected_rows", batch_id=report.batch_id)
@@ -286,28 +309,32 @@ def _report_page(report, kind: str):
         errors_url=errors_url,
         kind=kind,
         missing_positions=(
-            count_without_position(db.session, current_user.team_id) if kind == "arrears" else 0
+            count_without_position(db.session, current_user.team_id)
+            if kind == "arrears" and not landlord
+            else 0
         ),
+        cases_url=url_for("landlord.tenants" if landlord else "register.cases"),
         geocoder=bool(current_app.config.get("GEOCODER")),
     )
 
 
 def _own_batch(batch_id: int) -> ImportBatch:
-    batch = db.session.scalar(
-        select(ImportBatch).where(
-            ImportBatch.id == batch_id, in_register(ImportBatch.team_id, current_user.team_id)
-        )
+    query = select(ImportBatch).where(
+        ImportBatch.id == batch_id, in_register(ImportBatch.team_id, current_user.team_id)
     )
+    if current_user.role == "landlord":
+        query = query.where(own_uploads(Actor.person(current_user)))  # only their own
+    batch = db.session.scalar(query)
     if batch is None:
         abort(404)  # another team's import looks the same as none
     return batch
 
 
 @bp.get("/batches/<int:batch_id>")
-@roles_required("lead")
+@roles_required(*IMPORTING)
 def batch_report(batch_id: int):
-    """What an import into the lead's own team's register did (its rejected rows included:
-    the read is audited)."""
+    """What an import into the lead's own team's register did (a landlord person: one of
+    their landlord's own uploads), its rejected rows included: the read is audited."""
     batch = _own_batch(batch_id)
     report = ImportReport(
         kind=batch.kind,
@@ -344,7 +371,7 @@ def _rejected_rows_file(errors: list[RowError], name: str, object_type: str, obj
 
 
 @bp.get("/<staged_id>/rejected-rows.csv")
-@roles_required("lead")
+@roles_required(*IMPORTING)
 def staged_rejected_rows(staged_id: str):
     """Every row the preview of the lead's own staged file rejects, as CSV."""
     staged = _staged(staged_id)
@@ -357,7 +384,7 @@ def staged_rejected_rows(staged_id: str):
 
 
 @bp.get("/batches/<int:batch_id>/rejected-rows.csv")
-@roles_required("lead")
+@roles_required(*IMPORTING)
 def batch_rejected_rows(batch_id: int):
     """Every row an import into the lead's own team's register rejected, as CSV."""
     batch = _own_batch(batch_id)

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("register", __name__)
 
-from . import agreements, views  # noqa: E402,F401
+from . import agreements, holds, views  # noqa: E402,F401

@@ -35,6 +35,7 @@ from ...services.cases import (
     list_cases,
     other_cases_of_household,
 )
+from ...services.holds import hold_context
 from ...services.sync import open_conflicts
 from ...services.tabular import parse_clock
 from ...services.worklist import dashboard_figures, local_today
@@ -250,6 +251,8 @@ def _case_page(
         "grant": grant,
         "read_only": grant is not None or not may_change(db.session, current_user, case),
         "agreement_error": agreement_error,
+        # The page has the tenant's current consent already (state): no second read of it.
+        **hold_context(db.session, case, consented="landlord" in state.consented_kinds),
     }
     return render_template("register/case.html", **context), status
 
