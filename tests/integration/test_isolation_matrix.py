@@ -101,6 +101,8 @@ from fieldapp.usecases.sync import apply_outbox
 from tests.support import AuthActions
 
 TOMORROW = date.today() + timedelta(days=1)
+# What team A's tenant consented to share: with the debt counselling service and the landlord.
+SHARED = ["debt_counselling", "landlord"]
 SYNC = {"X-Doorstep-Sync": "1", "Origin": "http://localhost"}
 
 
@@ -293,11 +295,13 @@ class World:
                 reason="payment_plan",
             )  # fmt: skip
             s.add(hold)
-            # The tenant consents to the landlord: only the person's landlord keeps them out.
+            # The tenant consents to the landlord (and to the debt counselling service, as the
+            # partner rows' consent below does: whichever is latest covers both): only the
+            # person's landlord keeps them out.
             s.add(
                 Consent(
                     client_uuid=str(uuid.uuid4()), case_id=self.case_a, worker_id=self.worker_a,
-                    state="given", scopes=["landlord"], method="signature", language="da",
+                    state="given", scopes=["debt_counselling", "landlord"], method="signature", language="da",
                     recorded_at=datetime.now(UTC) + timedelta(seconds=1),
                 )
             )  # fmt: skip
@@ -362,7 +366,7 @@ class World:
                 s.add(
                     Consent(
                         client_uuid=str(uuid.uuid4()), case_id=case_id, worker_id=self.worker_a,
-                        state=state, scopes=["debt_counselling"] if state == "given" else [],
+                        state=state, scopes=SHARED if state == "given" else [],
                         method="paper", language="da", recorded_at=now + timedelta(seconds=n),
                     )
                 )  # fmt: skip
