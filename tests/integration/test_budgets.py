@@ -10,14 +10,19 @@ import pytest
 from sqlalchemy import event, select
 
 from fieldapp.extensions import db
-from fieldapp.models import Case, User
+from fieldapp.models import Action, Case, User
 from fieldapp.services.demo import seed_demo
 from tests.support import AuthActions
 
 ROOT = Path(__file__).parents[2]
 # Every page's statements stay flat however many cases there are (no N+1).
 QUERY_BUDGETS = {"/today": 8, "/cases": 9, "/dashboard": 11}
-CARD_BUDGET = 18  # was 16; how long the phone may keep the card adds the time zone and routes
+# was 16; how long the phone may keep the card adds the time zone and routes (18); a case
+# with an action for a partner reads the partner's latest notes on it, and every card the
+# newest request to hold a petition (the landlord's answer), one statement each; the test
+# opens a case with a partner's action, the heaviest card the demo has (21; the first card
+# it opened before, without one, was at 17).
+CARD_BUDGET = 21
 # (17); 18 was allowed while the first amount looked up the organisation's currency, which
 # now comes with the person (User.organisation_currency): the card is at 17 again
 # Uncompressed; htmx is half of it. Was 75,000 before the service worker sent the outbox
@@ -73,7 +78,10 @@ def test_case_card_stays_within_its_query_budget(demo):
     with demo.app_context():
         worker = db.session.scalar(select(User).where(User.email == "worker@example.org"))
         case_id = db.session.scalars(
-            select(Case.id).where(Case.assigned_worker_id == worker.id)
+            select(Case.id)
+            .join(Action, Action.case_id == Case.id)
+            .where(Case.assigned_worker_id == worker.id, Action.partner_id.is_not(None))
+            .order_by(Case.id)
         ).first()
     client = AuthActions(demo.test_client())
     client.login("worker@example.org", "demo")
