@@ -165,7 +165,11 @@ def partner_kind(session: Session, user: User) -> str | None:
     """The kind of the partner organisation a partner person works for (None: not bound)."""
     if user.role != "partner" or user.partner_id is None:
         return None
-    return session.scalar(select(Partner.kind).where(Partner.id == user.partner_id))
+    kind = session.scalar(select(Partner.kind).where(Partner.id == user.partner_id))
+    # A landlord at the meeting's table is a partner of kind "landlord", but the consent's
+    # "landlord" means the tenant's own landlord: a landlord's people log in as role landlord,
+    # which sees their own tenants only (landlord_cases_query), never as a partner.
+    return None if kind == "landlord" else kind
 
 
 def partner_case_ids(session: Session, user: User, *, open_only: bool = True) -> list[int]:

@@ -158,7 +158,13 @@ def _outside_organisation(
     if role == "landlord" and partner_name:
         raise AccountError("A landlord account names its landlord (--landlord), not a partner.")
     if role == "partner":
-        return _named(session, Partner, partner_name, "partner organisation", "--partner"), None
+        partner = _named(session, Partner, partner_name, "partner organisation", "--partner")
+        if partner.kind == "landlord":
+            raise AccountError(
+                f"{partner.name} is a landlord: its people log in as role landlord "
+                "(--role landlord --landlord NAME), which shows them their own tenants only."
+            )
+        return partner, None
     if role == "landlord":
         return None, _named(session, Landlord, landlord_name, "landlord", "--landlord")
     if partner_name or landlord_name:

@@ -403,6 +403,9 @@ def check_plans(session: Session, listed: dict[int, int], as_of: date) -> list[i
                 continue
             if plan.state == "broken" and plan.checked_on != as_of:
                 continue
+            paid_off = (plan.check_detail or {}).get("code") == "paid_off"
+            if paid_off and plan.checked_on != as_of:
+                continue  # paid off is the plan's end: new arrears later are a new matter
             check_plan(plan, listed[tenancy_id], as_of)
             checked.add(plan.case_id)
     session.flush()

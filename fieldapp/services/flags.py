@@ -95,6 +95,8 @@ def case_flags(
         select(HoldRequest.case_id, HoldRequest.until)
         .where(HoldRequest.case_id.in_(ids), HoldRequest.state.in_(HOLD_FLAG_STATES))
         .where(HoldRequest.ended_with.is_(None))
+        # a request whose date has passed asks nothing any more
+        .where(HoldRequest.until >= (now or datetime.now(UTC)).date())
     ):
         flags[case_id].hold_requested = True
         flags[case_id].hold_until = _later(flags[case_id].hold_until, until)

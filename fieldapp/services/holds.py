@@ -47,12 +47,13 @@ def check_hold(until: date, reason: str, today: date) -> None:
         )
 
 
-def open_hold(session: Session, case_id: int) -> HoldRequest | None:
-    """The case's open request (requested, or accepted and not ended), if any."""
+def open_hold(session: Session, case_id: int, today: date | None = None) -> HoldRequest | None:
+    """The case's open request (requested, or accepted and not ended, its date not passed),
+    if any: a request whose date has passed holds nothing and blocks no new one."""
     return session.scalar(
         select(HoldRequest)
         .where(HoldRequest.case_id == case_id, HoldRequest.state.in_(OPEN_HOLD_STATES))
-        .where(HoldRequest.ended_with.is_(None))
+        .where(HoldRequest.ended_with.is_(None), HoldRequest.until >= (today or date.today()))
         .order_by(HoldRequest.id.desc())
         .limit(1)
     )
@@ -78,7 +79,7 @@ def request_hold(
     # The case's row locked (PostgreSQL; SQLite has one writer anyway): two leads asking at
     # once make one request, the other is told there is one.
     session.execute(select(Case.id).where(Case.id == case.id).with_for_update())
-    if open_hold(session, case.id) is not None:
+    if open_hold(session, case.id, today) is not None:
         raise HoldError(Wording(N_("This case already has an open request to hold a petition.")))
     landlord_id = session.scalar(select(Tenancy.landlord_id).where(Tenancy.id == case.tenancy_id))
     hold = HoldRequest(
@@ -90,11 +91,20 @@ def request_hold(
     return hold
 
 
-def answer_hold(session: Session, hold: HoldRequest, accept: bool, note: str, by: User) -> None:
-    """The landlord's answer to a request still waiting for one."""
+def answer_hold(
+    session: Session,
+    hold: HoldRequest,
+    accept: bool,
+    note: str,
+    by: User,
+    today: date | None = None,
+) -> None:
+    """The landlord's answer to a request still waiting for one, before its date passed."""
     if hold.state != "requested":
         raise HoldError(Wording(N_("This request has already been answered or withdrawn.")))
-    note = note.strip()
+    if hold.until < (today or date.today()):
+        raise HoldError(Wording(N_("The date of this request has passed; nothing to answer.")))
+    note = note.replace("\x00", "").strip()
     if len(note) > NOTE_LIMIT:
         raise HoldError(
             Wording(N_("Note: at most %(limit)s characters (%(value)s)."), limit=NOTE_LIMIT,
@@ -136,12 +146,12 @@ def end_holds(session: Session, case_ids, today: date | None = None) -> int:
         return 0
     held = sorted({hold.case_id for hold in holds})
     petitions: dict[int, list] = {}
-    for case_id, created_at in session.execute(
-        select(LegalStep.case_id, LegalStep.created_at).where(
+    for case_id, filed_on in session.execute(
+        select(LegalStep.case_id, LegalStep.date).where(
             LegalStep.case_id.in_(held), LegalStep.kind.in_(PETITION_STEP_KINDS)
         )
     ):
-        petitions.setdefault(case_id, []).append(created_at)
+        petitions.setdefault(case_id, []).append(filed_on)
     state = {
         case_id: (status, outcome, arrears, as_of)
         for case_id, status, outcome, arrears, as_of in session.execute(
@@ -156,7 +166,10 @@ def end_holds(session: Session, case_ids, today: date | None = None) -> int:
         accepted_at = hold.answered_at
         if accepted_at is None:
             continue
-        if any(_aware(at) >= _aware(accepted_at) for at in petitions.get(hold.case_id, [])):
+        # A petition dated on or after the day the hold was accepted (one entered late but
+        # dated before it was filed before the hold, and ends nothing).
+        accepted_on = _aware(accepted_at).date()
+        if any(filed_on >= accepted_on for filed_on in petitions.get(hold.case_id, [])):
             hold.ended_with, hold.ended_on = "petition", today
             ended += 1
             continue

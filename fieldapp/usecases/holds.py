@@ -14,6 +14,7 @@ from ..models.agreements import HoldRequest
 from ..services.access import landlord_consented, landlord_may_see
 from ..services.audit import record_event
 from ..services.holds import HoldError, answer_hold, request_hold, withdraw_hold
+from ..services.worklist import local_today
 from . import Actor, NotFound, Refused, UnitOfWork
 from .cases import NotAllowed, case_in_scope
 from .outside import _landlord
@@ -43,7 +44,7 @@ def ask_to_hold(
 ) -> HoldRequest:
     """Ask the case's landlord to hold a petition (the case's worker or the team's lead)."""
     case = case_in_scope(uow, actor, case_id)
-    today = today or date.today()
+    today = today or local_today(uow.session, actor.user)  # the organisation's calendar
     if case.id not in landlord_consented(uow.session, [case.id]):
         raise NoConsent(Wording(NO_CONSENT))
     try:
@@ -95,7 +96,9 @@ def answer(
     if case.id not in landlord_consented(uow.session, [case.id]):
         raise NotAllowed(Wording(NO_LONGER))
     try:
-        answer_hold(uow.session, hold, accept, note, actor.user)
+        answer_hold(
+            uow.session, hold, accept, note, actor.user, local_today(uow.session, actor.user)
+        )
     except HoldError as error:
         raise Refused(error.args[0]) from None
     record_event(uow.session, actor.user, "update", "hold_request", case.id, actor.address,

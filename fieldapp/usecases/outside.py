@@ -149,7 +149,7 @@ def update_partner_action(
     if change.status not in ACTION_STATUSES:
         problem = N_("Status: %(value)s is not one of the statuses of an action.")
         raise Refused(Wording(problem, value=change.status[:40]))
-    note = change.note.strip()
+    note = change.note.replace("\x00", "").strip()  # PostgreSQL stores no NUL
     if len(note) > NOTE_LIMIT:
         problem = N_("Note: %(count)s characters is too long (at most %(limit)s).")
         raise Refused(Wording(problem, count=len(note), limit=NOTE_LIMIT))

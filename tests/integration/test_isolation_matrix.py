@@ -301,7 +301,7 @@ class World:
             s.add(
                 Consent(
                     client_uuid=str(uuid.uuid4()), case_id=self.case_a, worker_id=self.worker_a,
-                    state="given", scopes=["debt_counselling", "landlord"], method="signature", language="da",
+                    state="given", scopes=SHARED, method="signature", language="da",
                     recorded_at=datetime.now(UTC) + timedelta(seconds=1),
                 )
             )  # fmt: skip
