@@ -1241,7 +1241,10 @@ def import_legal_steps(
         mapping=_mapping_by_header(table),
         unmapped=list(table.unmapped),
     )
-    previous = _previous_batch(session, "legal_steps", None, report.file_hash, team_id)
+    # A landlord's own file is that landlord's import (only their rows apply): the same bytes
+    # from the lead are another import, which may apply rows this one rejected.
+    own = landlord.id if landlord is not None else None
+    previous = _previous_batch(session, "legal_steps", own, report.file_hash, team_id)
     if landlord is None:
         plan, own_errors, owners = _plan_legal_steps(session, rows, team_id)
     else:  # a landlord's own file: only their own tenancies
@@ -1260,7 +1263,7 @@ def import_legal_steps(
             owner.landlord = Landlord(name=owner.name, kind="private")
             session.add(owner.landlord)
             report.landlord_created = True
-    batch = None if dry_run else _start_batch(session, report, None, user, team_id)
+    batch = None if dry_run else _start_batch(session, report, own, user, team_id)
     report.batch_id = batch.id if batch is not None else None
     batch_id = batch.id if batch is not None else None
     user_id = user.id if user is not None else None

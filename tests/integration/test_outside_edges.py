@@ -144,3 +144,27 @@ def test_a_nul_in_a_landlords_note_is_removed_not_an_error(app, make_case, peopl
     with app.app_context():
         hold = db.session.get(HoldRequest, hold_id)
         assert (hold.state, hold.answer_note) == ("accepted", "ok vi venter")
+
+
+def test_the_lead_importing_the_landlords_file_applies_the_rows_the_landlord_could_not(
+    app, make_case, people
+):
+    from fieldapp.models import LegalStep
+    from tests.integration.test_import_pages import confirm
+    from tests.integration.test_landlord_access import OTHER, csv_bytes, post_file
+
+    own = make_case(landlord=OWN, reference="N-1", address="Strandvej 1")
+    foreign = make_case(landlord=OTHER, reference="S-9", address="Strandvej 9")
+    day = (TODAY - timedelta(days=1)).strftime("%d-%m-%Y")
+    data = csv_bytes(
+        ["Udlejer", "Lejemålsnr.", "Hændelse", "Dato"],
+        [[OWN, "N-1", "petition", day], [OTHER, "S-9", "petition", day]],
+    )
+    landlord = login(app, people["landlord"])
+    assert confirm(landlord, post_file(landlord, data, "t.csv", kind="legal_steps")).status_code
+    lead = login(app, people["lead"])
+    done = confirm(lead, post_file(lead, data, "t.csv", kind="legal_steps"))
+    assert done.status_code == 200
+    with app.app_context():
+        steps = set(db.session.execute(select(LegalStep.case_id, LegalStep.kind)).all())
+        assert steps == {(own, "petition"), (foreign, "petition")}
