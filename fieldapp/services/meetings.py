@@ -19,7 +19,6 @@ from ..models import (
     ArrearsRecord,
     Case,
     CaseEvent,
-    Consent,
     Meeting,
     MeetingItem,
     Partner,
@@ -27,6 +26,7 @@ from ..models import (
     User,
 )
 from ..models.types import new_uuid, utcnow
+from .access import current_scopes
 
 # Why a case is on the agenda, most pressing first.
 AGENDA_REASONS = ("deadline_soon", "overdue_action", "new_in_arrears", "arrears_grew", "no_contact")
@@ -311,7 +311,7 @@ def record_decision(
         raise MeetingError(f"Partner: {partner_id!r} is not known.")
     basis = ""
     if partner is not None:
-        consented = consented_scopes(session, [item.case_id]).get(item.case_id, set())
+        consented = current_scopes(session, [item.case_id]).get(item.case_id, set())
         if not may_share(consented, partner.kind, legal_basis, list(legal_bases)):
             raise NoConsent(partner.name)
         basis = "" if partner.kind in consented else legal_basis
@@ -385,24 +385,6 @@ class AgendaLine:
     number: int = 0
 
 
-def consented_scopes(session: Session, case_ids: list[int]) -> dict[int, set[str]]:
-    """Each case's partner kinds covered by the tenant's latest consent (empty: none)."""
-    if not case_ids:
-        return {}
-    rows = session.scalars(
-        select(Consent)
-        .where(Consent.case_id.in_(case_ids))
-        .order_by(Consent.case_id, Consent.recorded_at, Consent.id)
-    ).all()
-    latest: dict[int, Consent] = {}
-    for consent in rows:
-        latest[consent.case_id] = consent
-    return {
-        case_id: set(consent.scopes) if consent.state == "given" else set()
-        for case_id, consent in latest.items()
-    }
-
-
 def agenda_for(session: Session, meeting: Meeting, partner: Partner | None) -> list[AgendaLine]:
     """The agenda as a reader may see it (need-to-know).
 
@@ -411,7 +393,7 @@ def agenda_for(session: Session, meeting: Meeting, partner: Partner | None) -> l
     present is covered. Everyone else sees the case reference. (The lead's working page
     shows everything and does not use this.)
     """
-    scopes = consented_scopes(session, [item.case_id for item in meeting.items])
+    scopes = current_scopes(session, [item.case_id for item in meeting.items])
     if partner is not None:
         needed = {partner.kind}
     else:

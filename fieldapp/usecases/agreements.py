@@ -79,27 +79,20 @@ def add_plan(
     return plan
 
 
-def _plan(uow: UnitOfWork, actor: Actor, case_id: int, plan_id: int) -> PaymentPlan:
-    # The case first: another team's case is not found, whatever the plan's id.
+def _on_case(uow: UnitOfWork, actor: Actor, case_id: int, model, record_id: int):
+    """A plan or deduction of a case the actor may change. The case first: another team's
+    case is not found, whatever the record's id."""
     case_in_scope(uow, actor, case_id)
-    plan = uow.session.get(PaymentPlan, plan_id)
-    if plan is None or plan.case_id != case_id:
+    record = uow.session.get(model, record_id)
+    if record is None or record.case_id != case_id:
         raise NotFound(Wording(NO_SUCH_AGREEMENT))
-    return plan
-
-
-def _deduction(uow: UnitOfWork, actor: Actor, case_id: int, deduction_id: int) -> BenefitDeduction:
-    case_in_scope(uow, actor, case_id)
-    deduction = uow.session.get(BenefitDeduction, deduction_id)
-    if deduction is None or deduction.case_id != case_id:
-        raise NotFound(Wording(NO_SUCH_AGREEMENT))
-    return deduction
+    return record
 
 
 def end_plan(uow: UnitOfWork, actor: Actor, case_id: int, plan_id: int) -> PaymentPlan:
     """Stop a plan by hand (a new one agreed, the tenancy ended); a broken plan no longer
     raises the case's priority."""
-    plan = _plan(uow, actor, case_id, plan_id)
+    plan = _on_case(uow, actor, case_id, PaymentPlan, plan_id)
     if service.end_plan(uow.session, plan):
         _audit(uow, actor, "update", plan.case_id, "payment_plan ended")
         refresh_priorities(uow.session, [plan.case_id])
@@ -134,7 +127,7 @@ def confirm_deduction(
     today: date | None = None,
 ) -> BenefitDeduction:
     """The landlord or the benefit office confirmed the deduction on that day."""
-    deduction = _deduction(uow, actor, case_id, deduction_id)
+    deduction = _on_case(uow, actor, case_id, BenefitDeduction, deduction_id)
     try:
         service.confirm_deduction(uow.session, deduction, by, on, today)
     except AgreementError as error:
@@ -147,7 +140,7 @@ def close_deduction(
     uow: UnitOfWork, actor: Actor, case_id: int, deduction_id: int, state: str
 ) -> BenefitDeduction:
     """The benefit office refused the deduction, or it ended."""
-    deduction = _deduction(uow, actor, case_id, deduction_id)
+    deduction = _on_case(uow, actor, case_id, BenefitDeduction, deduction_id)
     try:
         changed = service.close_deduction(uow.session, deduction, state)
     except AgreementError as error:

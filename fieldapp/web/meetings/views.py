@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from ...domain.numbers import whole_number
 from ...extensions import db, htmx
 from ...models import Partner
+from ...services.access import current_scopes
 from ...services.audit import record_event
 from ...services.meetings import (
     DEFAULT_AGENDA_SIZE,
@@ -25,7 +26,6 @@ from ...services.meetings import (
     NoConsent,
     agenda_for,
     agenda_number,
-    consented_scopes,
     load_meeting,
     meetings_of_team,
     proposals_for,
@@ -145,7 +145,7 @@ def _context(meeting, query: str = "", found=None, whole_page: bool = True):
         "legal_bases": _legal_bases(),
         "partners": partners,
         "partners_by_id": {p.id: p for p in partners},
-        "scopes": consented_scopes(db.session, [item.case_id for item in meeting.items]),
+        "scopes": current_scopes(db.session, [item.case_id for item in meeting.items]),
     }
 
 
